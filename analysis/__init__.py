@@ -1,0 +1,1 @@
+"""Campaign folder -> tidy table -> statistics, plots, report. Reads only the campaign folder."""

@@ -1,0 +1,1 @@
+"""Dataset preparation: IDX files, downloads, synthetic data -> one prepared dataset file."""

@@ -1,0 +1,1 @@
+"""Energy meters: one small interface (base.py), one module per meter."""

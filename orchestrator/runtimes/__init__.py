@@ -1,0 +1,1 @@
+"""Runtimes: how a workload is started (docker, local)."""
