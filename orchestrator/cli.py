@@ -4,6 +4,8 @@ user errors become one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,3 +30,157 @@ def main() -> None:
     except UserError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+# --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------
+
+_FW_HELP = "comma-separated: keras,torch,jax"
+_RESULTS = Path("results")
+_ALL_FRAMEWORKS = ["keras", "torch", "jax"]
+
+
+def _opt(help_text: str) -> Any:
+    return typer.Option(help=help_text, show_default=False)
+
+
+Seconds = float | None
+PowercapRoot = Annotated[
+    Path | None, _opt("powercap tree for the rapl meter [/sys/class/powercap]")
+]
+EnergiBridge = Annotated[Path | None, _opt("the energibridge executable [from PATH]")]
+
+
+@app.command()
+def campaign(
+    *,
+    iterations: Annotated[int | None, _opt("repetitions of every framework [35]")] = None,
+    frameworks: Annotated[str | None, _opt(f"{_FW_HELP} [all three]")] = None,
+    warmup: Annotated[
+        Seconds, _opt("seconds of every core busy before the first run [300]")
+    ] = None,
+    idle: Annotated[Seconds, _opt("seconds of measured idle after every run [60]")] = None,
+    runtime: Annotated[str | None, _opt("auto, docker or local [auto]")] = None,
+    meter: Annotated[
+        str | None, _opt("auto, none, rapl, nvml, energibridge, or a list [auto]")
+    ] = None,
+    interval_ms: Annotated[
+        int | None, _opt("meter sampling interval in milliseconds [100]")
+    ] = None,
+    resume: Annotated[
+        Path | None, _opt("continue the campaign folder DIR where it stopped")
+    ] = None,
+    profile: Annotated[str | None, _opt("paper (the reference study) or quick (minutes)")] = None,
+    seed: Annotated[int | None, _opt("seeds the run order and the workload [0]")] = None,
+    data: Annotated[
+        Path | None, _opt("a prepared dataset folder (orchestrator data prepare)")
+    ] = None,
+    dataset: Annotated[
+        str | None, _opt("mnist, fashion-mnist or synthetic, prepared on the fly")
+    ] = None,
+    source: Annotated[
+        Path | None, _opt("folder with the dataset's IDX files (with --dataset)")
+    ] = None,
+    epochs: Annotated[int | None, _opt("passed to the workload [3]")] = None,
+    batch_size: Annotated[int | None, _opt("passed to the workload [64]")] = None,
+    learning_rate: Annotated[float | None, _opt("passed to the workload [0.001]")] = None,
+    limit_train: Annotated[int | None, _opt("passed to the workload: the first N images")] = None,
+    limit_test: Annotated[int | None, _opt("passed to the workload: the first N images")] = None,
+    threads: Annotated[
+        int | None, _opt("CPU threads of every framework [CPUs of --cpuset]")
+    ] = None,
+    device: Annotated[str | None, _opt("cpu or gpu [cpu]")] = None,
+    cpuset: Annotated[str | None, _opt("CPUs for the workload, e.g. 1-7 [all but CPU 0]")] = None,
+    memory_limit: Annotated[str | None, _opt("docker memory limit, e.g. 8g")] = None,
+    run_timeout: Annotated[Seconds, _opt("seconds before a run is stopped [3600]")] = None,
+    max_failures: Annotated[int | None, _opt("stop after this many failed runs [10]")] = None,
+    results: Annotated[Path, typer.Option(help="folder that holds campaign folders")] = _RESULTS,
+    powercap_root: PowercapRoot = None,
+    energibridge: EnergiBridge = None,
+) -> None:
+    """Measure every framework, many times, in a shuffled order, with warm-up and idle gaps."""
+    from orchestrator.campaign.launch import MeterPaths, campaign_command
+
+    options = {
+        "iterations": iterations, "frameworks": frameworks, "warmup_s": warmup, "idle_s": idle,
+        "runtime": runtime, "meter": meter, "interval_ms": interval_ms, "seed": seed,
+        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "limit_train": limit_train, "limit_test": limit_test, "threads": threads,
+        "device": device, "cpuset": cpuset, "memory_limit": memory_limit,
+        "run_timeout_s": run_timeout, "max_failures": max_failures,
+    }  # fmt: skip
+    campaign_command(
+        options, profile, resume=resume, data=data, dataset=dataset, source=source,
+        results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
+    )  # fmt: skip
+
+
+@app.command("run")
+def run_once(
+    *,
+    framework: Annotated[str, typer.Option(help="keras, torch or jax")],
+    runtime: Annotated[str, typer.Option(help="auto, docker or local")] = "auto",
+    meter: Annotated[str, typer.Option(help="auto, none, rapl, nvml, energibridge")] = "auto",
+    interval_ms: Annotated[int, typer.Option(help="meter sampling interval in ms")] = 100,
+    data: Annotated[Path | None, _opt("a prepared dataset folder")] = None,
+    dataset: Annotated[str | None, _opt("mnist, fashion-mnist or synthetic [mnist]")] = None,
+    source: Annotated[Path | None, _opt("folder with the dataset's IDX files")] = None,
+    epochs: Annotated[int | None, _opt("passed to the workload [3]")] = None,
+    batch_size: Annotated[int | None, _opt("passed to the workload [64]")] = None,
+    limit_train: Annotated[int | None, _opt("passed to the workload")] = None,
+    limit_test: Annotated[int | None, _opt("passed to the workload")] = None,
+    threads: Annotated[int | None, _opt("CPU threads for the framework")] = None,
+    device: Annotated[str | None, _opt("cpu or gpu [cpu]")] = None,
+    cpuset: Annotated[str | None, _opt("CPUs for the workload, e.g. 1-7")] = None,
+    memory_limit: Annotated[str | None, _opt("docker memory limit, e.g. 8g")] = None,
+    run_timeout: Annotated[Seconds, _opt("seconds before the run is stopped [3600]")] = None,
+    results: Annotated[Path, typer.Option(help="folder that holds campaign folders")] = _RESULTS,
+    powercap_root: PowercapRoot = None,
+    energibridge: EnergiBridge = None,
+) -> None:
+    """One measured run of one framework: a one-run campaign folder, no warm-up, no idle."""
+    from orchestrator.campaign.launch import MeterPaths, campaign_command
+
+    options = {
+        "iterations": 1, "frameworks": framework, "warmup_s": 0.0, "idle_s": 0.0,
+        "runtime": runtime, "meter": meter, "interval_ms": interval_ms, "epochs": epochs,
+        "batch_size": batch_size, "limit_train": limit_train, "limit_test": limit_test,
+        "threads": threads, "device": device, "cpuset": cpuset, "memory_limit": memory_limit,
+        "run_timeout_s": run_timeout, "max_failures": 1,
+    }  # fmt: skip
+    campaign_command(
+        options, None, resume=None, data=data, dataset=dataset, source=source,
+        results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
+    )  # fmt: skip
+
+
+@app.command()
+def build(
+    *,
+    framework: Annotated[list[str] | None, _opt("framework to build (repeat) [all]")] = None,
+    device: Annotated[str, typer.Option(help="cpu, or gpu for the CUDA variants")] = "cpu",
+    network: Annotated[str | None, _opt("build network mode, e.g. host [engine default]")] = None,
+    base_image: Annotated[str | None, _opt("[python:3.11-slim-bookworm]")] = None,
+    torch_index_url: Annotated[str | None, _opt("index for torch's CPU wheel; '' for none")] = None,
+    wheelhouse: Annotated[Path | None, _opt("wheels to offer the torch build")] = None,
+) -> None:
+    """Build the framework images (what `make build` runs)."""
+    from orchestrator.build import build_images
+
+    build_images(
+        framework or _ALL_FRAMEWORKS, device=device, network=network, base_image=base_image,
+        torch_index_url=torch_index_url, wheelhouse=wheelhouse, log=err.print,
+    )  # fmt: skip
+
+
+@app.command()
+def doctor(
+    *,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    frameworks: Annotated[str, typer.Option(help=_FW_HELP)] = "keras,torch,jax",
+    powercap_root: PowercapRoot = None,
+    energibridge: EnergiBridge = None,
+) -> None:
+    """What on this machine would spoil a measurement, and how to fix it."""
+    from orchestrator.campaign.doctor import report
+
+    report(frameworks, powercap_root, energibridge, json_out=json_out, console=err)

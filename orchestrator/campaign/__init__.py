@@ -1,0 +1,1 @@
+"""The campaign protocol: plan, folder and state, warm-up, measured runs, idle gaps, resume."""

@@ -1,0 +1,270 @@
+"""`orchestrator doctor`: what on this machine would spoil a measurement, each finding with
+the fix. Reads facts through provenance (the one place that collects them) and judges."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.campaign import provenance
+from orchestrator.errors import UserError
+
+Level = Literal["ok", "warn", "fail", "info"]
+BUSY_CPU_S = 2.0  # a process using more CPU than this during the sample is "busy"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    level: Level
+    detail: str
+    fix: str | None = None
+
+
+def check_engine(frameworks: list[str]) -> list[Finding]:
+    from orchestrator.runtimes.docker import DockerRuntime
+
+    try:
+        rt = DockerRuntime()
+    except UserError as exc:
+        return [
+            Finding(
+                "docker engine",
+                "warn",
+                str(exc),
+                "start Docker (or use --runtime local with `make venvs`)",
+            )
+        ]
+    out = [Finding("docker engine", "ok", "the engine answers")]
+    missing = rt.missing_images(frameworks, "cpu")
+    if missing:
+        out.append(Finding("images", "warn", f"missing: {', '.join(missing)}", "make build"))
+    else:
+        out.append(Finding("images", "ok", "all framework images present"))
+    return out
+
+
+def check_meters(powercap_root: Path | None, energibridge: Path | None) -> list[Finding]:
+    from orchestrator.meters.registry import open_meters
+
+    try:
+        meters = open_meters("auto", powercap_root=powercap_root, energibridge=energibridge)
+    except UserError as exc:
+        return [Finding("meters", "fail", str(exc), "see docs/meters.md")]
+    names = [m.name for m in meters]
+    if names == ["none"]:
+        return [
+            Finding(
+                "meters",
+                "fail",
+                "no energy meter readable: only time is measured",
+                "make RAPL readable (sudo chmod a+r /sys/class/powercap/*/energy_uj) "
+                "or install EnergiBridge / an NVIDIA driver",
+            )
+        ]
+    domains = [d for m in meters for d in m.domains()]
+    return [Finding("meters", "ok", f"{', '.join(names)}: {', '.join(domains) or 'no domains'}")]
+
+
+def check_cpu() -> list[Finding]:
+    out = []
+    govs = provenance.governors()
+    if not govs:
+        out.append(
+            Finding("cpu governor", "info", "not readable (no cpufreq here: VM or container?)")
+        )
+    elif set(govs) == {"performance"}:
+        out.append(Finding("cpu governor", "ok", "performance on every CPU"))
+    else:
+        out.append(
+            Finding(
+                "cpu governor",
+                "warn",
+                f"{govs}: the clock follows load",
+                "sudo cpupower frequency-set -g performance",
+            )
+        )
+    boost = provenance.boost()
+    if boost is None:
+        out.append(Finding("turbo/boost", "info", "not readable here"))
+    elif boost == "on":
+        out.append(
+            Finding(
+                "turbo/boost",
+                "warn",
+                "on: clocks depend on temperature and history",
+                "echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo "
+                "(AMD: echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost)",
+            )
+        )
+    else:
+        out.append(Finding("turbo/boost", "ok", "off"))
+    smt = provenance.smt()
+    if smt in ("on", "forceon"):
+        out.append(
+            Finding(
+                "smt",
+                "warn",
+                "SMT is on: sibling threads share a core",
+                "echo off | sudo tee /sys/devices/system/cpu/smt/control, "
+                "or pin with --cpuset to one thread per core",
+            )
+        )
+    else:
+        out.append(Finding("smt", "ok" if smt else "info", smt or "not readable here"))
+    return out
+
+
+def check_memory() -> list[Finding]:
+    mem = provenance.meminfo()
+    total, free = mem.get("SwapTotal", 0), mem.get("SwapFree", 0)
+    if total and total - free > 0:
+        return [
+            Finding(
+                "swap",
+                "warn",
+                f"{(total - free) >> 20} MiB swapped out",
+                "sudo swapoff -a && sudo swapon -a (or free memory first)",
+            )
+        ]
+    return [Finding("swap", "ok", "nothing swapped" if total else "no swap configured")]
+
+
+def _cpu_ticks() -> dict[int, tuple[str, int]]:
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        out[int(stat.parent.name)] = (name, int(fields[11]) + int(fields[12]))
+    return out
+
+
+def check_load(sample_s: float = 1.0) -> list[Finding]:
+    import time
+
+    load1 = os.getloadavg()[0]
+    before = _cpu_ticks()
+    time.sleep(sample_s)
+    after = _cpu_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    busy = sorted(
+        ((after[p][1] - before[p][1]) / hz / sample_s, after[p][0], p)
+        for p in after
+        if p in before and p != me and (after[p][1] - before[p][1]) / hz > sample_s * 0.05
+    )[::-1]
+    out = []
+    cpus = len(os.sched_getaffinity(0))
+    level: Level = "warn" if load1 > 0.1 * cpus else "ok"
+    out.append(
+        Finding(
+            "load average",
+            level,
+            f"{load1:.2f} over the last minute on {cpus} CPUs",
+            "stop other work before measuring" if level == "warn" else None,
+        )
+    )
+    if busy:
+        names = ", ".join(f"{n} (pid {p}, {share:.0%} of a CPU)" for share, n, p in busy[:5])
+        out.append(
+            Finding(
+                "busy processes",
+                "warn",
+                names,
+                "stop them (systemctl stop ..., close applications) before measuring",
+            )
+        )
+    else:
+        out.append(Finding("busy processes", "ok", "none above 5% of a CPU"))
+    return out
+
+
+def check_time_and_thermal() -> list[Finding]:
+    out = []
+    sync = provenance.time_sync()
+    if sync is None:
+        out.append(Finding("time sync", "info", "timedatectl cannot say"))
+    elif sync:
+        out.append(Finding("time sync", "ok", "NTP synchronised"))
+    else:
+        out.append(
+            Finding(
+                "time sync",
+                "warn",
+                "the clock is not synchronised: sample and event "
+                "times still agree (one clock), but start times drift",
+                "sudo timedatectl set-ntp true",
+            )
+        )
+    temps = provenance.thermal_zones()
+    hot = {k: v for k, v in temps.items() if v >= 70}
+    if not temps:
+        out.append(Finding("thermal", "info", "no thermal zones readable"))
+    elif hot:
+        out.append(
+            Finding(
+                "thermal",
+                "warn",
+                f"hot: {hot}",
+                "let the machine cool down; check fans and airflow",
+            )
+        )
+    else:
+        out.append(Finding("thermal", "ok", f"max {max(temps.values()):.0f} C"))
+    return out
+
+
+def diagnose(
+    frameworks: list[str], powercap_root: Path | None = None, energibridge: Path | None = None
+) -> list[Finding]:
+    return [
+        *check_engine(frameworks),
+        *check_meters(powercap_root, energibridge),
+        *check_cpu(),
+        *check_memory(),
+        *check_load(),
+        *check_time_and_thermal(),
+    ]
+
+
+def as_json(findings: list[Finding]) -> dict[str, object]:
+    return {
+        "schema": "fwenergy.doctor",
+        "schema_version": 1,
+        "ok": not any(f.level == "fail" for f in findings),
+        "findings": [asdict(f) for f in findings],
+    }
+
+
+def report(
+    frameworks: str,
+    powercap_root: Path | None,
+    energibridge: Path | None,
+    *,
+    json_out: bool,
+    console: Console,
+) -> None:
+    """Print the findings: a table on stderr, or one JSON object on stdout."""
+    from orchestrator.campaign.plan import parse_frameworks
+
+    findings = diagnose(list(parse_frameworks(frameworks)), powercap_root, energibridge)
+    if json_out:
+        print(json.dumps(as_json(findings), indent=2))
+        return
+    table = Table(title="what would spoil a measurement here")
+    for col in ("check", "", "finding", "fix"):
+        table.add_column(col)
+    style = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
+    for f in findings:
+        table.add_row(f.check, f"[{style[f.level]}]{f.level}[/]", f.detail, f.fix or "")
+    console.print(table)

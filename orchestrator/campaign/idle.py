@@ -1,0 +1,82 @@
+"""Idle gaps: the machine measured doing nothing after every run; their mean power is the
+baseline that run.json's net energy subtracts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
+from orchestrator.meters.base import Meter, Recording
+
+IDLE_SCHEMA = "fwenergy.idle"
+
+
+def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> dict[str, Any]:
+    energy = {
+        domain: {
+            "energy_j": energy_j,
+            "mean_power_w": energy_j / rec.duration_s if rec.duration_s > 0 else None,
+            "meter": rec.meter,
+        }
+        for rec in recordings
+        for domain, energy_j in rec.energy_j.items()
+    }
+    return {
+        "schema": IDLE_SCHEMA,
+        "schema_version": 1,
+        "start": start_s,
+        "end": end_s,
+        "duration_s": end_s - start_s,
+        "energy": energy,
+        "notes": [n for rec in recordings for n in rec.notes],
+    }
+
+
+def baseline_power_w(idle_records: list[dict[str, Any]]) -> dict[str, float]:
+    """Domain -> mean power over every idle gap so far (total energy / total time)."""
+    energy: dict[str, float] = {}
+    duration: dict[str, float] = {}
+    for rec in idle_records:
+        for domain, e in rec.get("energy", {}).items():
+            energy[domain] = energy.get(domain, 0.0) + e["energy_j"]
+            duration[domain] = duration.get(domain, 0.0) + rec["duration_s"]
+    return {d: energy[d] / duration[d] for d in energy if duration[d] > 0}
+
+
+def read_idle_records(folder: CampaignFolder) -> list[dict[str, Any]]:
+    """The complete idle gaps on disk; an incomplete one (no idle.json) is removed."""
+    out = []
+    for d in sorted((folder.root / "idle").glob("*")):
+        path = d / "idle.json"
+        if path.exists():
+            out.append(json.loads(path.read_text()))
+        elif d.is_dir():
+            CampaignFolder.fresh(d).rmdir()
+    return out
+
+
+def measure_idle(meters: list[Meter], out_dir: Path, duration_s: float) -> dict[str, Any]:
+    """Sample the idle machine for `duration_s`; on interruption the folder is removed."""
+    CampaignFolder.fresh(out_dir)
+    started: list[Meter] = []
+    try:
+        for m in meters:
+            m.start(out_dir)
+            started.append(m)
+        start_s = time.time()
+        time.sleep(duration_s)
+        recordings = [m.stop() for m in started]
+        end_s = time.time()
+    except BaseException:
+        for m in started:
+            with contextlib.suppress(Exception):
+                m.stop()
+        CampaignFolder.fresh(out_dir).rmdir()
+        raise
+    record = idle_record(recordings, start_s, end_s)
+    write_json_atomic(out_dir / "idle.json", record)
+    return record

@@ -1,0 +1,205 @@
+"""Entry points behind `orchestrator campaign` and `orchestrator run`: check everything,
+write the plan, then hand over to the protocol. Nothing is written before every input has
+been checked, so bad input never leaves a folder that looks like a result."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.campaign import provenance
+from orchestrator.campaign.dataset import resolve_dataset
+from orchestrator.campaign.folder import SCHEMA_VERSION, CampaignFolder
+from orchestrator.campaign.interrupts import Interrupted
+from orchestrator.campaign.plan import (
+    CampaignSettings,
+    Plan,
+    check_resume_options,
+    protocol_from_json,
+    resolve_options,
+    settings_from_options,
+    workload_from_json,
+)
+from orchestrator.campaign.progress import CampaignProgress
+from orchestrator.campaign.protocol import CampaignStopped, Context, execute
+from orchestrator.campaign.state import finished_runs
+from orchestrator.data import read_prepared
+from orchestrator.errors import DataError, RuntimeUnavailableError
+from orchestrator.meters.base import Meter
+from orchestrator.meters.registry import open_meters
+from orchestrator.runtimes.base import Runtime
+from orchestrator.runtimes.docker import CAMPAIGN_LABEL
+from orchestrator.runtimes.select import select_runtime
+
+
+@dataclass(frozen=True)
+class MeterPaths:
+    """Where this machine's meters read from: not part of the plan (a resume on the same
+    machine may name them again)."""
+
+    powercap_root: Path | None = None
+    energibridge: Path | None = None
+
+
+def _open_meters(spec: str, interval_ms: int, paths: MeterPaths) -> list[Meter]:
+    return open_meters(
+        spec, interval_ms, powercap_root=paths.powercap_root, energibridge=paths.energibridge
+    )
+
+
+def _protocol_json(
+    settings: CampaignSettings, runtime: Runtime, meters: list[Meter]
+) -> dict[str, Any]:
+    p = asdict(settings.protocol)
+    p["runtime_requested"] = p["runtime"]
+    p["runtime"] = runtime.kind
+    p["meters"] = [m.name for m in meters]
+    return p
+
+
+def new_campaign(
+    options: dict[str, Any],
+    profile: str | None,
+    *,
+    data: Path | None,
+    dataset: str | None,
+    source: Path | None,
+    results: Path,
+    meter_paths: MeterPaths,
+    console: Console,
+    on_folder: Callable[[Path], None] | None = None,
+) -> Path:
+    """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
+    of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
+    settings = settings_from_options(options, profile)
+    if results.exists() and not results.is_dir():
+        raise DataError(f"--results {results} is a file; give a folder for campaign folders")
+    if data is None and dataset is None:
+        dataset = resolve_options(options, profile)["dataset"]
+    prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
+    meters = _open_meters(settings.protocol.meter, settings.protocol.interval_ms, meter_paths)
+    frameworks = list(settings.plan.frameworks)
+    runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
+    console.print(why, highlight=False)
+    software = runtime.software(frameworks, settings.workload.device)
+    campaign_id = CampaignFolder.new_id(results, prepared.name)
+    campaign = {
+        "schema": "fwenergy.campaign",
+        "schema_version": SCHEMA_VERSION,
+        "campaign_id": campaign_id,
+        "created_at": time.time(),
+        "profile": settings.profile,
+        "frameworks": frameworks,
+        "iterations": settings.plan.iterations,
+        "seed": settings.plan.seed,
+        "order": [list(row) for row in settings.plan.order],
+        "protocol": _protocol_json(settings, runtime, meters),
+        "workload": asdict(settings.workload),
+        "dataset": {
+            "name": prepared.name,
+            "path": str(Path(prepared.path).resolve()),
+            "sha256": prepared.sha256,
+            "train_count": prepared.train_count,
+            "test_count": prepared.test_count,
+        },
+        "provenance": provenance.collect(software, runtime.kind),
+    }
+    folder = CampaignFolder.create(results, campaign_id, campaign)
+    console.print(f"campaign folder: {folder.root}", highlight=False)
+    if on_folder is not None:
+        on_folder(folder.root)
+    ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
+                  Path(prepared.path), runtime, meters)  # fmt: skip
+    _run(ctx, console)
+    return folder.root
+
+
+def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Path:
+    """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
+    folder, campaign = CampaignFolder.open(root)
+    plan = Plan(
+        tuple(campaign["frameworks"]),
+        campaign["iterations"],
+        campaign["seed"],
+        tuple(tuple(row) for row in campaign["order"]),
+    )
+    workload = workload_from_json(campaign["workload"])
+    proto = campaign["protocol"]
+    protocol = protocol_from_json(proto, proto["runtime"])
+    prepared = read_prepared(Path(campaign["dataset"]["path"]))
+    if prepared.sha256 != campaign["dataset"]["sha256"]:
+        raise DataError(
+            f"the dataset at {prepared.path} changed since the campaign began "
+            f"(sha256 {prepared.sha256[:12]} != {campaign['dataset']['sha256'][:12]}); "
+            "restore it or start a new campaign"
+        )
+    meter_spec = proto.get("meter") or ",".join(proto["meters"])
+    meters = _open_meters(meter_spec, protocol.interval_ms, meter_paths)
+    runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
+    recorded = campaign["provenance"].get("images") or {}
+    now = runtime.software(list(plan.frameworks), workload.device)
+    changed = [f for f, image_id in recorded.items() if now.get(f, {}).get("image_id") != image_id]
+    if changed:
+        raise RuntimeUnavailableError(
+            f"the {', '.join(changed)} image changed since the campaign began; a campaign "
+            "must use one image per framework: rebuild the recorded one or start a new campaign"
+        )
+    for cid in runtime.reap({CAMPAIGN_LABEL: campaign["campaign_id"]}):
+        console.print(f"removed container {cid[:12]} left by an interrupted run", highlight=False)
+    console.print(f"resuming {folder.root} (runtime: {runtime.kind})", highlight=False)
+    ctx = Context(folder, campaign["campaign_id"], plan, workload, protocol, Path(prepared.path),
+                  runtime, meters)  # fmt: skip
+    _run(ctx, console)
+    return folder.root
+
+
+def _run(ctx: Context, console: Console) -> None:
+    done = len(finished_runs(ctx.folder.state_jsonl))
+    progress = CampaignProgress(console, len(ctx.plan.runs()), done, ctx.protocol.idle_s)
+    execute(ctx, progress)
+
+
+def campaign_command(
+    options: dict[str, Any],
+    profile: str | None,
+    *,
+    resume: Path | None,
+    data: Path | None,
+    dataset: str | None,
+    source: Path | None,
+    results: Path,
+    meter_paths: MeterPaths,
+    console: Console,
+) -> None:
+    """`orchestrator campaign` and `run`: a new or resumed campaign, and how it ended. An
+    interruption exits 128+signal with the resume command; --max-failures exits 1."""
+    folder: list[Path] = []
+    try:
+        if resume is not None:
+            extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
+            check_resume_options({**options, **extra})
+            folder.append(resume)
+            resume_campaign(resume, meter_paths, console)
+        else:
+            new_campaign(
+                options, profile, data=data, dataset=dataset, source=source, results=results,
+                meter_paths=meter_paths, console=console, on_folder=folder.append,
+            )  # fmt: skip
+    except Interrupted as exc:
+        console.print(
+            f"{exc}; the run in progress is recorded as aborted. Resume with: "
+            f"orchestrator campaign --resume {folder[0] if folder else 'DIR'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(exc.exit_code)
+    except CampaignStopped as exc:
+        console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    console.print(f"done: {folder[0] if folder else ''}", highlight=False)

@@ -1,0 +1,273 @@
+"""What a campaign will do, decided before the first run: settings, profiles, the order.
+
+Pure: options in, frozen dataclasses out. Every check a user can fail happens here, before
+anything is written, so bad input never leaves a folder that looks like a result.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from orchestrator.errors import UserError
+from orchestrator.runtimes.base import FRAMEWORKS
+from orchestrator.runtimes.local import parse_cpuset
+
+
+class PlanError(UserError):
+    """A campaign option is out of range or contradicts another."""
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    """Passed through unchanged to `python -m workload train`."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 0
+    limit_train: int | None = None
+    limit_test: int | None = None
+    threads: int = 1
+    device: str = "cpu"
+    init: str = "shared"
+
+    def args(self) -> tuple[str, ...]:
+        out = [
+            "--epochs", str(self.epochs),
+            "--batch-size", str(self.batch_size),
+            "--learning-rate", repr(self.learning_rate),
+            "--seed", str(self.seed),
+            "--threads", str(self.threads),
+            "--device", self.device,
+            "--init", self.init,
+        ]  # fmt: skip
+        if self.limit_train is not None:
+            out += ["--limit-train", str(self.limit_train)]
+        if self.limit_test is not None:
+            out += ["--limit-test", str(self.limit_test)]
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    warmup_s: float = 300.0
+    idle_s: float = 60.0
+    run_timeout_s: float = 3600.0
+    max_failures: int = 10
+    runtime: str = "auto"  # as asked; campaign.json records the one chosen
+    meter: str = "auto"
+    interval_ms: int = 100
+    cpuset: str | None = None
+    memory_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    iteration: int  # 1-based
+    position: int  # 1-based place in that iteration's order
+    framework: str
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.iteration:03d}-{self.position}-{self.framework}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    frameworks: tuple[str, ...]
+    iterations: int
+    seed: int
+    order: tuple[tuple[str, ...], ...]
+
+    def runs(self) -> list[PlannedRun]:
+        return [
+            PlannedRun(i, p, fw)
+            for i, row in enumerate(self.order, start=1)
+            for p, fw in enumerate(row, start=1)
+        ]
+
+
+def shuffled_order(
+    frameworks: tuple[str, ...], iterations: int, seed: int
+) -> tuple[tuple[str, ...], ...]:
+    """A seeded random order per iteration, so no framework always runs first (or hot).
+
+    The order is recorded in campaign.json; resume reads it from there, never recomputes it."""
+    rng = random.Random(seed)
+    order = []
+    for _ in range(iterations):
+        row = list(frameworks)
+        rng.shuffle(row)
+        order.append(tuple(row))
+    return tuple(order)
+
+
+def make_plan(frameworks: tuple[str, ...], iterations: int, seed: int) -> Plan:
+    return Plan(frameworks, iterations, seed, shuffled_order(frameworks, iterations, seed))
+
+
+# Profiles fill in options the user did not give; explicit options always win.
+PROFILES: dict[str, dict[str, Any]] = {
+    # The reference study (seeds/000): 35 iterations, 3 epochs, batch 64, 5 min warm-up,
+    # 1 min idle after every run, the full MNIST.
+    "paper": {"iterations": 35, "epochs": 3, "batch_size": 64, "warmup_s": 300.0,
+              "idle_s": 60.0, "dataset": "mnist", "limit_train": None, "limit_test": None},
+    # A first look in minutes: same protocol, a slice of the data, short gaps.
+    "quick": {"iterations": 2, "epochs": 1, "batch_size": 64, "warmup_s": 10.0,
+              "idle_s": 5.0, "dataset": "mnist", "limit_train": 5000, "limit_test": 1000},
+}  # fmt: skip
+
+DEFAULTS: dict[str, Any] = {
+    "iterations": 35,
+    "frameworks": ",".join(FRAMEWORKS),
+    "seed": 0,
+    "dataset": "mnist",
+    **{f.name: f.default for f in fields(ProtocolSettings)},
+    **{f.name: f.default for f in fields(WorkloadSettings) if f.name not in ("seed", "threads")},
+    "threads": None,
+}
+
+_MEMORY = re.compile(r"^[1-9][0-9]*[bkmg]?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    plan: Plan
+    workload: WorkloadSettings
+    protocol: ProtocolSettings
+    profile: str | None
+
+
+def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    """Defaults, overlaid by the profile, overlaid by every option the user gave (not None)."""
+    if profile is not None and profile not in PROFILES:
+        raise PlanError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    merged = dict(DEFAULTS)
+    merged.update(PROFILES.get(profile or "", {}))
+    merged.update({k: v for k, v in options.items() if v is not None})
+    return merged
+
+
+def parse_frameworks(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in FRAMEWORKS]
+    if unknown or not names:
+        raise PlanError(
+            f"unknown framework {', '.join(unknown) or repr(text)}; "
+            f"choose from {', '.join(FRAMEWORKS)} (comma-separated)"
+        )
+    if len(set(names)) != len(names):
+        raise PlanError(f"framework listed twice in {text!r}; name each once")
+    return names
+
+
+def _positive(name: str, value: Any, minimum: float = 1) -> None:
+    if value is not None and value < minimum:
+        raise PlanError(f"--{name.replace('_', '-')} must be at least {minimum}, not {value}")
+
+
+def check_cpuset(cpuset: str) -> int:
+    """The number of CPUs in a cpuset, checked against the CPUs this process may use."""
+    try:
+        cpus = parse_cpuset(cpuset)
+    except ValueError:
+        raise PlanError(f"--cpuset {cpuset!r} is not a CPU list like 1-7 or 0,2,4") from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus <= available:
+        raise PlanError(
+            f"--cpuset {cpuset!r} names CPUs this machine does not offer "
+            f"(available: {min(available)}-{max(available)})"
+        )
+    return len(cpus)
+
+
+def default_cpuset() -> str | None:
+    """Leave CPU 0 to the meter and the orchestrator on machines with cores to spare, as the
+    Green Metrics Tool does; small machines share."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 4:
+        return None
+    return ",".join(str(c) for c in cpus[1:])
+
+
+def settings_from_options(options: dict[str, Any], profile: str | None) -> CampaignSettings:
+    """Every option checked; raises PlanError with one actionable line."""
+    o = resolve_options(options, profile)
+    frameworks = parse_frameworks(o["frameworks"])
+    for name in ("iterations", "epochs", "batch_size", "limit_train", "limit_test", "threads",
+                 "max_failures", "interval_ms"):  # fmt: skip
+        _positive(name, o[name])
+    for name in ("warmup_s", "idle_s"):
+        if o[name] < 0:
+            raise PlanError(f"--{name[:-2]} must be 0 or more seconds, not {o[name]}")
+    if o["run_timeout_s"] <= 0:
+        raise PlanError(f"--run-timeout must be more than 0 seconds, not {o['run_timeout_s']}")
+    if o["learning_rate"] <= 0:
+        raise PlanError(f"--learning-rate must be positive, not {o['learning_rate']}")
+    if o["device"] not in ("cpu", "gpu"):
+        raise PlanError(f"--device must be cpu or gpu, not {o['device']!r}")
+    if o["seed"] < 0:
+        raise PlanError(f"--seed must be 0 or more, not {o['seed']}")
+    if o["memory_limit"] is not None and not _MEMORY.match(str(o["memory_limit"])):
+        raise PlanError(f"--memory-limit {o['memory_limit']!r} is not a size like 8g or 512m")
+    cpuset = o["cpuset"] if o["cpuset"] is not None else default_cpuset()
+    threads = o["threads"]
+    if threads is None:
+        threads = check_cpuset(cpuset) if cpuset else max(1, len(os.sched_getaffinity(0)) - 1)
+    elif cpuset:
+        check_cpuset(cpuset)
+    workload = WorkloadSettings(
+        epochs=o["epochs"],
+        batch_size=o["batch_size"],
+        learning_rate=float(o["learning_rate"]),
+        seed=o["seed"],
+        limit_train=o["limit_train"],
+        limit_test=o["limit_test"],
+        threads=threads,
+        device=o["device"],
+        init=o["init"],
+    )
+    protocol = ProtocolSettings(
+        warmup_s=float(o["warmup_s"]),
+        idle_s=float(o["idle_s"]),
+        run_timeout_s=float(o["run_timeout_s"]),
+        max_failures=o["max_failures"],
+        runtime=o["runtime"],
+        meter=o["meter"],
+        interval_ms=o["interval_ms"],
+        cpuset=cpuset,
+        memory_limit=o["memory_limit"],
+    )
+    return CampaignSettings(
+        make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile
+    )
+
+
+def workload_from_json(d: dict[str, Any]) -> WorkloadSettings:
+    return WorkloadSettings(**{f.name: d[f.name] for f in fields(WorkloadSettings)})
+
+
+def protocol_from_json(d: dict[str, Any], runtime: str) -> ProtocolSettings:
+    known = {f.name for f in fields(ProtocolSettings)}
+    p = ProtocolSettings(**{k: v for k, v in d.items() if k in known and k != "meters"})
+    return replace(p, runtime=runtime)
+
+
+def as_json(obj: Any) -> dict[str, Any]:
+    return asdict(obj)
+
+
+def check_resume_options(options: dict[str, Any]) -> None:
+    """--resume continues the recorded plan: a plan option beside it would be ignored, so
+    it is refused instead."""
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        names = ", ".join("--" + k.removesuffix("_s").replace("_", "-") for k in given)
+        raise PlanError(
+            f"--resume continues the recorded plan; drop {names} (start a new campaign "
+            "to change them)"
+        )

@@ -1,0 +1,272 @@
+"""The campaign protocol: warm-up, then every planned run in the recorded order, each one
+prepared outside the meter window and started inside it, followed by an idle gap; each
+finished run is recorded in state.jsonl, which is all resume needs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
+from orchestrator.campaign.idle import baseline_power_w, measure_idle, read_idle_records
+from orchestrator.campaign.interrupts import Interrupted, Interrupts
+from orchestrator.campaign.plan import Plan, PlannedRun, ProtocolSettings, WorkloadSettings
+from orchestrator.campaign.progress import CampaignProgress
+from orchestrator.campaign.state import append_state, finished_runs
+from orchestrator.campaign.warmup import warm_up
+from orchestrator.energy import energy_block, energy_per_phase, phases_from_events
+from orchestrator.meters.base import Meter, Recording
+from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, status_of
+from orchestrator.runtimes.docker import CAMPAIGN_LABEL
+
+RUN_SCHEMA = "fwenergy.run"
+
+
+class CampaignStopped(Exception):
+    """--max-failures reached: the folder is consistent and can be resumed."""
+
+
+@dataclass(frozen=True)
+class Context:
+    folder: CampaignFolder
+    campaign_id: str
+    plan: Plan
+    workload: WorkloadSettings
+    protocol: ProtocolSettings
+    data_dir: Path
+    runtime: Runtime
+    meters: list[Meter]
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """events.jsonl as far as it is complete (a crashed run may leave a torn last line)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and "event" in e and "t" in e:
+            out.append(e)
+    return out
+
+
+def _last_line(path: Path) -> str | None:
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return None
+    return lines[-1][:300] if lines else None
+
+
+def _meters_block(meters: list[Meter], recordings: list[Recording]) -> list[dict[str, Any]]:
+    out = []
+    for m, rec in zip(meters, recordings, strict=False):
+        entry: dict[str, Any] = {"name": m.name}
+        if m.name != "none":
+            entry["interval_ms"] = m.interval_ms
+            if rec.samples_csv is not None:
+                entry["samples"] = rec.samples_csv.name
+        out.append(entry)
+    return out
+
+
+def run_record(
+    run: PlannedRun,
+    *,
+    status: str,
+    exit_state: ExitState,
+    error: str | None,
+    started_at: float | None,
+    ended_at: float | None,
+    runtime_block: dict[str, Any],
+    meters: list[Meter],
+    recordings: list[Recording],
+    events: list[dict[str, Any]],
+    baseline_w: dict[str, float],
+) -> dict[str, Any]:
+    """run.json (docs/formats.md), from what happened. Pure."""
+    phases = phases_from_events(events)
+    per_phase = energy_per_phase(recordings, phases)
+    return {
+        "schema": RUN_SCHEMA,
+        "schema_version": 1,
+        "run_id": run.run_id,
+        "iteration": run.iteration,
+        "position": run.position,
+        "framework": run.framework,
+        "status": status,
+        "exit_code": exit_state.exit_code,
+        "error": error,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "duration_s": None if started_at is None or ended_at is None else ended_at - started_at,
+        "runtime": runtime_block,
+        "meters": _meters_block(meters, recordings),
+        "energy": energy_block(recordings, baseline_w or None),
+        "phases": [
+            {
+                "name": p.name,
+                "start": p.start_s,
+                "end": p.end_s,
+                "duration_s": p.duration_s,
+                "energy_j": per_phase.get(p.name, {}),
+            }
+            for p in phases
+        ],
+        "notes": sorted({n for rec in recordings for n in rec.notes}),
+    }
+
+
+def _error_text(status: str, exit_state: ExitState, ctx: Context, run_dir: Path) -> str | None:
+    if status == "ok":
+        return None
+    if status == "timeout":
+        return f"still running after --run-timeout {ctx.protocol.run_timeout_s:g} s; stopped"
+    if status == "oom":
+        return f"killed by the out-of-memory killer (--memory-limit {ctx.protocol.memory_limit})"
+    last = _last_line(run_dir / "stdout.log")
+    return f"exit code {exit_state.exit_code}" + (f": {last}" if last else "")
+
+
+def _wait(ctx: Context, execution: Execution, started_at: float, progress: CampaignProgress,
+          run_dir: Path) -> bool:  # fmt: skip
+    """Wait for the workload; False on timeout. Polls once a second only for the live
+    display, so a non-interactive campaign adds no work inside the meter window."""
+    deadline = started_at + ctx.protocol.run_timeout_s
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return False
+        if execution.wait(min(left, 1.0) if progress.live_enabled else left):
+            return True
+        events = read_events(run_dir / "events.jsonl")
+        if events:
+            progress.set_detail(f"({events[-1]['event']})")
+
+
+def measure_run(
+    ctx: Context, run: PlannedRun, interrupts: Interrupts, progress: CampaignProgress
+) -> dict[str, Any]:
+    """One run, start to state line. Re-raises Interrupted after recording the run aborted."""
+    run_dir = CampaignFolder.fresh(ctx.folder.run_dir(run.run_id))
+    baseline_w = baseline_power_w(read_idle_records(ctx.folder))
+    spec = RunSpec(
+        framework=run.framework,
+        data_dir=ctx.data_dir,
+        out_dir=run_dir,
+        workload_args=ctx.workload.args(),
+        cpuset=ctx.protocol.cpuset,
+        memory_limit=ctx.protocol.memory_limit,
+        device=ctx.workload.device,
+        labels={CAMPAIGN_LABEL: ctx.campaign_id, "io.fwenergy.run": run.run_id},
+    )
+    execution: Execution | None = None
+    started: list[Meter] = []
+    recordings: list[Recording] = []
+    started_at = ended_at = None
+    timed_out = False
+    interrupted: Interrupted | None = None
+    exit_state = ExitState(exit_code=None)
+    try:
+        progress.set(
+            f"iteration {run.iteration}/{ctx.plan.iterations} {run.framework}", "(preparing)"
+        )
+        execution = ctx.runtime.prepare(spec)  # before the meter: container copies are slow
+        for m in ctx.meters:
+            m.start(run_dir)
+            started.append(m)
+        started_at = time.time()
+        execution.start()
+        progress.set_detail("(running)")
+        if not _wait(ctx, execution, started_at, progress, run_dir):
+            timed_out = True
+            execution.stop()
+        ended_at = time.time()
+    except Interrupted as exc:
+        interrupted = exc
+        if execution is not None:
+            execution.stop()
+        ended_at = time.time() if started_at is not None else None
+    except BaseException:
+        # Not a run outcome (the engine failed, a bug): clean up and let it surface. The run
+        # has no state line, so resume redoes it.
+        for m in started:
+            with contextlib.suppress(Exception):
+                m.stop()
+        if execution is not None:
+            execution.cleanup()
+        raise
+    # From here on a signal waits until the run is recorded: meters stopped, logs collected,
+    # container removed, run.json and the state line written.
+    with interrupts.deferred():
+        recordings = [m.stop() for m in started]
+        runtime_block: dict[str, Any] = {"kind": ctx.runtime.kind}
+        if execution is not None:
+            if started_at is not None:
+                exit_state = execution.finish()
+            runtime_block = execution.describe()
+            execution.cleanup()
+        status = status_of(exit_state, timed_out, interrupted is not None)
+        error = str(interrupted) if interrupted else _error_text(status, exit_state, ctx, run_dir)
+        if status == "ok" and not (run_dir / "result.json").exists():
+            status, error = "failed", "exit code 0 but no result.json: the workload did not finish"
+        record = run_record(
+            run, status=status, exit_state=exit_state, error=error, started_at=started_at,
+            ended_at=ended_at, runtime_block=runtime_block, meters=started,
+            recordings=recordings, events=read_events(run_dir / "events.jsonl"),
+            baseline_w=baseline_w,
+        )  # fmt: skip
+        write_json_atomic(run_dir / "run.json", record)
+        append_state(
+            ctx.folder.state_jsonl,
+            {
+                "run_id": run.run_id,
+                "iteration": run.iteration,
+                "position": run.position,
+                "framework": run.framework,
+                "status": status,
+                "exit_code": exit_state.exit_code,
+                "finished_at": time.time(),
+            },
+        )
+    if interrupted is not None:
+        raise interrupted
+    return record
+
+
+def execute(ctx: Context, progress: CampaignProgress) -> None:
+    """Run what the plan still needs. Raises Interrupted (folder resumable) or
+    CampaignStopped (--max-failures)."""
+    done = finished_runs(ctx.folder.state_jsonl)
+    failures = sum(1 for r in done.values() if r["status"] != "ok")
+    todo = [r for r in ctx.plan.runs() if r.run_id not in done]
+    if not todo:
+        progress.note("every planned run is already recorded; nothing to do")
+        return
+    with Interrupts() as interrupts, progress:
+        if ctx.protocol.warmup_s > 0:
+            progress.set("warm-up", f"every core busy for {ctx.protocol.warmup_s:g} s")
+            warm_up(ctx.protocol.warmup_s)
+        for run in todo:
+            record = measure_run(ctx, run, interrupts, progress)
+            progress.run_finished(record)
+            if record["status"] != "ok":
+                failures += 1
+                progress.note(f"run {run.run_id} {record['status']}: {record['error']}")
+                if failures >= ctx.protocol.max_failures:
+                    raise CampaignStopped(
+                        f"stopped after {failures} failed runs (--max-failures "
+                        f"{ctx.protocol.max_failures}); see runs/*/stdout.log, fix the cause, "
+                        f"then resume with --resume {ctx.folder.root}"
+                    )
+            if ctx.protocol.idle_s > 0:
+                progress.set("idle gap", f"{ctx.protocol.idle_s:g} s after {run.run_id}")
+                measure_idle(ctx.meters, ctx.folder.idle_dir(run.run_id), ctx.protocol.idle_s)
+            interrupts.check()

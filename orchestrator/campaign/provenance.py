@@ -1,0 +1,242 @@
+"""Machine metadata, collected in this one place (campaign.json's provenance, and the facts
+`orchestrator doctor` judges). Each reader returns None for what this machine does not
+expose: never a guess."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__
+
+CPU = Path("/sys/devices/system/cpu")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str | None:
+    text = _read(Path("/proc/cpuinfo")) or ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def physical_cores() -> int | None:
+    text = _read(Path("/proc/cpuinfo")) or ""
+    cores = set()
+    phys = core = None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            phys = value.strip()
+        elif key == "core id":
+            core = value.strip()
+        elif not line.strip() and core is not None:
+            cores.add((phys, core))
+            phys = core = None
+    if core is not None:
+        cores.add((phys, core))
+    return len(cores) or None
+
+
+def governors() -> dict[str, int]:
+    """Scaling governor -> number of CPUs using it."""
+    out: dict[str, int] = {}
+    for p in sorted(CPU.glob("cpu[0-9]*/cpufreq/scaling_governor")):
+        g = _read(p)
+        if g:
+            out[g] = out.get(g, 0) + 1
+    return out
+
+
+def boost() -> str | None:
+    """'on'/'off' for turbo/boost where the kernel says, else None."""
+    no_turbo = _read(CPU / "intel_pstate/no_turbo")
+    if no_turbo is not None:
+        return "off" if no_turbo == "1" else "on"
+    b = _read(CPU / "cpufreq/boost")
+    if b is not None:
+        return "on" if b == "1" else "off"
+    return None
+
+
+def smt() -> str | None:
+    return _read(CPU / "smt/control")
+
+
+def meminfo() -> dict[str, int]:
+    out = {}
+    for line in (_read(Path("/proc/meminfo")) or "").splitlines():
+        key, _, value = line.partition(":")
+        parts = value.split()
+        if parts and parts[0].isdigit():
+            out[key] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    return out
+
+
+def thermal_zones() -> dict[str, float]:
+    """Zone type -> temperature in degrees Celsius."""
+    out = {}
+    for zone in sorted(Path("/sys/class/thermal").glob("thermal_zone*")):
+        t, kind = _read(zone / "temp"), _read(zone / "type")
+        if t and t.lstrip("-").isdigit():
+            out[f"{kind or zone.name}:{zone.name}"] = int(t) / 1000
+    return out
+
+
+def time_sync() -> bool | None:
+    """Whether the clock is NTP-synchronised, where timedatectl can say."""
+    try:
+        r = subprocess.run(
+            ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = r.stdout.strip()
+    return {"yes": True, "no": False}.get(value)
+
+
+def gpus() -> list[dict[str, Any]]:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no driver, no library, no GPU: all mean "none readable"
+        return []
+    try:
+        out = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            out.append({
+                "index": i,
+                "name": pynvml.nvmlDeviceGetName(h),
+                "memory_bytes": int(pynvml.nvmlDeviceGetMemoryInfo(h).total),
+                "driver": pynvml.nvmlSystemGetDriverVersion(),
+            })  # fmt: skip
+        return out
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def docker_info() -> dict[str, Any] | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        v = client.version()
+        info = client.info()
+    except Exception:
+        return None
+    return {
+        "server_version": v.get("Version"),
+        "api_version": v.get("ApiVersion"),
+        "storage_driver": info.get("Driver"),
+        "cgroup_version": info.get("CgroupVersion"),
+    }
+
+
+def project_commit() -> tuple[str | None, bool | None]:
+    """The project's git commit and whether tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return head, bool(dirty)
+
+
+_LIST_PACKAGES = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
+
+
+def local_packages(python: Path) -> dict[str, str] | None:
+    try:
+        r = subprocess.run(
+            [str(python), "-c", _LIST_PACKAGES],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return dict(sorted(json.loads(r.stdout).items()))
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def pinned_requirements(framework: str) -> dict[str, str]:
+    """The pins an image was built from (its label carries their SHA-256)."""
+    out = {}
+    text = _read(REPO / "images" / framework / "requirements.txt") or ""
+    for line in text.splitlines():
+        name, sep, version = line.split("#", 1)[0].strip().partition("==")
+        if sep:
+            out[name] = version
+    return out
+
+
+def collect(software: dict[str, Any], runtime_kind: str) -> dict[str, Any]:
+    """campaign.json's provenance block. `software` is the runtime's per-framework
+    description (image ids or interpreters)."""
+    mem = meminfo()
+    commit, dirty = project_commit()
+    govs = governors()
+    packages: dict[str, Any] = {}
+    for fw, desc in software.items():
+        if runtime_kind == "local":
+            packages[fw] = local_packages(Path(desc["python"]))
+        else:
+            packages[fw] = pinned_requirements(fw)
+    return {
+        "host": {
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "fwenergy": __version__,
+        },
+        "cpu": {
+            "model": cpu_model(),
+            "logical_cpus": os.cpu_count(),
+            "physical_cores": physical_cores(),
+            "usable_cpus": sorted(os.sched_getaffinity(0)),
+            "smt": smt(),
+        },
+        "kernel": platform.release(),
+        "governor": next(iter(govs)) if len(govs) == 1 else (govs or None),
+        "boost": boost(),
+        "memory_bytes": mem.get("MemTotal"),
+        "swap_bytes": mem.get("SwapTotal"),
+        "load_average": list(os.getloadavg()),
+        "time_synchronised": time_sync(),
+        "thermal_c": thermal_zones(),
+        "gpus": gpus(),
+        "docker": docker_info(),
+        "runtime": runtime_kind,
+        "images": {fw: d.get("image_id") for fw, d in software.items() if "image_id" in d},
+        "software": software,
+        "packages": packages,
+        "project_commit": commit,
+        "project_dirty": dirty,
+    }

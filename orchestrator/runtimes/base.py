@@ -1,0 +1,104 @@
+"""The one interface both runtimes implement.
+
+A run goes through the same steps whatever starts it, and the order matters for the
+measurement: `prepare` does everything slow and unmeasured (create the container, which on a
+vfs engine copies the whole image; check the environment) BEFORE the meter starts; `start`
+happens inside the meter window; `wait` returns when the workload exits or the timeout
+passes; `stop` ends it early (timeout, Ctrl-C); `finish` collects logs and the exit state;
+`cleanup` removes whatever `prepare` created, whatever happened.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+FRAMEWORKS = ("keras", "torch", "jax")
+Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One workload execution: the entrypoint's arguments and the resources it may use."""
+
+    framework: str
+    data_dir: Path  # a prepared dataset folder (dataset.json + dataset.npz)
+    out_dir: Path  # the run folder: events.jsonl, result.json and stdout.log land here
+    workload_args: tuple[str, ...]  # everything after `train --data D --out O`, unchanged
+    cpuset: str | None = None  # e.g. "1-7": the same CPUs for every framework
+    memory_limit: str | None = None  # docker's notation, e.g. "8g"
+    device: str = "cpu"
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExitState:
+    """How the workload ended, as the runtime saw it."""
+
+    exit_code: int | None
+    oom_killed: bool = False
+
+
+class Execution(ABC):
+    """One prepared workload; see the module docstring for the order of calls."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def wait(self, timeout_s: float | None) -> bool:
+        """True when the workload exited, False when `timeout_s` passed first."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Ask the workload to end, then kill it after a grace period."""
+
+    @abstractmethod
+    def finish(self) -> ExitState:
+        """After it ended: write stdout.log into the run folder and report the exit."""
+
+    @abstractmethod
+    def cleanup(self) -> None:
+        """Remove what prepare created; safe to call more than once and after failures."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """run.json's `runtime` block: kind and what identifies the exact software."""
+
+
+class Runtime(ABC):
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def check(self, frameworks: list[str], device: str) -> None:
+        """Raise RuntimeUnavailableError unless every framework can run here."""
+
+    @abstractmethod
+    def prepare(self, spec: RunSpec) -> Execution: ...
+
+    @abstractmethod
+    def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
+        """Provenance: image ids (docker) or interpreter paths (local) per framework."""
+
+    def reap(self, labels: dict[str, str]) -> list[str]:
+        """Remove leftovers of an orchestrator that was killed (kill -9) mid-run."""
+        return []
+
+
+def status_of(exit_state: ExitState, timed_out: bool, aborted: bool) -> Status:
+    """The run status of docs/formats.md. Aborted wins: the user stopped it on purpose."""
+    if aborted:
+        return "aborted"
+    if timed_out:
+        return "timeout"
+    if exit_state.oom_killed:
+        return "oom"
+    return "ok" if exit_state.exit_code == 0 else "failed"
+
+
+def entrypoint_args(data_dir: str, out_dir: str, workload_args: tuple[str, ...]) -> list[str]:
+    """Arguments after `python -m workload`: identical for every runtime and framework."""
+    return ["train", "--data", data_dir, "--out", out_dir, *workload_args]

@@ -1,0 +1,144 @@
+"""The local runtime: the same entrypoint from `.venvs/<framework>`, for machines without
+Docker and for the tests. Each workload gets its own process group, so stopping it stops
+everything it started, and dies with the orchestrator (a kill -9 leaves no orphan behind)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import IO, Any
+
+from orchestrator.errors import RuntimeUnavailableError
+from orchestrator.runtimes.base import (
+    STOP_GRACE_S,
+    Execution,
+    ExitState,
+    RunSpec,
+    Runtime,
+    entrypoint_args,
+)
+
+_PR_SET_PDEATHSIG = 1
+_prctl: Any
+try:  # resolved here, not in the child: between fork and exec, do as little as possible
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def default_venvs() -> Path:
+    """`.venvs/` of the repository root, or FWENERGY_VENVS."""
+    env = os.environ.get("FWENERGY_VENVS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / ".venvs"
+
+
+def parse_cpuset(cpuset: str) -> set[int]:
+    """Docker's cpuset notation ("0-3,6") as a set of CPU numbers."""
+    cpus: set[int] = set()
+    for part in cpuset.split(","):
+        lo, _, hi = part.strip().partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def _child_setup(cpus: set[int] | None) -> None:
+    # Runs in the child between fork and exec: die with the orchestrator, pin CPUs.
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+class LocalExecution(Execution):
+    def __init__(self, python: Path, spec: RunSpec) -> None:
+        self.python = python
+        self.spec = spec
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        cpus = parse_cpuset(self.spec.cpuset) if self.spec.cpuset else None
+        args = entrypoint_args(
+            str(self.spec.data_dir), str(self.spec.out_dir), self.spec.workload_args
+        )
+        self._log = (self.spec.out_dir / "stdout.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(self.python), "-m", "workload", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: _child_setup(cpus),  # noqa: PLW1509 (no threads at fork)
+            cwd=self.spec.out_dir,
+        )
+
+    def wait(self, timeout_s: float | None) -> bool:
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.proc.wait()
+
+    def finish(self) -> ExitState:
+        if self._log is not None:
+            self._log.close()
+        code = None if self.proc is None else self.proc.poll()
+        # A local process has no memory limit of ours, so no OOM verdict: the kernel's OOM
+        # killer looks like any SIGKILL from here.
+        return ExitState(exit_code=code)
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self._signal_group(signal.SIGKILL)
+            self.proc.wait()
+        if self._log is not None and not self._log.closed:
+            self._log.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "local", "python": str(self.python)}
+
+
+class LocalRuntime(Runtime):
+    kind = "local"
+
+    def __init__(self, venvs: Path | None = None) -> None:
+        self.venvs = venvs or default_venvs()
+
+    def python(self, framework: str) -> Path:
+        return self.venvs / framework / "bin" / "python"
+
+    def check(self, frameworks: list[str], device: str) -> None:
+        missing = [f for f in frameworks if not os.access(self.python(f), os.X_OK)]
+        if missing:
+            raise RuntimeUnavailableError(
+                f"no local environment for {', '.join(missing)} in {self.venvs}; "
+                "run `make venvs` (or set FWENERGY_VENVS to where they are)"
+            )
+
+    def prepare(self, spec: RunSpec) -> Execution:
+        return LocalExecution(self.python(spec.framework), spec)
+
+    def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
+        return {f: {"python": str(self.python(f))} for f in frameworks}
