@@ -10,6 +10,12 @@ PIP_EXTRA ?=
 ITERATIONS ?= 35
 CAMPAIGN_ARGS ?=
 CAMPAIGN ?= $(lastword $(sort $(wildcard results/*/campaign.json)))
+# Image builds (make build): the build's network (auto = host when the engine has no bridge,
+# as in sandboxes), a folder of wheels for torch's +cpu wheel (defaults to pip's own
+# PIP_FIND_LINKS when that is a folder) and any other `orchestrator build` options.
+BUILD_NETWORK ?= auto
+WHEELHOUSE ?= $(firstword $(wildcard $(PIP_FIND_LINKS)))
+BUILD_ARGS ?=
 
 .PHONY: help venvs host-venv framework-venvs test lint format build campaign report clean \
 	bench-workloads bench-meters data
@@ -51,6 +57,17 @@ format: host-venv  ## apply ruff's formatting and safe fixes
 
 data: host-venv  ## prepare a dataset (DATASET=mnist|fashion-mnist|synthetic, SOURCE=dir)
 	$(HOST)/orchestrator data prepare --dataset $(or $(DATASET),mnist) $(if $(SOURCE),--source $(SOURCE)) --out data/$(or $(DATASET),mnist)
+
+build: host-venv  ## the three framework images (FRAMEWORKS, BUILD_NETWORK, WHEELHOUSE, BUILD_ARGS)
+	$(HOST)/orchestrator build $(foreach f,$(FRAMEWORKS),--framework $(f)) --network $(BUILD_NETWORK) \
+		$(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE)) $(BUILD_ARGS)
+
+campaign: host-venv  ## a campaign (ITERATIONS=35, CAMPAIGN_ARGS="--profile quick" ...)
+	$(HOST)/orchestrator campaign --iterations $(ITERATIONS) $(CAMPAIGN_ARGS)
+
+report: host-venv  ## analyse the latest campaign (CAMPAIGN=results/<id>/campaign.json)
+	@test -n "$(CAMPAIGN)" || { echo "no campaign in results/: run make campaign first" >&2; exit 2; }
+	$(HOST)/orchestrator analyze $(dir $(CAMPAIGN))
 
 bench-workloads: venvs  ## images/second of each framework, same data, same threads
 	$(HOST)/python benchmarks/workloads.py $(BENCH_ARGS)

@@ -29,12 +29,34 @@ def requirements_file(framework: str, device: str) -> Path:
     return REPO / "images" / framework / name
 
 
-def fill_wheelhouse(wheels: Path) -> list[str]:
-    """Copy the wheels of a local folder into the build context's .wheelhouse/."""
+def _pins(requirements: Path) -> set[tuple[str, str]]:
+    pins = set()
+    for line in requirements.read_text().splitlines():
+        name, sep, version = line.split("#", 1)[0].strip().partition("==")
+        if sep:
+            pins.add((name.lower().replace("-", "_"), version.strip()))
+    return pins
+
+
+def _wheelhouse_has_pins(requirements: Path) -> bool:
+    """Whether .wheelhouse/ holds a wheel for every local-version pin (like torch's +cpu),
+    the ones the package index cannot serve."""
+    local = {(n, v) for n, v in _pins(requirements) if "+" in v}
+    have = {tuple(w.name.split("-")[:2]) for w in WHEELHOUSE.glob("*.whl")}
+    return bool(local) and all((n, v) in {(a.lower(), b) for a, b in have} for n, v in local)
+
+
+def fill_wheelhouse(wheels: Path, framework: str = "torch") -> list[str]:
+    """Copy into the build context's .wheelhouse/ the wheels of `wheels` that the image's
+    requirements pin (name and version): only those, so the context stays small."""
     if not wheels.is_dir():
         raise BuildError(f"--wheelhouse {wheels} is not a folder of .whl files")
+    pins = _pins(requirements_file(framework, "cpu"))
     copied = []
     for whl in sorted(wheels.glob("*.whl")):
+        name, version = whl.name.split("-")[:2]
+        if (name.lower(), version) not in pins:
+            continue
         target = WHEELHOUSE / whl.name
         if not target.exists() or target.stat().st_size != whl.stat().st_size:
             shutil.copy2(whl, target)
@@ -64,8 +86,15 @@ def build_image(
     }
     if base_image:
         buildargs["BASE_IMAGE"] = base_image
-    if framework == "torch" and torch_index_url is not None:
-        buildargs["TORCH_INDEX_URL"] = torch_index_url
+    if framework == "torch":
+        if torch_index_url is None and device == "gpu":
+            # A 2.13.0+cpu wheel would satisfy ==2.13.0 and win: keep CPU sources out.
+            torch_index_url = ""
+            buildargs["FIND_LINKS"] = ""
+        if torch_index_url is None and _wheelhouse_has_pins(req):
+            torch_index_url = ""  # the pinned wheels are in .wheelhouse/: no index needed
+        if torch_index_url is not None:
+            buildargs["TORCH_INDEX_URL"] = torch_index_url
     tag = image_tag(framework, device)
     log(f"building {tag} (images/{framework}/Dockerfile, {req.name})")
     start = time.monotonic()
@@ -101,6 +130,16 @@ def build_image(
     return str(image_id)
 
 
+def build_network(client: object, network: str | None) -> str | None:
+    """`auto`: the engine's default, unless the engine has no bridge network (dockerd
+    --bridge=none, as in sandboxes): then the build containers need the host's network to
+    reach the package index. Measured runs never have a network either way."""
+    if network != "auto":
+        return network or None
+    bridges = client.networks.list(names=["bridge"])  # type: ignore[attr-defined]
+    return None if bridges else "host"
+
+
 def build_images(
     frameworks: list[str],
     *,
@@ -117,6 +156,9 @@ def build_images(
     names = parse_frameworks(",".join(frameworks))
     if device not in ("cpu", "gpu"):
         raise BuildError(f"--device must be cpu or gpu, not {device!r}")
+    network = build_network(connect(), network)
+    if network:
+        log(f"build network: {network}")
     if wheelhouse is not None:
         log(f"wheelhouse: {', '.join(fill_wheelhouse(wheelhouse)) or 'no wheels'}")
     return {

@@ -158,7 +158,7 @@ def build(
     *,
     framework: Annotated[list[str] | None, _opt("framework to build (repeat) [all]")] = None,
     device: Annotated[str, typer.Option(help="cpu, or gpu for the CUDA variants")] = "cpu",
-    network: Annotated[str | None, _opt("build network mode, e.g. host [engine default]")] = None,
+    network: Annotated[str, typer.Option(help="build network: auto, host, default, ...")] = "auto",
     base_image: Annotated[str | None, _opt("[python:3.11-slim-bookworm]")] = None,
     torch_index_url: Annotated[str | None, _opt("index for torch's CPU wheel; '' for none")] = None,
     wheelhouse: Annotated[Path | None, _opt("wheels to offer the torch build")] = None,
