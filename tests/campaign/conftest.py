@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.data import PreparedDataset, prepare_dataset
+from tests.conftest import framework_python, require
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
+    """A real prepared dataset (synthetic, 256 + 128 images), as `orchestrator data` makes."""
+    out = tmp_path_factory.mktemp("data") / "synthetic"
+    return prepare_dataset("synthetic", out, progress=False, train_count=256, test_count=128)
+
+
+@pytest.fixture
+def frameworks_installed() -> None:
+    for fw in ("keras", "torch", "jax"):
+        require(framework_python(fw).exists(), f"no {fw} environment: run `make venvs`")
+
+
+@pytest.fixture
+def torch_installed() -> None:
+    require(framework_python("torch").exists(), "no torch environment: run `make venvs`")
+
+
+def failing_venvs(root: Path, exit_code: int = 1) -> Path:
+    """Framework environments whose interpreter exits non-zero after a line on stderr: how a
+    broken environment looks to the campaign (no mock: a real executable is started)."""
+    for fw in ("keras", "torch", "jax"):
+        bin_dir = root / fw / "bin"
+        bin_dir.mkdir(parents=True)
+        python = bin_dir / "python"
+        python.write_text(
+            f"#!/bin/sh\necho 'ImportError: {fw} is broken here' >&2\nexit {exit_code}\n"
+        )
+        python.chmod(0o755)
+    return root

@@ -1,0 +1,56 @@
+"""Running the real CLI in a subprocess, and reading a campaign folder back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import REPO, VENVS
+
+# The smallest real workload: a few batches, one epoch, one thread.
+TINY = ["--epochs", "1", "--batch-size", "64", "--limit-train", "128", "--limit-test", "64",
+        "--threads", "1"]  # fmt: skip
+
+
+def cli_env(tmp: Path, venvs: Path = VENVS) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO), FWENERGY_VENVS=str(venvs), FWENERGY_CACHE=str(tmp / "cache"))
+    return env
+
+
+def cli(args: list[str], tmp: Path, *, venvs: Path = VENVS, timeout_s: float = 300):
+    """`orchestrator ARGS` exactly as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=REPO, env=cli_env(tmp, venvs), capture_output=True, text=True, timeout=timeout_s,
+        check=False,
+    )  # fmt: skip
+
+
+def popen_cli(args: list[str], tmp: Path, *, venvs: Path = VENVS) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=REPO, env=cli_env(tmp, venvs), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def only_campaign(results: Path) -> Path:
+    folders = [p for p in results.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def state_lines(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "state.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())

@@ -1,0 +1,62 @@
+"""state.jsonl and the idle baseline: what resume and net energy rest on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.campaign.idle import baseline_power_w
+from orchestrator.campaign.state import append_state, finished_runs, read_state
+
+
+def test_lines_are_appended_and_the_last_record_of_a_run_wins(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    append_state(path, {"run_id": "001-1-torch", "status": "aborted"})
+    append_state(path, {"run_id": "001-2-jax", "status": "failed"})
+    append_state(path, {"run_id": "001-1-torch", "status": "ok"})
+    assert len(path.read_text().splitlines()) == 3
+    assert {k: v["status"] for k, v in read_state(path).items()} == {
+        "001-1-torch": "ok",
+        "001-2-jax": "failed",
+    }
+
+
+def test_a_torn_last_line_counts_as_not_done(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    append_state(path, {"run_id": "001-1-torch", "status": "ok"})
+    with path.open("a") as f:
+        f.write('{"run_id": "001-2-jax", "sta')  # what a crash mid-write could leave
+    assert set(read_state(path)) == {"001-1-torch"}
+
+
+@pytest.mark.parametrize(("status", "done"), [("ok", True), ("failed", True), ("timeout", True),
+                                              ("oom", True), ("aborted", False)])  # fmt: skip
+def test_resume_redoes_only_aborted_runs(tmp_path: Path, status: str, done: bool) -> None:
+    path = tmp_path / "state.jsonl"
+    append_state(path, {"run_id": "x", "status": status})
+    assert ("x" in finished_runs(path)) is done
+
+
+def test_each_line_is_one_json_object(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    append_state(path, {"run_id": "a", "status": "ok", "note": "line\nbreak"})
+    (line,) = path.read_text().splitlines()
+    assert json.loads(line)["note"] == "line\nbreak"
+
+
+def test_baseline_is_total_idle_energy_over_total_idle_time() -> None:
+    gaps = [
+        {"duration_s": 10.0, "energy": {"cpu-package-0": {"energy_j": 50.0}}},
+        {"duration_s": 30.0, "energy": {"cpu-package-0": {"energy_j": 90.0},
+                                        "dram-0": {"energy_j": 30.0}}},
+    ]  # fmt: skip
+    base = baseline_power_w(gaps)
+    assert base["cpu-package-0"] == pytest.approx(140.0 / 40.0)
+    assert base["dram-0"] == pytest.approx(1.0)  # only the gap that read it counts
+
+
+def test_no_idle_gap_means_no_baseline() -> None:
+    assert baseline_power_w([]) == {}
+    assert baseline_power_w([{"duration_s": 5.0, "energy": {}}]) == {}
