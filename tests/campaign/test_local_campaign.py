@@ -76,7 +76,8 @@ def test_campaign_end_to_end(frameworks_installed: None, tiny_dataset: PreparedD
     assert sorted(p.name for p in (folder / "runs").iterdir()) == sorted(planned)
     runs = [load(folder / "runs" / rid / "run.json") for rid in planned]
     for rid, run in zip(planned, runs, strict=True):
-        assert RUN_FILES <= {p.name for p in (folder / "runs" / rid).iterdir()}
+        files = {p.name for p in (folder / "runs" / rid).iterdir()}
+        assert files >= RUN_FILES
         assert run["schema"] == "fwenergy.run" and run["run_id"] == rid
         assert (run["status"], run["exit_code"], run["error"]) == ("ok", 0, None)
         assert run["energy"] == {} and run["meters"] == [{"name": "none"}]
@@ -109,7 +110,7 @@ def test_resume_after_sigkill_runs_every_planned_run_once(
         folder = only_campaign(results)
         _wait_for(lambda: len(state_lines(folder)) >= 1)
         # Kill while the second run's workload is running.
-        _wait_for(lambda: (folder / "runs" / "002-1-torch" / "events.jsonl").exists())
+        _wait_for((folder / "runs" / "002-1-torch" / "events.jsonl").exists)
         proc.kill()
     finally:
         proc.wait(timeout=60)

@@ -1,0 +1,95 @@
+"""Bad input through the real CLI: exit 2, one line that says what to do, and nothing
+written that looks like a result."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.data import PreparedDataset
+from tests.campaign.helpers import TINY, cli
+from tests.conftest import docker_available, require
+
+
+def _assert_refused(r, results: Path, *expected: str) -> None:  # type: ignore[no-untyped-def]
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: ")
+    for text in expected:
+        assert text in lines[0]
+    assert not results.exists() or not any(results.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--frameworks", "keras,mxnet"], ["unknown framework mxnet", "keras, torch, jax"]),
+        (["--iterations", "0"], ["--iterations must be at least 1"]),
+        (["--epochs", "-3"], ["--epochs must be at least 1"]),
+        (["--idle", "-1"], ["--idle must be 0 or more seconds"]),
+        (["--batch-size", "0"], ["--batch-size must be at least 1"]),
+        (["--memory-limit", "lots"], ["--memory-limit 'lots'"]),
+        (["--cpuset", "4096"], ["--cpuset '4096'"]),
+        (["--meter", "joulemeter"], ["unknown meter joulemeter"]),
+        (["--profile", "fast"], ["unknown profile 'fast'", "paper"]),
+        (["--runtime", "podman"], ["unknown runtime 'podman'"]),
+    ],
+)
+def test_bad_options(
+    args: list[str], expected: list[str], tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    base = ["campaign", "--data", str(tiny_dataset.path), "--results", str(results)]
+    r = cli([*base, "--runtime", "local", "--meter", "none", *args], tmp_path)
+    _assert_refused(r, results, *expected)
+
+
+def test_missing_dataset(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tmp_path / "nowhere"), "--results", str(results),
+             "--runtime", "local", "--meter", "none"], tmp_path)  # fmt: skip
+    _assert_refused(r, results, "nowhere")
+
+
+def test_corrupt_dataset(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset.path, data)
+    npz = data / "dataset.npz"
+    raw = bytearray(npz.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    npz.write_bytes(bytes(raw))
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(data), "--results", str(results), "--runtime", "local",
+             "--meter", "none"], tmp_path)  # fmt: skip
+    _assert_refused(r, results)
+
+
+def test_missing_framework_environment(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
+             "--runtime", "local", "--meter", "none"], tmp_path,
+            venvs=tmp_path / "no-venvs")  # fmt: skip
+    _assert_refused(r, results, "no local environment", "make venvs")
+
+
+def test_resume_of_a_folder_that_is_no_campaign(tmp_path: Path) -> None:
+    r = cli(["campaign", "--resume", str(tmp_path)], tmp_path)
+    _assert_refused(r, tmp_path / "results", "no campaign.json")
+
+
+def test_resume_with_plan_options(tmp_path: Path) -> None:
+    r = cli(["campaign", "--resume", str(tmp_path), "--iterations", "3"], tmp_path)
+    _assert_refused(r, tmp_path / "results", "drop --iterations")
+
+
+@pytest.mark.docker
+def test_missing_image(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
+    # The GPU images are never built on a CPU machine: a real "image missing".
+    require(docker_available(), "no Docker engine")
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
+             "--runtime", "docker", "--meter", "none", "--device", "gpu", *TINY], tmp_path)  # fmt: skip
+    _assert_refused(r, results, "image fwenergy/", ":0.1.0-gpu is missing", "make build")
