@@ -91,5 +91,6 @@ def test_missing_image(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
     require(docker_available(), "no Docker engine")
     results = tmp_path / "results"
     r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
-             "--runtime", "docker", "--meter", "none", "--device", "gpu", *TINY], tmp_path)  # fmt: skip
+             "--runtime", "docker", "--meter", "none", "--device", "gpu", *TINY],
+            tmp_path)  # fmt: skip
     _assert_refused(r, results, "image fwenergy/", ":0.1.0-gpu is missing", "make build")
