@@ -14,22 +14,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import requests
-import urllib3
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING, BinaryIO
 
 from orchestrator.errors import DataError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 CONNECT_TIMEOUT_S = 10.0
 # Between two received chunks, not for the whole file: a slow but live mirror is fine.
@@ -173,6 +163,10 @@ def fetch_verified(
 
 
 def _stream(url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | None) -> str:
+    # Imported here: every CLI command loads this module, few of them download.
+    import requests
+    import urllib3
+
     digest = hashlib.sha256()
     received = 0
     total = size_bytes
@@ -225,6 +219,21 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        # A log file gains nothing from a progress bar, and would gain a stray blank line.
+        yield None
+        return
     # Transient: the bars vanish when done, so stderr keeps only the summary or the one
     # error line.
     bar = Progress(
@@ -233,7 +242,7 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
     )
     with bar:

@@ -113,7 +113,7 @@ def find_standard_files(source_dir: Path) -> dict[str, Path]:
                 found[role] = candidate
                 break
         else:
-            missing.append(f"{name}[.gz]")
+            missing.append(f"{name} or {name}.gz")
     if missing:
         raise DataError(
             f"--source {source_dir}: missing {', '.join(missing)}; "
