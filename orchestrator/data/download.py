@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from orchestrator.data.hashing import sha256_file
 from orchestrator.errors import DataError
 
 if TYPE_CHECKING:
@@ -125,14 +126,6 @@ def resolve_base_url(dataset: RemoteDataset, mirror: str | None) -> str:
             "https://example.org/mnist/ that holds the four .gz files"
         )
     return url if url.endswith("/") else url + "/"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_verified(

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.data import download, idx, synthetic
+from orchestrator.data.hashing import sha256_file
 from orchestrator.data.prepared import PreparedDataset, write_prepared
 from orchestrator.data.splits import Splits
 from orchestrator.errors import DataError
@@ -26,7 +27,7 @@ def _from_source(name: str, source: Path) -> tuple[Splits, dict[str, Any]]:
     published = _published_sha256(name)
     described = {}
     for path in files.values():
-        sha256 = download.sha256_file(path)
+        sha256 = sha256_file(path)
         described[path.name] = {
             "sha256": sha256,
             "size_bytes": path.stat().st_size,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.data.hashing import sha256_file
 from orchestrator.data.splits import IMAGE_SHAPE, NUM_CLASSES, Splits
 from orchestrator.errors import DataError
 
@@ -218,13 +219,10 @@ def read_prepared(path: Path) -> PreparedDataset:
     data_path = folder / file
     if not data_path.is_file():
         raise DataError(f"{data_path}: missing; prepare the dataset again (--out {folder})")
-    digest = hashlib.sha256()
-    with data_path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
+    actual = sha256_file(data_path)
+    if actual != sha256:
         raise DataError(
-            f"{data_path}: SHA-256 {digest.hexdigest()} does not match {META_FILE} ({sha256}); "
+            f"{data_path}: SHA-256 {actual} does not match {META_FILE} ({sha256}); "
             "the file changed since it was prepared: prepare the dataset again"
         )
     expected = {

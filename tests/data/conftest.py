@@ -18,6 +18,9 @@ import pytest
 from tests.conftest import FASHION_MNIST, REPO, require
 from tests.data.idxfiles import FASHION_MTIMES, official_gzip
 
+# The smallest synthetic dataset: prepared in a blink, for tests about the folder itself.
+TINY = ("--dataset", "synthetic", "--train-count", "10", "--test-count", "10")
+
 
 @dataclass
 class Cli:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.data.conftest import Cli, run_cli
+from tests.data.conftest import TINY, Cli, run_cli
 from tests.data.idxfiles import NAMES, idx_bytes, sample_arrays, write_source
 
 
@@ -151,12 +151,7 @@ def test_out_holding_other_files_is_refused_even_with_force(tmp_path: Path) -> N
     (out / "notes.txt").write_text("mine")
     for extra in ([], ["--force"]):
         result = run_cli(
-            "--dataset",
-            "synthetic",
-            "--train-count",
-            "10",
-            "--test-count",
-            "10",
+            *TINY,
             "--out",
             out,
             *extra,
@@ -170,9 +165,7 @@ def test_out_holding_other_files_is_refused_even_with_force(tmp_path: Path) -> N
 def test_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "prepared"
     out.write_text("x")
-    result = run_cli(
-        "--dataset", "synthetic", "--train-count", "10", "--test-count", "10", "--out", out
-    )
+    result = run_cli(*TINY, "--out", out)
     assert result.returncode == 2
     assert "is not a directory" in result.stderr
     assert out.read_text() == "x"

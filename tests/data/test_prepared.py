@@ -13,7 +13,7 @@ import pytest
 from orchestrator.data import PreparedDataset, prepare_dataset, read_prepared
 from orchestrator.errors import DataError
 from tests.conftest import FASHION_MNIST, require
-from tests.data.conftest import run_cli
+from tests.data.conftest import TINY, run_cli
 from tests.data.idxfiles import sample_arrays, write_source
 
 
@@ -93,37 +93,14 @@ def test_existing_same_data_is_kept_and_other_data_needs_force(tmp_path: Path) -
     assert again == first
     assert (out / "dataset.npz").stat().st_mtime_ns == mtime  # untouched
 
-    refused = run_cli(
-        "--dataset",
-        "synthetic",
-        "--seed",
-        "2",
-        "--train-count",
-        "50",
-        "--test-count",
-        "20",
-        "--out",
-        out,
-    )
+    other = ("--dataset", "synthetic", "--seed", "2", "--train-count", "50", "--test-count", "20")
+    refused = run_cli(*other, "--out", out)
     assert refused.returncode == 2
     assert len(refused.stderr_lines) == 1
     assert f"holds another dataset (synthetic, sha256 {first.sha256[:12]}" in refused.stderr
     assert read_prepared(out) == first
 
-    forced = run_cli(
-        "--dataset",
-        "synthetic",
-        "--seed",
-        "2",
-        "--train-count",
-        "50",
-        "--test-count",
-        "20",
-        "--out",
-        out,
-        "--force",
-        "--json",
-    )
+    forced = run_cli(*other, "--out", out, "--force", "--json")
     assert forced.returncode == 0, forced.stderr
     assert read_prepared(out).sha256 == json.loads(forced.stdout)["sha256"] != first.sha256
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
@@ -137,12 +114,7 @@ def test_empty_existing_folder_is_used(tmp_path: Path) -> None:
 
 def test_summary_goes_to_stderr_without_json(tmp_path: Path) -> None:
     result = run_cli(
-        "--dataset",
-        "synthetic",
-        "--train-count",
-        "10",
-        "--test-count",
-        "10",
+        *TINY,
         "--out",
         tmp_path / "s",
     )
