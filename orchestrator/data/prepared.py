@@ -146,9 +146,15 @@ def write_prepared(
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
             out_dir.replace(old)
         tmp.replace(out_dir)
+    except OSError as exc:
+        raise DataError(
+            f"--out {out_dir}: cannot write it ({exc.strerror}); free space or choose another --out"
+        ) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
+        if old is not None and not out_dir.exists():
+            old.replace(out_dir)  # interrupted between the two renames: put the old one back
+        elif old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return PreparedDataset(out_dir, name, sha256, len(splits.y_train), len(splits.y_test))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.data import read_prepared
+from orchestrator.data import prepare_dataset, read_prepared
 from orchestrator.data.download import REMOTE
 from tests.conftest import FASHION_MNIST
 from tests.data.conftest import Mirror, run_cli
@@ -69,6 +69,9 @@ def test_download_verifies_caches_and_prepares(
     raw = gzip.decompress((FASHION_MNIST / "t10k-images-idx3-ubyte.gz").read_bytes())
     assert x_test[0].tobytes() == raw[16 : 16 + 784]
     assert x_test[-1].tobytes() == raw[-784:]
+    # The dataset hash depends on the pictures only, not on the route they came by.
+    from_debian = prepare_dataset("fashion-mnist", tmp_path / "deb", FASHION_MNIST)
+    assert from_debian.sha256 == prepared.sha256
 
 
 def test_cached_files_are_not_downloaded_again(
