@@ -137,7 +137,7 @@ def fetch_verified(
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as exc:
         raise DataError(
-            f"cannot write to the dataset cache {dest.parent} ({exc.strerror}); "
+            f"cannot write to the dataset cache {dest.parent} ({exc.strerror}: {exc.filename}); "
             f"choose another with --cache-dir or ${CACHE_ENV}"
         ) from exc
     tmp = Path(tmp_name)

@@ -128,6 +128,13 @@ def write_prepared(
         raise DataError(
             f"--out {out_dir}: holds {what}; pass --force to replace it or choose another --out"
         )
+    for ancestor in out_dir.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise DataError(
+                    f"--out {out_dir}: {ancestor} is not a directory; choose another --out"
+                )
+            break
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         # Not mkdtemp: its 0700 would keep a container's non-root user from reading the data.

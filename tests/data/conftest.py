@@ -56,11 +56,15 @@ def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> Cli:
 @dataclass
 class Mirror:
     """What the local server serves: path -> (mode, body). Modes: "good" sends the body
-    with its length; "truncated" announces the full length, sends half, and hangs up."""
+    with its length; "truncated" announces the full length, sends half, and hangs up;
+    "stall" sends half and then nothing until released."""
 
     url: str = ""
     routes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
+    # "stall" sends half the body, sets `stalled`, and waits for `release`.
+    stalled: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def serve(self, prefix: str, files: dict[str, bytes], mode: str = "good") -> str:
         for name, body in files.items():
@@ -82,6 +86,12 @@ def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/x-gzip")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if mode == "stall":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                mirror.stalled.set()
+                mirror.release.wait(timeout=30)
+                return
             if mode == "truncated":
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
@@ -107,6 +117,7 @@ def mirror() -> Iterator[Mirror]:
     try:
         yield state
     finally:
+        state.release.set()
         server.shutdown()
         server.server_close()
 

@@ -169,3 +169,22 @@ def test_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "is not a directory" in result.stderr
     assert out.read_text() == "x"
+
+
+def test_cache_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "prepared"
+    result = run_cli(
+        "--dataset", "mnist", "--cache-dir", tmp_path / "afile" / "cache", "--out", out
+    )
+    assert_refused(result, tmp_path, out, "cannot write to the dataset cache", "--cache-dir")
+
+
+def test_out_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    result = run_cli(*TINY, "--out", tmp_path / "afile" / "prepared")
+    assert result.returncode == 2
+    assert result.stderr_lines == [
+        f"error: --out {tmp_path / 'afile' / 'prepared'}: {tmp_path / 'afile'} is not a "
+        "directory; choose another --out"
+    ]

@@ -6,13 +6,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from orchestrator.data import prepare_dataset, read_prepared
 from orchestrator.data.download import REMOTE
-from tests.conftest import FASHION_MNIST
+from tests.conftest import FASHION_MNIST, REPO
 from tests.data.conftest import Mirror, run_cli
 
 FILES = [f.name for f in REMOTE["fashion-mnist"].files]
@@ -166,3 +169,41 @@ def test_missing_file_on_the_mirror(tmp_path: Path, mirror: Mirror) -> None:
     assert len(result.stderr_lines) == 1, result.stderr
     assert "HTTP 404" in result.stderr and "--mirror" in result.stderr
     assert cache_listing(tmp_path / "c") == {}
+
+
+def test_ctrl_c_during_a_download_leaves_nothing(
+    tmp_path: Path, mirror: Mirror, official_fashion: dict[str, bytes]
+) -> None:
+    url = mirror.serve("fashion", official_fashion, mode="stall")
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "data",
+            "prepare",
+            "--dataset",
+            "fashion-mnist",
+            "--mirror",
+            url,
+            "--cache-dir",
+            str(cache),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert mirror.stalled.wait(timeout=60)
+        # Half the file is on disk under its temporary name now.
+        assert [p.name.endswith(".part") for p in (cache / "fashion-mnist").iterdir()] == [True]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert cache_listing(cache) == {}
+    assert not out.exists()
