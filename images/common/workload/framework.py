@@ -1,0 +1,90 @@
+"""What each framework implementation provides (images/<framework>/workload_<framework>).
+
+The runner owns everything that is not the framework: data, initial weights, batch order,
+events, result. An implementation only builds the model, trains one epoch in a given order,
+evaluates, and reports its versions and settings."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from workload import FRAMEWORKS
+from workload.config import TrainConfig
+from workload.errors import WorkloadInputError
+from workload.model import SharedWeights
+
+
+class Framework(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """The framework's version and its numeric libraries' versions."""
+
+    @abstractmethod
+    def setup(self) -> dict[str, Any]:
+        """Apply thread and device settings; return what is really used:
+        {"device": {"used", "name"}, "threads": {"intra_op", "inter_op", ...}}.
+        Raise WorkloadInputError when --device gpu finds no GPU."""
+
+    @abstractmethod
+    def build(self, weights: SharedWeights | None) -> int:
+        """Create model and optimizer (shared weights, or the framework's own init when None,
+        seeded from config.seed); return the parameter count."""
+
+    @abstractmethod
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Pre-softmax outputs for NHWC float32 images, as a NumPy array."""
+
+    @abstractmethod
+    def train_epoch(
+        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
+    ) -> float:
+        """One epoch over x[order] in batches of config.batch_size (the last one partial).
+        Call `first_step_done` once the first step's update has finished. Return the mean
+        training loss over the epoch's examples."""
+
+    @abstractmethod
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """(mean loss, accuracy) on the test set."""
+
+
+def framework_name() -> str:
+    """The framework this environment runs: $WORKLOAD_FRAMEWORK (set in every image), else
+    the one implementation importable here."""
+    chosen = os.environ.get("WORKLOAD_FRAMEWORK")
+    if chosen:
+        if chosen not in FRAMEWORKS:
+            raise WorkloadInputError(
+                f"WORKLOAD_FRAMEWORK={chosen!r} is not one of {', '.join(FRAMEWORKS)}"
+            )
+        return chosen
+    found = [f for f in FRAMEWORKS if importlib.util.find_spec(f"workload_{f}") is not None]
+    if len(found) != 1:
+        raise WorkloadInputError(
+            f"found {len(found)} framework implementations ({', '.join(found) or 'none'}); "
+            "set WORKLOAD_FRAMEWORK or run from a framework environment (make venvs)"
+        )
+    return found[0]
+
+
+def load_framework(name: str) -> type[Framework]:
+    module = importlib.import_module(f"workload_{name}")
+    cls: type[Framework] = module.FRAMEWORK
+    return cls
+
+
+def mean_loss(batch_losses: np.ndarray, batch_sizes: np.ndarray) -> float:
+    """The epoch's mean loss per example: batch means weighted by batch size (what Keras's
+    `fit` reports), so all three frameworks report the same quantity."""
+    return float(np.sum(batch_losses * batch_sizes) / np.sum(batch_sizes))

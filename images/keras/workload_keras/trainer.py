@@ -1,0 +1,108 @@
+"""Keras 3 on TensorFlow: `Sequential` + `compile` + `fit`, Keras's own fast path (a traced
+train step, XLA-compiled where Keras's `jit_compile="auto"` allows). The epoch's batch order
+comes from the shared permutation: `fit` gets the permuted arrays with shuffle off."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras
+import numpy as np
+import tensorflow as tf
+from workload.errors import WorkloadInputError
+from workload.framework import Framework
+from workload.model import SharedWeights
+
+
+class _FirstStep(keras.callbacks.Callback):
+    """Reports the end of the first training step of the epoch, then does nothing."""
+
+    # Keras may run batch-end hooks on a worker thread once the step's outputs exist;
+    # that is exactly when the first step has finished, and keeps the loop asynchronous.
+    async_safe = True
+
+    def __init__(self, done: Callable[[], Any]) -> None:
+        super().__init__()
+        self._done: Callable[[], Any] | None = done
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._done is not None:
+            self._done()
+            self._done = None
+
+
+class KerasFramework(Framework):
+    name = "keras"
+
+    def versions(self) -> dict[str, str]:
+        return {"keras": keras.__version__, "tensorflow": tf.__version__}
+
+    def setup(self) -> dict[str, Any]:
+        tf.config.threading.set_intra_op_parallelism_threads(self.config.threads)
+        gpus = tf.config.list_physical_devices("GPU")
+        if self.config.device == "gpu":
+            if not gpus:
+                raise WorkloadInputError("--device gpu: TensorFlow sees no GPU")
+            self.device_name = "/GPU:0"
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
+        else:
+            self.device_name = "/CPU:0"
+            name = "cpu"
+        return {
+            "device": {"used": self.config.device, "name": name},
+            "threads": {
+                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            },
+        }
+
+    def build(self, weights: SharedWeights | None) -> int:
+        keras.utils.set_random_seed(self.config.seed)
+        with tf.device(self.device_name):
+            self.model = keras.Sequential(
+                [
+                    keras.Input((28, 28, 1)),
+                    keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+                    keras.layers.MaxPooling2D(2),
+                    keras.layers.Conv2D(128, 5, padding="same", activation="relu"),
+                    keras.layers.MaxPooling2D(2),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(10),  # logits; softmax lives in the loss
+                ]
+            )
+            if weights is not None:
+                self.model.set_weights(weights.arrays())
+            self.model.compile(
+                optimizer=keras.optimizers.Adam(self.config.learning_rate),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"],
+            )
+        return int(self.model.count_params())
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        with tf.device(self.device_name):
+            return np.asarray(self.model(x, training=False))
+
+    def train_epoch(
+        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
+    ) -> float:
+        with tf.device(self.device_name):
+            history = self.model.fit(
+                x[order],
+                y[order],
+                batch_size=self.config.batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=[_FirstStep(first_step_done)],
+            )
+        return float(history.history["loss"][-1])
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        with tf.device(self.device_name):
+            loss, accuracy = self.model.evaluate(x, y, batch_size=self.config.batch_size, verbose=0)
+        return float(loss), float(accuracy)
