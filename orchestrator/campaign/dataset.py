@@ -30,12 +30,10 @@ def resolve_dataset(
         raise DataError("no dataset: give --data DIR (orchestrator data prepare) or --dataset NAME")
     # One cache entry per (name, source): a different source folder never reuses another's.
     key = hashlib.sha256(str(source.resolve() if source else "").encode()).hexdigest()[:12]
-    out = cache_root() / "datasets" / f"{name}-{key}"
+    out = cache_root() / "prepared" / f"{name}-{key}"
     if (out / "dataset.json").exists():
         try:
             return read_prepared(out)
         except DataError:
             pass  # a damaged cache entry is prepared again below
-    return prepare_dataset(
-        name, out, source, cache_dir=cache_root() / "downloads", seed=seed, progress=False
-    )
+    return prepare_dataset(name, out, source, seed=seed, progress=False)

@@ -1,0 +1,80 @@
+"""A tiny campaign through the docker runtime on the real engine with the built images."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.data import PreparedDataset
+from tests.campaign.helpers import TINY, cli, load, only_campaign, state_lines
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _containers_of(campaign_id: str) -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    found = client.containers.list(
+        all=True, filters={"label": f"io.fwenergy.campaign={campaign_id}"}
+    )
+    return [c.id for c in found]
+
+
+def test_tiny_campaign_through_docker(
+    docker_images: dict[str, str], tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    r = cli(["campaign", "--runtime", "auto", "--meter", "none", "--iterations", "1",
+             "--warmup", "0", "--idle", "1", "--memory-limit", "3g", "--data",
+             str(tiny_dataset.path), "--results", str(results), *TINY], tmp_path,
+            timeout_s=900)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "runtime: docker" in r.stderr  # auto chose docker: engine up, images present
+    folder = only_campaign(results)
+    campaign = load(folder / "campaign.json")
+    assert campaign["protocol"]["runtime"] == "docker"
+    assert campaign["provenance"]["images"] == docker_images
+    assert campaign["provenance"]["docker"]["server_version"]
+
+    states = state_lines(folder)
+    assert sorted(s["framework"] for s in states) == sorted(docker_images)
+    for s in states:
+        run_dir = folder / "runs" / s["run_id"]
+        run = load(run_dir / "run.json")
+        assert run["status"] == "ok", (run["error"], (run_dir / "stdout.log").read_text()[-2000:])
+        assert run["runtime"]["kind"] == "docker"
+        assert run["runtime"]["image_id"] == docker_images[s["framework"]]
+        assert run["runtime"]["container_id"]
+        assert {"startup", "compile", "epoch_1", "eval"} <= {p["name"] for p in run["phases"]}
+        result = load(run_dir / "result.json")
+        assert result["framework"] == s["framework"]
+        assert result["dataset"]["sha256"] == tiny_dataset.sha256
+        # The workload saw exactly what was asked: same threads, no GPU.
+        assert result["threads"]["requested"] == 1 and result["device"]["used"] == "cpu"
+        assert "epoch" in (run_dir / "stdout.log").read_text()
+        if os.getuid() != 0:  # as root the host can read anything; elsewhere check ownership
+            assert all(p.stat().st_uid == os.getuid() for p in run_dir.iterdir())
+
+    assert _containers_of(campaign["campaign_id"]) == []  # every container removed
+    shutil.rmtree(folder)  # the host user can remove what the containers wrote
+
+
+def test_out_of_memory_is_recorded_as_oom(
+    docker_images: dict[str, str], tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    # 64 MiB (no swap) cannot hold PyTorch: the kernel kills the workload inside its cgroup.
+    r = cli(["campaign", "--runtime", "docker", "--meter", "none", "--frameworks", "torch",
+             "--iterations", "1", "--warmup", "0", "--idle", "0", "--memory-limit", "64m",
+             "--data", str(tiny_dataset.path), "--results", str(results), *TINY], tmp_path,
+            timeout_s=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    folder = only_campaign(results)
+    run = load(folder / "runs" / "001-1-torch" / "run.json")
+    assert run["status"] == "oom", run
+    assert "out-of-memory" in run["error"] and run["exit_code"] == 137
+    assert [s["status"] for s in state_lines(folder)] == ["oom"]
