@@ -28,12 +28,21 @@ class Interrupts:
         self._deferring = 0
         self._pending: int | None = None
         self._previous: dict[int, Any] = {}
+        self._raised = False
+
+    def _raise(self, signum: int) -> None:
+        self._raised = True
+        raise Interrupted(signum)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._raised:
+            # Already stopping: a second Ctrl-C must not cut the recording of the aborted
+            # run short. (kill -9 still works, and resume copes with it.)
+            return
         if self._deferring:
             self._pending = self._pending or signum
             return
-        raise Interrupted(signum)
+        self._raise(signum)
 
     def __enter__(self) -> Interrupts:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -53,10 +62,10 @@ class Interrupts:
             self._deferring -= 1
         if not self._deferring and self._pending is not None:
             signum, self._pending = self._pending, None
-            raise Interrupted(signum)
+            self._raise(signum)
 
     def check(self) -> None:
         """Raise now if a signal arrived while deferred (e.g. in a loop that swallowed it)."""
         if self._pending is not None and not self._deferring:
             signum, self._pending = self._pending, None
-            raise Interrupted(signum)
+            self._raise(signum)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator.data import PreparedDataset
-from tests.campaign.helpers import TINY, cli, load, only_campaign, state_lines
+from tests.campaign.helpers import TINY, cli, load, only_campaign, popen_cli, state_lines
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -78,3 +79,34 @@ def test_out_of_memory_is_recorded_as_oom(
     assert run["status"] == "oom", run
     assert "out-of-memory" in run["error"] and run["exit_code"] == 137
     assert [s["status"] for s in state_lines(folder)] == ["oom"]
+
+
+def test_resume_after_sigkill_removes_the_orphaned_container(
+    docker_images: dict[str, str], tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    args = ["campaign", "--runtime", "docker", "--meter", "none", "--frameworks", "jax",
+            "--iterations", "1", "--warmup", "0", "--idle", "0", "--data",
+            str(tiny_dataset.path), "--results", str(results), *TINY]  # fmt: skip
+    proc = popen_cli(args, tmp_path)
+    try:
+        events = None
+        deadline = time.monotonic() + 300
+        while events is None or not events.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "no run started"
+            time.sleep(0.5)
+            if results.exists() and any(results.iterdir()):
+                events = only_campaign(results) / "runs" / "001-1-jax" / "events.jsonl"
+        proc.kill()  # the workload's container keeps running without its orchestrator
+    finally:
+        proc.wait(timeout=60)
+    folder = only_campaign(results)
+    campaign_id = load(folder / "campaign.json")["campaign_id"]
+    assert len(_containers_of(campaign_id)) == 1
+    assert state_lines(folder) == []
+
+    r = cli(["campaign", "--resume", str(folder)], tmp_path, timeout_s=600)
+    assert r.returncode == 0, r.stderr
+    assert "left by an interrupted run" in r.stderr
+    assert [s["status"] for s in state_lines(folder)] == ["ok"]
+    assert _containers_of(campaign_id) == []
