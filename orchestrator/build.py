@@ -38,15 +38,17 @@ def _pins(requirements: Path) -> set[tuple[str, str]]:
     return pins
 
 
-def _wheelhouse_has_pins(requirements: Path) -> bool:
+def _wheelhouse_has_pins(requirements: Path, wheelhouse: Path = WHEELHOUSE) -> bool:
     """Whether .wheelhouse/ holds a wheel for every local-version pin (like torch's +cpu),
     the ones the package index cannot serve."""
     local = {(n, v) for n, v in _pins(requirements) if "+" in v}
-    have = {tuple(w.name.split("-")[:2]) for w in WHEELHOUSE.glob("*.whl")}
+    have = {tuple(w.name.split("-")[:2]) for w in wheelhouse.glob("*.whl")}
     return bool(local) and all((n, v) in {(a.lower(), b) for a, b in have} for n, v in local)
 
 
-def fill_wheelhouse(wheels: Path, framework: str = "torch") -> list[str]:
+def fill_wheelhouse(
+    wheels: Path, framework: str = "torch", wheelhouse: Path = WHEELHOUSE
+) -> list[str]:
     """Copy into the build context's .wheelhouse/ the wheels of `wheels` that the image's
     requirements pin (name and version): only those, so the context stays small."""
     if not wheels.is_dir():
@@ -57,7 +59,7 @@ def fill_wheelhouse(wheels: Path, framework: str = "torch") -> list[str]:
         name, version = whl.name.split("-")[:2]
         if (name.lower(), version) not in pins:
             continue
-        target = WHEELHOUSE / whl.name
+        target = wheelhouse / whl.name
         if not target.exists() or target.stat().st_size != whl.stat().st_size:
             shutil.copy2(whl, target)
         copied.append(whl.name)
