@@ -49,8 +49,11 @@ def test_wheelhouse_takes_only_pinned_wheels(
         if line.startswith("torch==")
     )  # fmt: skip
     version = pinned.split("==")[1]
-    names = [f"torch-{version}-cp311-cp311-linux_x86_64.whl",
-             "torch-1.0.0-cp311-cp311-linux_x86_64.whl", "requests-2.0.0-py3-none-any.whl"]  # fmt: skip
+    names = [
+        f"torch-{version}-cp311-cp311-linux_x86_64.whl",
+        "torch-1.0.0-cp311-cp311-linux_x86_64.whl",
+        "requests-2.0.0-py3-none-any.whl",
+    ]
     for n in names:
         (wheels / n).write_bytes(b"not a real wheel; only its name is read")
     house = tmp_path / "house"
