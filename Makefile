@@ -7,7 +7,8 @@ FRAMEWORKS ?= keras torch jax
 # Extra pip options for the framework environments, e.g. PyTorch's CPU wheel index:
 #   make venvs PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
 PIP_EXTRA ?=
-ITERATIONS ?= 35
+# Empty: the campaign's own default (35) or the profile's, e.g. CAMPAIGN_ARGS="--profile quick".
+ITERATIONS ?=
 CAMPAIGN_ARGS ?=
 CAMPAIGN ?= $(lastword $(sort $(wildcard results/*/campaign.json)))
 # Image builds (make build): the build's network (auto = host when the engine has no bridge,
@@ -62,8 +63,8 @@ build: host-venv  ## the three framework images (FRAMEWORKS, BUILD_NETWORK, WHEE
 	$(HOST)/orchestrator build $(foreach f,$(FRAMEWORKS),--framework $(f)) --network $(BUILD_NETWORK) \
 		$(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE)) $(BUILD_ARGS)
 
-campaign: host-venv  ## a campaign (ITERATIONS=35, CAMPAIGN_ARGS="--profile quick" ...)
-	$(HOST)/orchestrator campaign --iterations $(ITERATIONS) $(CAMPAIGN_ARGS)
+campaign: host-venv  ## a campaign (ITERATIONS=35, CAMPAIGN_ARGS="--profile quick --meter rapl" ...)
+	$(HOST)/orchestrator campaign $(if $(ITERATIONS),--iterations $(ITERATIONS)) $(CAMPAIGN_ARGS)
 
 report: host-venv  ## analyse the latest campaign (CAMPAIGN=results/<id>/campaign.json)
 	@test -n "$(CAMPAIGN)" || { echo "no campaign in results/: run make campaign first" >&2; exit 2; }
