@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from orchestrator.runtimes.local import die_with_parent
+
 _SPIN = "while True: pass"
 
 
@@ -18,7 +20,11 @@ def warm_up(duration_s: float, on_tick: Callable[[float], None] | None = None) -
     if duration_s <= 0:
         return
     procs = [
-        subprocess.Popen([sys.executable, "-c", _SPIN], stdin=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-c", _SPIN],
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 (no spinner outlives a kill -9)
+        )
         for _ in os.sched_getaffinity(0)
     ]
     try:

@@ -47,10 +47,15 @@ def parse_cpuset(cpuset: str) -> set[int]:
     return cpus
 
 
-def _child_setup(cpus: set[int] | None) -> None:
-    # Runs in the child between fork and exec: die with the orchestrator, pin CPUs.
+def die_with_parent() -> None:
+    """For preexec_fn: the child gets SIGKILL when the orchestrator dies, even by kill -9."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+
+def _child_setup(cpus: set[int] | None) -> None:
+    # Runs in the child between fork and exec: die with the orchestrator, pin CPUs.
+    die_with_parent()
     if cpus:
         os.sched_setaffinity(0, cpus)
 
