@@ -3,6 +3,7 @@ and energy. When stderr is not a terminal it stays quiet: only one-line notes ar
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console, Group
@@ -35,10 +36,12 @@ class CampaignProgress:
         )  # fmt: skip
         self._task = self._bar.add_task("runs", total=total_runs, completed=done_runs, eta="?")
         self._live: Live | None = None
+        self._run_started: float | None = None
 
     def __enter__(self) -> CampaignProgress:
         if self.live_enabled:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=2)
+            # Live renders `self` (see __rich__) at every refresh, so the ETA keeps ticking.
+            self._live = Live(self, console=self.console, refresh_per_second=2)
             self._live.__enter__()
         return self
 
@@ -55,7 +58,8 @@ class CampaignProgress:
         if not self.run_durations_s:
             return None
         per_run = sum(self.run_durations_s) / len(self.run_durations_s) + self.idle_s
-        return per_run * (self.total - self.done)
+        elapsed = 0.0 if self._run_started is None else time.monotonic() - self._run_started
+        return max(0.0, per_run * (self.total - self.done) - min(elapsed, per_run))
 
     def _render(self) -> Group:
         eta = self._eta_s()
@@ -65,9 +69,12 @@ class CampaignProgress:
             lines.append(Text(f"last: {self.last}"))
         return Group(*lines)
 
+    def __rich__(self) -> Group:
+        return self._render()
+
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
 
     def set(self, current: str, detail: str = "") -> None:
         self.current, self.detail = current, detail
@@ -78,7 +85,12 @@ class CampaignProgress:
             self.detail = detail
             self._refresh()
 
+    def run_started(self) -> None:
+        self._run_started = time.monotonic()
+        self.set_detail("(running)")
+
     def run_finished(self, run: dict[str, Any]) -> None:
+        self._run_started = None
         self.done += 1
         duration = run.get("duration_s") or 0.0
         self.run_durations_s.append(duration)

@@ -184,7 +184,7 @@ def measure_run(
             started.append(m)
         started_at = time.time()
         execution.start()
-        progress.set_detail("(running)")
+        progress.run_started()
         if not _wait(ctx, execution, started_at, progress, run_dir):
             timed_out = True
             execution.stop()
