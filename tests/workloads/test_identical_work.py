@@ -77,7 +77,7 @@ def test_same_logits_before_training(runs):
 def test_training_losses_agree_within_two_percent(runs):
     losses = {f: r["result"]["epochs"][0]["mean_loss"] for f, r in runs.items()}
     reference = np.median(list(losses.values()))
-    for f, loss in losses.items():
+    for loss in losses.values():
         assert abs(loss - reference) / reference < 0.02, losses
     # and the model learned: chance level is ln(10) = 2.30
     assert max(losses.values()) < 2.0
