@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+# Typer (0.29) vendors click; its usage errors are only reachable from here.
+from typer._click.exceptions import UsageError
 
 from orchestrator.errors import UserError
 
@@ -24,12 +28,25 @@ app.add_typer(data_app, name="data")
 err = Console(stderr=True)
 
 
-def main() -> None:
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    # standalone_mode=False lets usage errors reach us, so that they too are one line.
     try:
-        app()
+        code = app(args=argv, standalone_mode=False)
+    except UsageError as exc:
+        if not exc.format_message():  # no arguments: the help was shown
+            sys.exit(2)
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(exc.format_message() + hint, 2)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc), 2)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @data_app.command("prepare")
