@@ -103,7 +103,7 @@ def _collect(src: Path) -> list[SourceRun]:
 
 def _interval_ms(runs: list[SourceRun]) -> int | None:
     gaps = np.concatenate([np.diff(r.table.column("Time")) for r in runs])
-    return int(round(float(np.median(gaps)))) if gaps.size else None
+    return round(float(np.median(gaps))) if gaps.size else None
 
 
 def import_energibridge_folder(src: Path, out: Path) -> Path:
@@ -196,7 +196,7 @@ def _write_run(
                 "interval_ms": interval_ms,
                 "samples": "samples-energibridge.csv",
             }
-        ],  # fmt: skip
+        ],
         "energy": energy_block([recording], None),
         "phases": [],
         "notes": [n for n in notes if "CORE*_ENERGY" not in n],
