@@ -8,6 +8,7 @@ to the zones inside it.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +58,25 @@ def _read_text(path: Path) -> str:
 
 
 def read_energy_uj(path: Path) -> int:
-    text = _read_text(path)
+    # os.open/os.read rather than Path.read_text: this runs every sample for every zone,
+    # and the text layer costs several times the read itself. The file is reopened each
+    # time, as a kept descriptor would not see a file replaced (as the fake tree does).
     try:
-        return int(text)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, 64)
+        finally:
+            os.close(fd)
+    except PermissionError as exc:
+        raise MeterError(f"cannot read {path}: permission denied; {PERMISSION_FIX}") from exc
+    except OSError as exc:
+        raise MeterError(
+            f"cannot read {path} ({exc.strerror or exc}); is --powercap-root a powercap tree?"
+        ) from exc
+    try:
+        return int(data)
     except ValueError as exc:
+        text = data.decode("ascii", "replace").strip()
         raise MeterError(f"{path} holds {text!r}, not an integer count of microjoules") from exc
 
 
