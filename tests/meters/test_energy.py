@@ -103,3 +103,14 @@ def test_without_any_baseline_net_is_absent() -> None:
 
 def test_phase_duration() -> None:
     assert Phase("eval", 1.0, 3.5).duration_s == 2.5
+
+
+def test_baseline_pools_several_idle_gaps_by_time() -> None:
+    gaps = [
+        _rec({"cpu-package-0": _linear(4.0, 0.0, 60.0)}, 0.0, 60.0),
+        _rec({"cpu-package-0": _linear(10.0, 100.0, 120.0), "gpu-0": _linear(30.0, 100.0, 120.0)},
+             100.0, 120.0),
+    ]  # fmt: skip
+    baseline = mean_power_w(gaps)
+    assert baseline["cpu-package-0"] == pytest.approx((4.0 * 60 + 10.0 * 20) / 80)
+    assert baseline["gpu-0"] == pytest.approx(30.0)  # only the gap that read it counts
