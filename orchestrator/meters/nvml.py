@@ -11,16 +11,15 @@ bursty loads. Utilisation, memory, temperature and clocks go to the raw CSV, as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.base import DomainSeries, Meter, Recording
+from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.counters import check_increasing, integrate_power
-from orchestrator.meters.sampler import Sampler, Value, write_power_csv
+from orchestrator.meters.sampler import PollingMeter, Value, write_power_csv
 
 FIELDS = (
     "energy_mj",
@@ -58,7 +57,7 @@ class Gpu:
         return f"gpu-{self.index}"
 
 
-class NvmlMeter(Meter):
+class NvmlMeter(PollingMeter):
     name = "nvml"
 
     def __init__(self, interval_ms: int = 100, *, nvml_module: ModuleType | None = None) -> None:
@@ -92,8 +91,6 @@ class NvmlMeter(Meter):
                 self.notes.append(f"nvml: GPU {i} ({gpu.name}) reports neither energy nor power")
         if not self.gpus:
             raise MeterError("NVML: no GPU here reports energy or power; choose another meter")
-        self._sampler: Sampler | None = None
-        self._out_dir: Path | None = None
 
     def _try(self, fn: Any, *args: Any) -> Any:
         """The call's value, or None when NVML says the GPU does not support it."""
@@ -125,19 +122,11 @@ class NvmlMeter(Meter):
             ]
         return row
 
-    def start(self, out_dir: Path) -> None:
-        self._out_dir = out_dir
-        header = [f"gpu{g.index}_{f}" for g in self.gpus for f in FIELDS]
-        self._sampler = Sampler(
-            self._read, header, out_dir / f"samples-{self.name}.csv", self.interval_ms
-        )
-        self._sampler.start()
+    def _header(self) -> list[str]:
+        return [f"gpu{g.index}_{f}" for g in self.gpus for f in FIELDS]
 
     def stop(self) -> Recording:
-        if self._sampler is None or self._out_dir is None:
-            raise RuntimeError("stop() before start()")
-        rows = self._sampler.stop()
-        self._sampler = None
+        rows, out_dir = self.stop_sampling()
         time_s = np.asarray([float(r[0]) for r in rows])  # type: ignore[arg-type]
         check_increasing(time_s, "nvml")
         series: dict[str, DomainSeries] = {}
@@ -163,8 +152,8 @@ class NvmlMeter(Meter):
                 notes.append(f"nvml: {g.domain} could not be read during the window")
                 continue
             notes += _compare(g.domain, series[g.domain], polled if counter_ok else None)
-        samples = self._out_dir / f"samples-{self.name}.csv"
-        power = write_power_csv(self._out_dir / f"power-{self.name}.csv", series)
+        samples = out_dir / f"samples-{self.name}.csv"
+        power = write_power_csv(out_dir / f"power-{self.name}.csv", series)
         return Recording(
             self.name, float(time_s[0]), float(time_s[-1]), series, samples, power, tuple(notes)
         )

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.base import DomainSeries, Meter, Recording
+from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.counters import check_increasing, unwrap_known_range
-from orchestrator.meters.sampler import Sampler, write_power_csv
+from orchestrator.meters.sampler import PollingMeter, write_power_csv
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 _ZONE_DIR = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
@@ -46,25 +46,14 @@ class Zone:
         return self.path / "energy_uj"
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except PermissionError as exc:
-        raise MeterError(f"cannot read {path}: permission denied; {PERMISSION_FIX}") from exc
-    except OSError as exc:
-        raise MeterError(
-            f"cannot read {path} ({exc.strerror or exc}); is --powercap-root a powercap tree?"
-        ) from exc
-
-
-def read_energy_uj(path: Path) -> int:
-    # os.open/os.read rather than Path.read_text: this runs every sample for every zone,
-    # and the text layer costs several times the read itself. The file is reopened each
-    # time, as a kept descriptor would not see a file replaced (as the fake tree does).
+def _read_bytes(path: Path) -> bytes:
+    # os.open/os.read rather than Path.read_text: energy_uj is read every sample for every
+    # zone, and the text layer costs several times the read itself. The file is reopened
+    # each time: a kept descriptor would not see a file replaced (as the fake tree does).
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = os.read(fd, 64)
+            return os.read(fd, 256)
         finally:
             os.close(fd)
     except PermissionError as exc:
@@ -73,6 +62,14 @@ def read_energy_uj(path: Path) -> int:
         raise MeterError(
             f"cannot read {path} ({exc.strerror or exc}); is --powercap-root a powercap tree?"
         ) from exc
+
+
+def _read_text(path: Path) -> str:
+    return _read_bytes(path).decode("ascii", "replace").strip()
+
+
+def read_energy_uj(path: Path) -> int:
+    data = _read_bytes(path)
     try:
         return int(data)
     except ValueError as exc:
@@ -155,7 +152,7 @@ def _domain(name: str, top: int, sub: int, parent_name: str) -> str | None:
     return None
 
 
-class RaplMeter(Meter):
+class RaplMeter(PollingMeter):
     name = "rapl"
 
     def __init__(self, interval_ms: int = 100, *, powercap_root: Path | None = None) -> None:
@@ -164,30 +161,18 @@ class RaplMeter(Meter):
         self.zones, self._notes = discover_zones(self.root)
         for zone in self.zones:  # fail now, with the fix, rather than inside the window
             read_energy_uj(zone.energy_path)
-        self._sampler: Sampler | None = None
-        self._out_dir: Path | None = None
 
     def domains(self) -> list[str]:
         return [z.domain for z in self.zones]
 
+    def _header(self) -> list[str]:
+        return [f"{z.domain}_energy_uj" for z in self.zones]
+
     def _read(self) -> list[int]:
         return [read_energy_uj(z.energy_path) for z in self.zones]
 
-    def start(self, out_dir: Path) -> None:
-        self._out_dir = out_dir
-        self._sampler = Sampler(
-            self._read,
-            [f"{z.domain}_energy_uj" for z in self.zones],
-            out_dir / f"samples-{self.name}.csv",
-            self.interval_ms,
-        )
-        self._sampler.start()
-
     def stop(self) -> Recording:
-        if self._sampler is None or self._out_dir is None:
-            raise RuntimeError("stop() before start()")
-        rows = self._sampler.stop()
-        self._sampler = None
+        rows, out_dir = self.stop_sampling()
         table = np.asarray(rows, dtype=np.float64)  # every RAPL value is a number
         time_s = table[:, 0]
         check_increasing(time_s, "rapl")
@@ -207,8 +192,8 @@ class RaplMeter(Meter):
                     f"rapl: {z.domain} counter range {z.max_energy_range_uj} uJ is close to "
                     f"one sample gap ({gap_s:.3f} s): wraps may be missed; sample faster"
                 )
-        samples = self._out_dir / f"samples-{self.name}.csv"
-        power = write_power_csv(self._out_dir / f"power-{self.name}.csv", series)
+        samples = out_dir / f"samples-{self.name}.csv"
+        power = write_power_csv(out_dir / f"power-{self.name}.csv", series)
         return Recording(
             self.name, float(time_s[0]), float(time_s[-1]), series, samples, power, tuple(notes)
         )

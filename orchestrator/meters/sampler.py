@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -13,7 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.base import DomainSeries
+from orchestrator.meters.base import DomainSeries, Meter
 from orchestrator.meters.counters import power_from_cumulative
 
 Value = float | int | str | None
@@ -96,6 +97,38 @@ class Sampler:
                 raise self._error
             raise MeterError(f"reading the meter failed while sampling: {self._error}")
         return self._rows
+
+
+class PollingMeter(Meter):
+    """A meter sampled in Python by a `Sampler`: subclasses give the CSV header and the read,
+    and turn the rows `stop_sampling()` returns into a recording."""
+
+    def __init__(self, interval_ms: int = 100) -> None:
+        super().__init__(interval_ms)
+        self._sampler: Sampler | None = None
+        self._out_dir: Path | None = None
+
+    @abstractmethod
+    def _header(self) -> list[str]:
+        """The raw CSV's columns after time_s."""
+
+    @abstractmethod
+    def _read(self) -> Sequence[Value]:
+        """One sample, in the header's order."""
+
+    def start(self, out_dir: Path) -> None:
+        self._out_dir = out_dir
+        self._sampler = Sampler(
+            self._read, self._header(), out_dir / f"samples-{self.name}.csv", self.interval_ms
+        )
+        self._sampler.start()
+
+    def stop_sampling(self) -> tuple[list[Row], Path]:
+        """The rows (time_s first) and the folder they were written to."""
+        if self._sampler is None or self._out_dir is None:
+            raise RuntimeError("stop() before start()")
+        sampler, self._sampler = self._sampler, None
+        return sampler.stop(), self._out_dir
 
 
 def write_power_csv(path: Path, series: dict[str, DomainSeries]) -> Path | None:
