@@ -61,7 +61,13 @@ class Sampler:
         self._file = self._csv_path.open("w", newline="", encoding="utf-8")
         self._plain = csv.writer(self._file)
         self._plain.writerow(self._header)
-        self._sample()
+        try:
+            self._sample()
+        except BaseException:
+            # Nothing was measured: leave no CSV that could pass for samples.
+            self._file.close()
+            self._csv_path.unlink(missing_ok=True)
+            raise
         self._thread = threading.Thread(target=self._loop, name="meter-sampler", daemon=True)
         self._thread.start()
 

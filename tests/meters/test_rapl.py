@@ -200,3 +200,12 @@ def test_permission_denied_as_an_ordinary_user_explains_the_fix() -> None:
     assert "permission denied" in message
     assert "CVE-2020-8694" in message and "chmod o+r" in message and "container" in message
     assert "\n" not in message
+
+
+def test_counters_vanishing_before_the_first_sample_leave_no_csv(tmp_path: Path) -> None:
+    build_tree(tmp_path / "pc", amd_single_socket())
+    meter = RaplMeter(100, powercap_root=tmp_path / "pc")
+    (tmp_path / "pc/_devices/intel-rapl/intel-rapl:0/energy_uj").unlink()  # e.g. module unloaded
+    with pytest.raises(MeterError, match="cannot read"):
+        meter.start(tmp_path / "out")
+    assert not (tmp_path / "out/samples-rapl.csv").exists()
