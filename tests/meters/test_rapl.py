@@ -209,3 +209,13 @@ def test_counters_vanishing_before_the_first_sample_leave_no_csv(tmp_path: Path)
     with pytest.raises(MeterError, match="cannot read"):
         meter.start(tmp_path / "out")
     assert not (tmp_path / "out/samples-rapl.csv").exists()
+
+
+def test_a_counter_lost_inside_the_window_fails_stop_not_silently(tmp_path: Path) -> None:
+    build_tree(tmp_path / "pc", amd_single_socket())
+    meter = RaplMeter(20, powercap_root=tmp_path / "pc")
+    meter.start(tmp_path / "out")
+    (tmp_path / "pc/_devices/intel-rapl/intel-rapl:0/energy_uj").unlink()
+    time.sleep(0.1)
+    with pytest.raises(MeterError, match=r"cannot read .*energy_uj"):
+        meter.stop()
