@@ -131,6 +131,12 @@ def measure(
         if output is None:
             shutil.rmtree(out_dir, ignore_errors=True)
     domains, notes = summarise(recordings, start_s, end_s)
+    if domains and end_s - start_s < 5 * interval_ms / 1000.0:
+        # As hyperfine warns about outliers: a number from a handful of samples is coarse.
+        notes.append(
+            f"the command ran {end_s - start_s:.3f} s, under 5 sample intervals of "
+            f"{interval_ms} ms: its energy rests on few samples; use a smaller --interval-ms"
+        )
     all_notes = list(dict.fromkeys([n for r in recordings for n in r.notes] + notes))
     return Measurement(
         tuple(command),

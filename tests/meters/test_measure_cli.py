@@ -46,6 +46,17 @@ def test_measure_json_with_rapl_on_a_fake_tree(sysfs_dir: Path, tmp_path: Path) 
     assert result["domains"]["psys"]["mean_power_w"] == pytest.approx(80.0, rel=0.01)
     assert (out / "samples-rapl.csv").exists() and (out / "power-rapl.csv").exists()
     assert "cpu-package-0" in proc.stderr  # the human summary went to stderr
+    assert not any("few samples" in n for n in result["notes"])
+
+
+def test_a_command_shorter_than_a_few_samples_is_flagged(tmp_path: Path) -> None:
+    with FakePowercap(tmp_path / "pc", two_socket_intel()):
+        proc = _cli(
+            "--meter", "rapl", "--interval-ms", "200", "--powercap-root", str(tmp_path / "pc"),
+            "--json", "--", "sleep", "0.1",
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert any("few samples" in n for n in json.loads(proc.stdout)["notes"])
 
 
 def test_measure_with_energibridge_binary(tmp_path: Path, fake_energibridge: Path) -> None:
