@@ -56,7 +56,7 @@ format: host-venv  ## apply ruff's formatting and safe fixes
 	$(HOST)/ruff check --fix .
 	$(HOST)/ruff format .
 
-data: host-venv  ## prepare a dataset (DATASET=mnist|fashion-mnist|synthetic, SOURCE=dir)
+data: host-venv  ## prepare a dataset into data/NAME (DATASET=mnist|fashion-mnist|synthetic, SOURCE=dir)
 	$(HOST)/orchestrator data prepare --dataset $(or $(DATASET),mnist) $(if $(SOURCE),--source $(SOURCE)) --out data/$(or $(DATASET),mnist)
 
 build: host-venv  ## the three framework images (FRAMEWORKS, BUILD_NETWORK, WHEELHOUSE, BUILD_ARGS)
@@ -72,6 +72,9 @@ report: host-venv  ## analyse the latest campaign (CAMPAIGN=results/<id>/campaig
 
 bench-workloads: venvs  ## images/second of each framework, same data, same threads
 	$(HOST)/python benchmarks/workloads.py $(BENCH_ARGS)
+
+bench-meters: host-venv  ## host CPU cost and latency of each meter's sampling
+	$(HOST)/python benchmarks/meter_overhead.py $(BENCH_ARGS)
 
 clean:  ## remove environments and caches (keeps results/)
 	rm -rf $(VENVS) .pytest_cache .mypy_cache .ruff_cache *.egg-info

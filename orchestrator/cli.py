@@ -3,12 +3,17 @@ user errors become one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+# Typer (0.29) vendors click; its usage errors are only reachable from here.
+from typer._click.exceptions import UsageError
 
 from orchestrator.errors import UserError
 
@@ -24,12 +29,25 @@ app.add_typer(data_app, name="data")
 err = Console(stderr=True)
 
 
-def main() -> None:
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    # standalone_mode=False lets usage errors reach us, so that they too are one line.
     try:
-        app()
+        code = app(args=argv, standalone_mode=False)
+    except UsageError as exc:
+        if not exc.format_message():  # no arguments: the help was shown
+            sys.exit(2)
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(exc.format_message() + hint, 2)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc), 2)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @data_app.command("prepare")
@@ -90,6 +108,47 @@ def data_prepare(
         force=force,
         json_output=json_output,
     )
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False},
+    help="Measure the energy of any command: orchestrator measure [OPTIONS] -- COMMAND...",
+)
+def measure(
+    command: Annotated[list[str], typer.Argument(help="the command to run, after --; no shell")],
+    *,
+    meter: Annotated[
+        str, typer.Option(help="auto, energibridge, rapl, nvml, none, or a comma list")
+    ] = "auto",
+    interval_ms: Annotated[int, typer.Option(help="sampling interval in milliseconds")] = 100,
+    output: Annotated[
+        Path | None, typer.Option(help="folder to keep the raw and power CSVs in")
+    ] = None,
+    powercap_root: Annotated[
+        Path | None, typer.Option(help="powercap sysfs root (default /sys/class/powercap)")
+    ] = None,
+    energibridge: Annotated[
+        Path | None, typer.Option(help="path of the energibridge binary (default: on PATH)")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print one JSON object on stdout, nothing else there")
+    ] = False,
+) -> None:
+    from orchestrator.measure import measure as run_measure
+    from orchestrator.measure import render
+
+    result = run_measure(
+        command,
+        meter,
+        interval_ms,
+        output=output,
+        powercap_root=powercap_root,
+        energibridge=energibridge,
+    )
+    render(result, err)
+    if json_out:
+        print(json.dumps(result.to_json()))
+    raise typer.Exit(result.exit_code)
 
 
 # --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------

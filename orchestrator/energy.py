@@ -66,13 +66,19 @@ def energy_per_phase(
 
 
 def mean_power_w(recordings: list[Recording]) -> dict[str, float]:
-    """Domain -> mean power over each recording's window (what an idle gap gives)."""
-    return {
-        domain: energy / rec.duration_s
-        for rec in recordings
-        if rec.duration_s > 0
-        for domain, energy in rec.energy_j.items()
-    }
+    """Domain -> mean power over the recordings that read it (what idle gaps give).
+
+    Several gaps are pooled as total energy over total time, so a longer gap weighs more
+    and one short, noisy gap cannot swing the baseline."""
+    energy: dict[str, float] = {}
+    duration: dict[str, float] = {}
+    for rec in recordings:
+        if rec.duration_s <= 0:
+            continue
+        for domain, joules in rec.energy_j.items():
+            energy[domain] = energy.get(domain, 0.0) + joules
+            duration[domain] = duration.get(domain, 0.0) + rec.duration_s
+    return {domain: energy[domain] / duration[domain] for domain in energy}
 
 
 def net_energy_j(gross_j: float, baseline_power_w: float, duration_s: float) -> float:

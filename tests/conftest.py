@@ -40,3 +40,28 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"prerequisite missing in CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def fashion_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian's real Fashion-MNIST IDX files, prepared once for the whole session."""
+    require(
+        FASHION_MNIST.is_dir(), f"{FASHION_MNIST} missing: apt-get install dataset-fashion-mnist"
+    )
+    from orchestrator.data import prepare_dataset
+
+    out = tmp_path_factory.mktemp("fashion") / "prepared"
+    return prepare_dataset("fashion-mnist", out, FASHION_MNIST, progress=False).path
+
+
+def run_workload(
+    framework: str, data: Path, out: Path, *args: str, wait: bool = True
+) -> subprocess.Popen[str]:
+    """`python -m workload train` from a framework's environment, as the local runtime runs it."""
+    python = framework_python(framework)
+    require(python.exists(), f"{python} missing: run `make venvs`")
+    cmd = [str(python), "-m", "workload", "train", "--data", str(data), "--out", str(out), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if wait:
+        proc.wait()
+    return proc

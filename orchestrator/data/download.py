@@ -187,6 +187,11 @@ def _stream(url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | No
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
+                if received > total:
+                    raise DataError(
+                        f"{url}: the server sent more than the {total} bytes expected; "
+                        "use another --mirror or --source DIR"
+                    )
                 if task is not None and progress is not None:
                     progress.update(task, completed=received)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:

@@ -60,6 +60,8 @@ class Meter(ABC):
         if interval_ms <= 0:
             raise ValueError("interval_ms must be positive")
         self.interval_ms = interval_ms
+        # Said in every recording: e.g. why `auto` left a meter out.
+        self.notes: list[str] = []
 
     @abstractmethod
     def domains(self) -> list[str]:

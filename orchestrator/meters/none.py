@@ -26,4 +26,4 @@ class NoneMeter(Meter):
     def stop(self) -> Recording:
         if self._start_s is None:
             raise RuntimeError("stop() before start()")
-        return Recording(self.name, self._start_s, time.time(), notes=(NO_ENERGY_NOTE,))
+        return Recording(self.name, self._start_s, time.time(), notes=(NO_ENERGY_NOTE, *self.notes))

@@ -1,12 +1,22 @@
-"""Turn a `--meter` spec (auto, none, rapl, nvml, energibridge, or a comma list) into meters."""
+"""Turn a `--meter` spec (auto, none, rapl, nvml, energibridge, or a comma list) into meters.
+
+`auto` takes every meter that can really read here: RAPL (powercap) for the CPU and NVML
+for NVIDIA GPUs; EnergiBridge only when RAPL cannot be read and the binary is on PATH or
+given, since both read the same CPU counters and would report the same domains twice.
+With none of them readable it falls back to `none`, and says why for each.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 from orchestrator.errors import MeterError
 from orchestrator.meters.base import Meter
+from orchestrator.meters.energibridge import EnergiBridgeMeter
 from orchestrator.meters.none import NoneMeter
+from orchestrator.meters.nvml import NvmlMeter
+from orchestrator.meters.rapl import RaplMeter
 
 METER_NAMES = ("auto", "none", "rapl", "nvml", "energibridge")
 
@@ -17,6 +27,7 @@ def open_meters(
     *,
     powercap_root: Path | None = None,
     energibridge: Path | None = None,
+    nvml_module: ModuleType | None = None,
 ) -> list[Meter]:
     """The meters for `spec`, each checked readable on this machine (MeterError if not)."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
@@ -26,6 +37,56 @@ def open_meters(
             f"unknown meter {', '.join(unknown) or repr(spec)}; "
             f"choose from {', '.join(METER_NAMES)}"
         )
-    if names in (["none"], ["auto"]):
-        return [NoneMeter(interval_ms)]
-    raise MeterError(f"meter {spec!r} is not available yet")
+    if interval_ms <= 0:
+        raise MeterError(
+            f"--interval-ms must be a positive number of milliseconds, not {interval_ms}"
+        )
+    if len(set(names)) != len(names):
+        raise MeterError(f"meter spec {spec!r} names a meter twice")
+    if len(names) > 1 and ("auto" in names or "none" in names):
+        raise MeterError("'auto' and 'none' cannot be combined with other meters")
+    if "rapl" in names and "energibridge" in names:
+        raise MeterError("rapl and energibridge read the same CPU counters; choose one of them")
+    if names == ["auto"]:
+        return _auto(interval_ms, powercap_root, energibridge, nvml_module)
+    meters: list[Meter] = []
+    for name in names:
+        if name == "none":
+            meters.append(NoneMeter(interval_ms))
+        elif name == "rapl":
+            meters.append(RaplMeter(interval_ms, powercap_root=powercap_root))
+        elif name == "nvml":
+            meters.append(NvmlMeter(interval_ms, nvml_module=nvml_module))
+        else:
+            # With nvml also chosen, the GPU is NVML's: EnergiBridge's -g would repeat it.
+            meters.append(
+                EnergiBridgeMeter(interval_ms, binary=energibridge, gpu="nvml" not in names)
+            )
+    return meters
+
+
+def _auto(
+    interval_ms: int,
+    powercap_root: Path | None,
+    energibridge: Path | None,
+    nvml_module: ModuleType | None,
+) -> list[Meter]:
+    meters: list[Meter] = []
+    skipped: list[str] = []
+    try:
+        meters.append(RaplMeter(interval_ms, powercap_root=powercap_root))
+    except MeterError as exc:
+        skipped.append(f"rapl: {exc}")
+        try:
+            meters.append(EnergiBridgeMeter(interval_ms, binary=energibridge, gpu=False))
+        except MeterError as eb_exc:
+            skipped.append(f"energibridge: {eb_exc}")
+    try:
+        meters.append(NvmlMeter(interval_ms, nvml_module=nvml_module))
+    except MeterError as exc:
+        skipped.append(f"nvml: {exc}")
+    if not meters:
+        meters.append(NoneMeter(interval_ms))
+    for meter in meters:
+        meter.notes += [f"auto left out {s}" for s in skipped]
+    return meters

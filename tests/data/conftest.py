@@ -57,7 +57,8 @@ def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> Cli:
 class Mirror:
     """What the local server serves: path -> (mode, body). Modes: "good" sends the body
     with its length; "truncated" announces the full length, sends half, and hangs up;
-    "stall" sends half and then nothing until released."""
+    "stall" sends half and then nothing until released; "unsized" sends the body without a
+    Content-Length and closes the connection."""
 
     url: str = ""
     routes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -84,6 +85,13 @@ def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
             mode, body = mirror.routes[self.path]
             self.send_response(200)
             self.send_header("Content-Type", "application/x-gzip")
+            if mode == "unsized":
+                # No length: the body ends when the connection closes (RFC 9112 6.3).
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+                return
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if mode == "stall":

@@ -207,3 +207,24 @@ def test_ctrl_c_during_a_download_leaves_nothing(
     assert proc.returncode != 0
     assert cache_listing(cache) == {}
     assert not out.exists()
+
+
+def test_without_content_length_the_published_size_bounds_the_body(
+    tmp_path: Path, mirror: Mirror, official_fashion: dict[str, bytes]
+) -> None:
+    files = dict(official_fashion)
+    files["t10k-labels-idx1-ubyte.gz"] *= 2
+    url = mirror.serve("fashion", files, mode="unsized")
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    result = run_cli(
+        "--dataset", "fashion-mnist", "--mirror", url, "--cache-dir", cache, "--out", out
+    )
+    assert result.returncode == 2
+    assert len(result.stderr_lines) == 1, result.stderr
+    assert (
+        "t10k-labels-idx1-ubyte.gz: the server sent more than the 5148 bytes expected"
+        in result.stderr
+    )
+    # The three files served whole and unsized were accepted on their published size and hash.
+    assert len(cache_listing(cache)) == 3
+    assert not out.exists()

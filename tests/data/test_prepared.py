@@ -79,6 +79,9 @@ def test_debians_fashion_mnist_prepares_with_its_provenance(tmp_path: Path) -> N
     prepared = prepare_dataset("fashion-mnist", tmp_path / "f", FASHION_MNIST, progress=False)
     assert (prepared.train_count, prepared.test_count) == (60000, 10000)
     assert read_prepared(tmp_path / "f") == prepared
+    # The identity of prepared Fashion-MNIST on every machine (docs/data.md): a change here
+    # means the file format changed and every published hash with it.
+    assert prepared.sha256 == "cfb1f7c5bbecc82f5ec41e829d4d574695764821a684b196fd5ead54c6387ed6"
     files = json.loads((tmp_path / "f" / "dataset.json").read_text())["source"]["files"]
     assert files["t10k-labels-idx1-ubyte.gz"]["sha256"] == (
         "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"

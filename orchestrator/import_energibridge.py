@@ -1,0 +1,217 @@
+"""Import a study that used EnergiBridge alone: a folder with one sub-folder per framework
+and one CSV per run (keras/keras_0.csv ... keras/keras_34.csv) becomes a campaign folder
+in docs/formats.md's format, so the same analysis reads it.
+
+What the CSVs cannot tell is left out or null, never guessed: no idle baseline (so no net
+energy), no phases, no exit code, no planned position. The package counter (CPU_ENERGY on
+AMD, PACKAGE_ENERGY on Intel) and DRAM, where present, become the energy, wraps corrected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orchestrator.energy import energy_block
+from orchestrator.errors import UserError
+from orchestrator.meters.base import Recording
+from orchestrator.meters.energibridge_csv import (
+    EnergiBridgeTable,
+    energibridge_series,
+    package_column,
+    parse_energibridge_csv,
+)
+from orchestrator.meters.sampler import write_power_csv
+
+IMPORTED_DOMAINS = ("cpu-package-0", "dram-0")
+_NUMBER = re.compile(r"(\d+)")
+
+
+class EnergiBridgeImportError(UserError):
+    """A folder of EnergiBridge CSVs that cannot be imported; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    group: str
+    iteration: int
+    csv: Path
+    table: EnergiBridgeTable
+
+    @property
+    def start_s(self) -> float:
+        return float(self.table.time_s[0])
+
+
+def natural_key(name: str) -> list[Any]:
+    """keras_2 before keras_10."""
+    return [int(p) if p.isdigit() else p.lower() for p in _NUMBER.split(name)]
+
+
+def _run_number(path: Path) -> int | None:
+    numbers = _NUMBER.findall(path.stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def _collect(src: Path) -> list[SourceRun]:
+    if not src.is_dir():
+        raise EnergiBridgeImportError(f"{src} is not a folder of EnergiBridge CSVs")
+    groups = {
+        d.name: sorted(d.glob("*.csv"), key=lambda p: natural_key(p.name))
+        for d in sorted(src.iterdir())
+        if d.is_dir() and not d.name.startswith(".")
+    }
+    groups = {g: files for g, files in groups.items() if files}
+    if not groups:
+        raise EnergiBridgeImportError(
+            f"{src} has no sub-folder with CSVs; expected one folder per framework, "
+            "e.g. keras/keras_0.csv ... torch/torch_0.csv"
+        )
+    numbered = all(_run_number(p) is not None for files in groups.values() for p in files)
+    # Files numbered from 0 (keras_0.csv) become iteration 1: iterations are 1-based.
+    shift = 0
+    if numbered:
+        shift = 1 if min(_run_number(p) or 0 for fs in groups.values() for p in fs) == 0 else 0
+    runs: list[SourceRun] = []
+    for group, files in groups.items():
+        seen: dict[int, Path] = {}
+        for rank, path in enumerate(files, start=1):
+            number = _run_number(path)
+            iteration = number + shift if numbered and number is not None else rank
+            if iteration in seen:
+                raise EnergiBridgeImportError(
+                    f"{path} and {seen[iteration]} both give run {iteration} of {group}; "
+                    "keep one CSV per run"
+                )
+            seen[iteration] = path
+            table = parse_energibridge_csv(path)
+            if package_column(table) is None:
+                raise EnergiBridgeImportError(
+                    f"{path}: no CPU_ENERGY (J) or PACKAGE_ENERGY (J) column, so no CPU "
+                    "energy to import (was it recorded on a machine without RAPL MSRs?)"
+                )
+            runs.append(SourceRun(group, iteration, path, table))
+    return runs
+
+
+def _interval_ms(runs: list[SourceRun]) -> int | None:
+    gaps = np.concatenate([np.diff(r.table.column("Time")) for r in runs])
+    return round(float(np.median(gaps))) if gaps.size else None
+
+
+def import_energibridge_folder(src: Path, out: Path) -> Path:
+    """Write the campaign folder for `src` at `out` (which must not exist yet) and return
+    it. It is built beside `out` and renamed into place only when complete."""
+    if out.exists():
+        raise EnergiBridgeImportError(f"{out} already exists; choose a new output folder")
+    runs = _collect(src)
+    tmp = out.parent / f".{out.name}.importing"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write(runs, src, tmp, out.name)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _write(runs: list[SourceRun], src: Path, folder: Path, campaign_id: str) -> None:
+    groups = sorted({r.group for r in runs})
+    iterations = sorted({r.iteration for r in runs})
+    interval_ms = _interval_ms(runs)
+    # The order the runs started in, from their own clocks: what the study actually did.
+    order = [
+        [r.group for r in sorted((r for r in runs if r.iteration == i), key=lambda r: r.start_s)]
+        for i in iterations
+    ]
+    imported = {"source": str(src.resolve()), "tool": "energibridge", "imported_at": time.time()}
+    campaign = {
+        "schema": "fwenergy.campaign",
+        "schema_version": 1,
+        "campaign_id": campaign_id,
+        "created_at": min(r.start_s for r in runs),
+        "frameworks": groups,
+        "iterations": len(iterations),
+        "seed": None,
+        "order": order,
+        "protocol": {
+            "warmup_s": None,
+            "idle_s": None,
+            "runtime": "imported",
+            "meters": ["energibridge"],
+            "interval_ms": interval_ms,
+        },
+        "workload": None,
+        "dataset": None,
+        "provenance": {},
+        "imported": imported,
+    }
+    (folder / "runs").mkdir(parents=True)
+    _write_json(folder / "campaign.json", campaign)
+    state_lines = []
+    for run in sorted(runs, key=lambda r: (r.iteration, r.start_s)):
+        state_lines.append(_write_run(run, folder / "runs", src, interval_ms))
+    (folder / "state.jsonl").write_text("".join(json.dumps(s) + "\n" for s in state_lines))
+
+
+def _write_run(
+    run: SourceRun, runs_dir: Path, src: Path, interval_ms: int | None
+) -> dict[str, Any]:
+    # Position 0 in the folder name: the planned position is unknown (run.json says null).
+    run_id = f"{run.iteration:03d}-0-{run.group}"
+    d = runs_dir / run_id
+    d.mkdir()
+    shutil.copyfile(run.csv, d / "samples-energibridge.csv")
+    series, notes = energibridge_series(run.table, gpu=False)
+    series = {k: v for k, v in series.items() if k in IMPORTED_DOMAINS}
+    time_s = run.table.time_s
+    start_s, end_s = float(time_s[0]), float(time_s[-1])
+    write_power_csv(d / "power-energibridge.csv", series)
+    recording = Recording("energibridge", start_s, end_s, series)
+    record = {
+        "schema": "fwenergy.run",
+        "schema_version": 1,
+        "run_id": run_id,
+        "iteration": run.iteration,
+        "position": None,
+        "framework": run.group,
+        "status": "ok",
+        "exit_code": None,
+        "error": None,
+        "started_at": start_s,
+        "ended_at": end_s,
+        "duration_s": end_s - start_s,
+        "runtime": {"kind": "imported"},
+        "meters": [
+            {
+                "name": "energibridge",
+                "interval_ms": interval_ms,
+                "samples": "samples-energibridge.csv",
+            }
+        ],
+        "energy": energy_block([recording], None),
+        "phases": [],
+        "notes": [n for n in notes if "CORE*_ENERGY" not in n],
+        "imported": {"source": str(run.csv.relative_to(src)), "tool": "energibridge"},
+    }
+    _write_json(d / "run.json", record)
+    return {
+        "run_id": run_id,
+        "iteration": run.iteration,
+        "position": None,
+        "framework": run.group,
+        "status": "ok",
+        "finished_at": end_s,
+    }
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")

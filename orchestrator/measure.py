@@ -1,0 +1,186 @@
+"""`orchestrator measure -- COMMAND...`: run any command under the meters, like EnergiBridge.
+
+The meters start before the command and stop after it; the energy reported is that of the
+command's own window, read off each cumulative counter by interpolation at the command's
+start and end (the meters' extra milliseconds at either side are not counted)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.energy import Phase, energy_per_phase
+from orchestrator.errors import UserError
+from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.registry import open_meters
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    meter: str
+    energy_j: float
+    mean_power_w: float | None
+    method: str
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class Measurement:
+    command: tuple[str, ...]
+    exit_code: int
+    start_s: float
+    end_s: float
+    meters: tuple[str, ...]
+    domains: dict[str, DomainResult]
+    notes: tuple[str, ...]
+    output: Path | None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": list(self.command),
+            "duration_s": self.duration_s,
+            "exit_code": self.exit_code,
+            "meters": list(self.meters),
+            "domains": {
+                name: {
+                    "meter": d.meter,
+                    "energy_j": d.energy_j,
+                    "mean_power_w": d.mean_power_w,
+                    "method": d.method,
+                    "estimated": d.estimated,
+                }
+                for name, d in self.domains.items()
+            },
+            "notes": list(self.notes),
+            "output": str(self.output) if self.output else None,
+        }
+
+
+def summarise(
+    recordings: list[Recording], start_s: float, end_s: float
+) -> tuple[dict[str, DomainResult], list[str]]:
+    """Energy per domain over the command's window [start_s, end_s]. A domain whose samples
+    do not cover that window falls back to its whole recording, and says so."""
+    window = Phase("command", start_s, end_s)
+    inside = energy_per_phase(recordings, [window])["command"]
+    domains: dict[str, DomainResult] = {}
+    notes: list[str] = []
+    for rec in recordings:
+        for name, s in rec.series.items():
+            if name in inside:
+                energy, duration = inside[name], window.duration_s
+            else:
+                energy, duration = float(s.energy_j[-1]), rec.duration_s
+                notes.append(
+                    f"{name}: samples do not cover the whole command; energy is over the "
+                    f"meter's {duration:.3f} s window"
+                )
+            domains[name] = DomainResult(
+                rec.meter,
+                energy,
+                energy / duration if duration > 0 else None,
+                s.method,
+                s.estimated,
+            )
+    return domains, notes
+
+
+def measure(
+    command: list[str],
+    spec: str = "auto",
+    interval_ms: int = 100,
+    *,
+    output: Path | None = None,
+    powercap_root: Path | None = None,
+    energibridge: Path | None = None,
+) -> Measurement:
+    """Run `command` (no shell) under the meters of `spec`; raw CSVs are kept in `output`."""
+    if not command:
+        raise UserError("no command to measure: put it after `--`, e.g. measure -- sleep 1")
+    if shutil.which(command[0]) is None:
+        raise UserError(f"command not found: {command[0]!r}; give its path or put it on PATH")
+    meters = open_meters(spec, interval_ms, powercap_root=powercap_root, energibridge=energibridge)
+    out_dir = output if output is not None else Path(tempfile.mkdtemp(prefix="fwenergy-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started: list[Meter] = []
+    try:
+        for meter in meters:
+            meter.start(out_dir)
+            started.append(meter)
+        exit_code, start_s, end_s = _run(command)
+        recordings = [m.stop() for m in reversed(started)][::-1]
+        started = []
+    finally:
+        for meter in reversed(started):  # stop what runs, so no sampler or child is left
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                meter.stop()
+        if output is None:
+            shutil.rmtree(out_dir, ignore_errors=True)
+    domains, notes = summarise(recordings, start_s, end_s)
+    if domains and end_s - start_s < 5 * interval_ms / 1000.0:
+        # As hyperfine warns about outliers: a number from a handful of samples is coarse.
+        notes.append(
+            f"the command ran {end_s - start_s:.3f} s, under 5 sample intervals of "
+            f"{interval_ms} ms: its energy rests on few samples; use a smaller --interval-ms"
+        )
+    all_notes = list(dict.fromkeys([n for r in recordings for n in r.notes] + notes))
+    return Measurement(
+        tuple(command),
+        exit_code,
+        start_s,
+        end_s,
+        tuple(m.name for m in meters),
+        domains,
+        tuple(all_notes),
+        output,
+    )
+
+
+def _run(command: list[str]) -> tuple[int, float, float]:
+    start_s = time.time()
+    proc = subprocess.Popen(command)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait()
+    end_s = time.time()
+    # Killed by a signal: report it as a shell does, 128 + the signal number.
+    return (128 - code if code < 0 else code), start_s, end_s
+
+
+def render(m: Measurement, console: Console) -> None:
+    """The human summary, for stderr."""
+    status = "[green]0[/]" if m.exit_code == 0 else f"[red]{m.exit_code}[/]"
+    console.print(
+        f"[bold]{' '.join(m.command)}[/]: {m.duration_s:.3f} s, exit code {status}, "
+        f"meters {', '.join(m.meters)}",
+        highlight=False,
+    )
+    if m.domains:
+        table = Table("domain", "energy (J)", "mean power (W)", "method", "meter")
+        for name, d in m.domains.items():
+            power = "" if d.mean_power_w is None else f"{d.mean_power_w:.2f}"
+            method = f"{d.method} [yellow](estimated)[/]" if d.estimated else d.method
+            table.add_row(name, f"{d.energy_j:.3f}", power, method, d.meter)
+        console.print(table)
+    else:
+        console.print("[bold red]NO ENERGY WAS MEASURED[/] (time only)")
+    for note in m.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    if m.output:
+        console.print(f"raw samples in {m.output}", highlight=False)

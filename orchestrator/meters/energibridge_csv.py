@@ -1,0 +1,149 @@
+"""EnergiBridge's CSV (v0.0.7), read exactly, and its counters turned into domain series.
+
+The file is `Delta,Time,<every key sorted>`: Delta is the milliseconds since the previous
+row, Time the Unix epoch milliseconds at which the row's values were collected, then one
+column per key, whose set depends on the machine. Energy columns are the raw RAPL MSR
+counters times the energy unit, in joules, with an arbitrary offset and wrap-arounds that
+EnergiBridge does not correct. Used both by the meter and by the folder importer.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.errors import MeterError
+from orchestrator.meters.base import DomainSeries
+from orchestrator.meters.counters import integrate_power, unwrap_power_of_two
+
+# Intel: package, PP0 (the cores), PP1 (the integrated GPU, powercap's "uncore"), DRAM;
+# AMD: CPU_ENERGY is the package. EnergiBridge reads the MSRs of CPU 0 only: socket 0.
+ENERGY_DOMAINS = {
+    "PACKAGE_ENERGY (J)": "cpu-package-0",
+    "CPU_ENERGY (J)": "cpu-package-0",
+    "PP0_ENERGY (J)": "cpu-core-0",
+    "PP1_ENERGY (J)": "cpu-uncore-0",
+    "DRAM_ENERGY (J)": "dram-0",
+}
+PACKAGE_COLUMNS = ("CPU_ENERGY (J)", "PACKAGE_ENERGY (J)")
+_GPU_POWER = re.compile(r"^GPU(\d+)_POWER \(mWatts\)$")
+_CORE_ENERGY = re.compile(r"^CORE\d+_ENERGY \(J\)$")
+
+
+class EnergiBridgeCsvError(MeterError):
+    """An EnergiBridge CSV that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class EnergiBridgeTable:
+    path: Path
+    columns: tuple[str, ...]
+    data: np.ndarray  # one row per sample, one float column per CSV column
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def column(self, name: str) -> np.ndarray:
+        return self.data[:, self.columns.index(name)]
+
+    @property
+    def time_s(self) -> np.ndarray:
+        return self.column("Time") / 1000.0
+
+
+def parse_energibridge_csv(path: Path, separator: str = ",") -> EnergiBridgeTable:
+    """Read one EnergiBridge CSV; any deviation from its format is an error naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EnergiBridgeCsvError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise EnergiBridgeCsvError(
+            f"{path}: empty: EnergiBridge wrote no header (did it fail before the command ran?)"
+        )
+    reader = csv.reader(lines, delimiter=separator)
+    header = tuple(next(reader))
+    if header[:2] != ("Delta", "Time"):
+        raise EnergiBridgeCsvError(
+            f"{path}:1: header starts {','.join(header[:2])!r}, expected 'Delta,Time': "
+            "not an EnergiBridge CSV"
+        )
+    if len(set(header)) != len(header):
+        raise EnergiBridgeCsvError(f"{path}:1: header repeats a column name")
+    rows: list[list[float]] = []
+    for lineno, fields in enumerate(reader, start=2):
+        if not fields:
+            raise EnergiBridgeCsvError(f"{path}:{lineno}: empty line inside the data")
+        if len(fields) != len(header):
+            raise EnergiBridgeCsvError(
+                f"{path}:{lineno}: {len(fields)} fields, the header has {len(header)} "
+                "(a truncated or mixed file?)"
+            )
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            bad = next(i for i, f in enumerate(fields) if not _is_float(f))
+            raise EnergiBridgeCsvError(
+                f"{path}:{lineno}: column {header[bad]!r} holds {fields[bad]!r}, not a number"
+            ) from None
+    if not rows:
+        raise EnergiBridgeCsvError(f"{path}: header only, no samples")
+    data = np.asarray(rows, dtype=np.float64)
+    if np.any(np.diff(data[:, 1]) < 0):
+        line = int(np.flatnonzero(np.diff(data[:, 1]) < 0)[0]) + 3
+        raise EnergiBridgeCsvError(f"{path}:{line}: Time goes backwards")
+    return EnergiBridgeTable(path, header, data)
+
+
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def energibridge_series(
+    table: EnergiBridgeTable, *, gpu: bool = True
+) -> tuple[dict[str, DomainSeries], list[str]]:
+    """Domain series from the table's energy counters (wraps corrected) and, with `gpu`,
+    its GPU power columns integrated (estimated). Returns the series and notes."""
+    time_s = table.time_s
+    series: dict[str, DomainSeries] = {}
+    notes: list[str] = []
+    for column, domain in ENERGY_DOMAINS.items():
+        if not table.has(column) or domain in series:
+            continue
+        raw = table.column(column)
+        wraps = int(np.sum(np.diff(raw) < 0))
+        series[domain] = DomainSeries(time_s, unwrap_power_of_two(raw), "counter")
+        if wraps:
+            notes.append(
+                f"energibridge: {domain} ({column}) wrapped {wraps} time(s); corrected "
+                "(EnergiBridge does not correct it)"
+            )
+    for column in table.columns:
+        m = _GPU_POWER.match(column)
+        if m and gpu:
+            power_w = table.column(column) / 1000.0
+            series[f"gpu-{m.group(1)}"] = DomainSeries(
+                time_s, integrate_power(time_s, power_w), "power-integration"
+            )
+    if any(_CORE_ENERGY.match(c) for c in table.columns):
+        notes.append(
+            "energibridge: per-core CORE*_ENERGY columns kept in the raw CSV only "
+            "(EnergiBridge indexes them by logical CPU, which is not a physical core)"
+        )
+    if series:
+        notes.append("energibridge: reads CPU 0's MSRs, so socket 0 only")
+    return series, notes
+
+
+def package_column(table: EnergiBridgeTable) -> str | None:
+    """The package counter's column: CPU_ENERGY on AMD, PACKAGE_ENERGY on Intel."""
+    return next((c for c in PACKAGE_COLUMNS if table.has(c)), None)

@@ -1,0 +1,140 @@
+"""A fake `pynvml` module with nvidia-ml-py's function names, constants, return types and
+errors, for machines without an NVIDIA GPU. Each GPU draws a known constant power; its
+total-energy counter (mJ) advances in steps every `counter_period_s`, as the real one
+updates periodically; GPUs without the counter raise NVMLError_NotSupported like pre-Volta
+parts do."""
+
+from __future__ import annotations
+
+import math
+import time
+import types
+from dataclasses import dataclass
+
+NVML_SUCCESS = 0
+NVML_ERROR_UNINITIALIZED = 1
+NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_DRIVER_NOT_LOADED = 9
+NVML_ERROR_LIBRARY_NOT_FOUND = 12
+NVML_TEMPERATURE_GPU = 0
+NVML_CLOCK_GRAPHICS = 0
+NVML_CLOCK_SM = 1
+NVML_CLOCK_MEM = 2
+_MESSAGES = {
+    NVML_ERROR_UNINITIALIZED: "Uninitialized",
+    NVML_ERROR_NOT_SUPPORTED: "Not Supported",
+    NVML_ERROR_DRIVER_NOT_LOADED: "Driver Not Loaded",
+    NVML_ERROR_LIBRARY_NOT_FOUND: "NVML Shared Library Not Found",
+}
+
+
+class NVMLError(Exception):
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        return _MESSAGES.get(self.value, f"Unknown Error ({self.value})")
+
+
+class NVMLError_NotSupported(NVMLError):  # nvidia-ml-py's names
+    def __init__(self) -> None:
+        super().__init__(NVML_ERROR_NOT_SUPPORTED)
+
+
+@dataclass(frozen=True)
+class FakeGpu:
+    power_w: float
+    has_counter: bool = True
+    counter_period_s: float = 0.1
+    counter_offset_mj: int = 123_456_789
+    name: str = "NVIDIA H100 80GB HBM3"
+
+
+@dataclass
+class c_nvmlUtilization_t:
+    gpu: int
+    memory: int
+
+
+@dataclass
+class c_nvmlMemory_t:
+    total: int
+    free: int
+    used: int
+
+
+def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.ModuleType:
+    """A fresh module whose GPUs started drawing their power when it was made."""
+    t0 = time.time()
+    state = {"init": False}
+    mod = types.ModuleType("pynvml")
+    for name, value in list(globals().items()):
+        if name.startswith("NVML") or name.startswith("c_nvml"):
+            setattr(mod, name, value)
+
+    def nvmlInit() -> None:
+        if init_error is not None:
+            raise NVMLError(init_error)
+        state["init"] = True
+
+    def _check() -> None:
+        if not state["init"]:
+            raise NVMLError(NVML_ERROR_UNINITIALIZED)
+
+    def nvmlShutdown() -> None:
+        state["init"] = False
+
+    def nvmlDeviceGetCount() -> int:
+        _check()
+        return len(gpus)
+
+    def nvmlDeviceGetHandleByIndex(i: int) -> int:
+        _check()
+        if not 0 <= i < len(gpus):
+            raise NVMLError(2)
+        return i
+
+    def nvmlDeviceGetName(h: int) -> str:
+        return gpus[h].name
+
+    def nvmlDeviceGetTotalEnergyConsumption(h: int) -> int:
+        _check()
+        g = gpus[h]
+        if not g.has_counter:
+            raise NVMLError_NotSupported()
+        steps = math.floor((time.time() - t0) / g.counter_period_s)
+        return g.counter_offset_mj + int(steps * g.counter_period_s * g.power_w * 1000)
+
+    def nvmlDeviceGetPowerUsage(h: int) -> int:
+        _check()
+        return int(gpus[h].power_w * 1000)
+
+    def nvmlDeviceGetUtilizationRates(h: int) -> c_nvmlUtilization_t:
+        return c_nvmlUtilization_t(gpu=97, memory=40)
+
+    def nvmlDeviceGetMemoryInfo(h: int) -> c_nvmlMemory_t:
+        total = 80 * 1024**3
+        return c_nvmlMemory_t(total=total, free=total - 3 * 1024**3, used=3 * 1024**3)
+
+    def nvmlDeviceGetTemperature(h: int, sensor: int) -> int:
+        return 55
+
+    def nvmlDeviceGetClockInfo(h: int, clock: int) -> int:
+        return {NVML_CLOCK_SM: 1980, NVML_CLOCK_MEM: 2619}.get(clock, 1980)
+
+    for fn in (
+        nvmlInit,
+        nvmlShutdown,
+        nvmlDeviceGetCount,
+        nvmlDeviceGetHandleByIndex,
+        nvmlDeviceGetName,
+        nvmlDeviceGetTotalEnergyConsumption,
+        nvmlDeviceGetPowerUsage,
+        nvmlDeviceGetUtilizationRates,
+        nvmlDeviceGetMemoryInfo,
+        nvmlDeviceGetTemperature,
+        nvmlDeviceGetClockInfo,
+    ):
+        setattr(mod, fn.__name__, fn)
+    return mod

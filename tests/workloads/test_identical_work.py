@@ -1,0 +1,127 @@
+"""The three frameworks do identical work: same parameters, data, initial state and batch
+order, hence the same logits before training and nearly the same losses after it.
+
+One real run per framework on 2,048 of Debian's Fashion-MNIST images, 1 epoch, shared init."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import FRAMEWORKS, run_workload
+
+pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
+
+EVENT_ORDER = [
+    "process_start",
+    "imports_done",
+    "data_loaded",
+    "model_built",
+    "epoch_start",
+    "first_step_end",
+    "epoch_end",
+    "eval_start",
+    "eval_end",
+    "done",
+]
+
+
+@pytest.fixture(scope="module")
+def runs(fashion_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("identical")
+    args = ["--epochs", "1", "--limit-train", "2048", "--limit-test", "512", "--seed", "7"]
+    # Started together, one thread each: the two cores are shared, the results are not timed.
+    procs = {
+        f: run_workload(f, fashion_dataset, base / f, *args, "--threads", "1", wait=False)
+        for f in FRAMEWORKS
+    }
+    out: dict[str, Any] = {}
+    for f, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"{f} failed:\n{stderr[-3000:]}"
+        out[f] = {
+            "result": json.loads((base / f / "result.json").read_text()),
+            "events": [json.loads(line) for line in (base / f / "events.jsonl").open()],
+            "stdout": stdout,
+        }
+    return out
+
+
+def test_every_framework_reports_the_reference_parameter_count(runs):
+    assert {f: r["result"]["parameter_count"] for f, r in runs.items()} == dict.fromkeys(
+        FRAMEWORKS, 268_298
+    )
+
+
+def test_same_data_same_initial_weights_same_batch_order(runs):
+    for key in ("initial_weights_sha256", "batch_order_sha256"):
+        values = {r["result"]["identical_work"][key] for r in runs.values()}
+        assert len(values) == 1 and None not in values, key
+    datasets = {json.dumps(r["result"]["dataset"], sort_keys=True) for r in runs.values()}
+    assert len(datasets) == 1
+    assert runs["torch"]["result"]["dataset"]["train_count"] == 2048
+
+
+def test_same_logits_before_training(runs):
+    probes = {f: np.array(r["result"]["identical_work"]["probe_logits"]) for f, r in runs.items()}
+    assert probes["torch"].shape == (8, 10)
+    assert np.abs(probes["torch"]).max() > 1e-3  # real logits, not zeros
+    for f in ("keras", "jax"):
+        np.testing.assert_allclose(probes[f], probes["torch"], atol=1e-4, rtol=0)
+
+
+def test_training_losses_agree_within_two_percent(runs):
+    losses = {f: r["result"]["epochs"][0]["mean_loss"] for f, r in runs.items()}
+    reference = np.median(list(losses.values()))
+    for loss in losses.values():
+        assert abs(loss - reference) / reference < 0.02, losses
+    # and the model learned: chance level is ln(10) = 2.30
+    assert max(losses.values()) < 2.0
+
+
+def test_accuracy_is_well_above_chance(runs):
+    for f, r in runs.items():
+        assert r["result"]["test_accuracy"] > 0.5, f
+
+
+def test_events_mark_every_phase_in_order_on_the_wall_clock(runs):
+    for f, r in runs.items():
+        events = r["events"]
+        assert [e["event"] for e in events] == EVENT_ORDER, f
+        times = [e["t"] for e in events]
+        assert times == sorted(times), f
+        assert abs(times[-1] - r["result"]["ended_at"]) < 1e-6
+        assert events[-4]["mean_loss"] == r["result"]["epochs"][0]["mean_loss"]
+
+
+def test_result_records_versions_threads_device_and_memory(runs):
+    for f, r in runs.items():
+        res = r["result"]
+        assert res["schema"] == "fwenergy.result" and res["schema_version"] == 1
+        assert res["framework"] == f
+        assert res["framework_version"] == res["versions"][f]
+        assert res["threads"]["requested"] == 1 and res["threads"]["intra_op"] == 1
+        assert len(res["threads"]["affinity"]) == 1
+        assert res["device"] == {"requested": "cpu", "used": "cpu", "name": "cpu"}
+        assert res["peak_rss_bytes"] > 100 * 2**20
+        phases = res["phases"]
+        assert 0 < phases["compile_s"] < phases["train_s"] < phases["total_s"]
+        assert res["config"]["init"] == "shared" and res["config"]["seed"] == 7
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_gpu_requested_where_there_is_none_is_refused_cleanly(framework, tmp_path, fashion_dataset):
+    import shutil
+
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "out"
+    proc = run_workload(framework, fashion_dataset, out, "--device", "gpu", "--limit-train", "64")
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 2, stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: --device gpu")
+    assert not out.exists()
