@@ -37,14 +37,17 @@ def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> di
 
 
 def baseline_power_w(idle_records: list[dict[str, Any]]) -> dict[str, float]:
-    """Domain -> mean power over every idle gap so far (total energy / total time)."""
-    energy: dict[str, float] = {}
+    """Domain -> mean power over every idle gap so far: each gap's mean power (over its own
+    meter window) weighted by the gap's length, i.e. total idle energy / total idle time."""
+    weighted: dict[str, float] = {}
     duration: dict[str, float] = {}
     for rec in idle_records:
         for domain, e in rec.get("energy", {}).items():
-            energy[domain] = energy.get(domain, 0.0) + e["energy_j"]
+            if e.get("mean_power_w") is None:
+                continue
+            weighted[domain] = weighted.get(domain, 0.0) + e["mean_power_w"] * rec["duration_s"]
             duration[domain] = duration.get(domain, 0.0) + rec["duration_s"]
-    return {d: energy[d] / duration[d] for d in energy if duration[d] > 0}
+    return {d: weighted[d] / duration[d] for d in weighted if duration[d] > 0}
 
 
 def read_idle_records(folder: CampaignFolder) -> list[dict[str, Any]]:
@@ -67,16 +70,17 @@ def measure_idle(meters: list[Meter], out_dir: Path, duration_s: float) -> dict[
         for m in meters:
             m.start(out_dir)
             started.append(m)
-        start_s = time.time()
         time.sleep(duration_s)
         recordings = [m.stop() for m in started]
-        end_s = time.time()
     except BaseException:
         for m in started:
             with contextlib.suppress(Exception):
                 m.stop()
         CampaignFolder.fresh(out_dir).rmdir()
         raise
+    # The gap is the meters' window (the none meter has one too).
+    start_s = min(r.start_s for r in recordings)
+    end_s = max(r.end_s for r in recordings)
     record = idle_record(recordings, start_s, end_s)
     write_json_atomic(out_dir / "idle.json", record)
     return record

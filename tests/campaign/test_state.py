@@ -48,9 +48,9 @@ def test_each_line_is_one_json_object(tmp_path: Path) -> None:
 
 def test_baseline_is_total_idle_energy_over_total_idle_time() -> None:
     gaps = [
-        {"duration_s": 10.0, "energy": {"cpu-package-0": {"energy_j": 50.0}}},
-        {"duration_s": 30.0, "energy": {"cpu-package-0": {"energy_j": 90.0},
-                                        "dram-0": {"energy_j": 30.0}}},
+        {"duration_s": 10.0, "energy": {"cpu-package-0": {"energy_j": 50.0, "mean_power_w": 5.0}}},
+        {"duration_s": 30.0, "energy": {"cpu-package-0": {"energy_j": 90.0, "mean_power_w": 3.0},
+                                        "dram-0": {"energy_j": 30.0, "mean_power_w": 1.0}}},
     ]  # fmt: skip
     base = baseline_power_w(gaps)
     assert base["cpu-package-0"] == pytest.approx(140.0 / 40.0)
