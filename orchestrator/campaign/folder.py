@@ -24,6 +24,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     """Temporary file, fsync, rename: a reader sees the old file or the whole new one."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp makes the file private; results are for reading (by analysis, by others).
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")

@@ -57,6 +57,7 @@ def test_campaign_end_to_end(frameworks_installed: None, tiny_dataset: PreparedD
 
     campaign = load(folder / "campaign.json")
     assert campaign["schema"] == "fwenergy.campaign" and campaign["schema_version"] == 1
+    assert (folder / "campaign.json").stat().st_mode & 0o044 == 0o044  # readable by others
     assert campaign["order"] == [list(row) for row in shuffled_order(FW, 2, 11)]
     assert campaign["protocol"]["runtime"] == "local"
     assert campaign["protocol"]["meters"] == ["none"]
