@@ -39,8 +39,15 @@ def popen_cli(args: list[str], tmp: Path, *, venvs: Path = VENVS) -> subprocess.
     )  # fmt: skip
 
 
+def campaigns(results: Path) -> list[Path]:
+    """Campaign folders, not the hidden one a campaign is assembled in before its rename."""
+    if not results.exists():
+        return []
+    return [p for p in results.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
 def only_campaign(results: Path) -> Path:
-    folders = [p for p in results.iterdir() if p.is_dir()]
+    folders = campaigns(results)
     assert len(folders) == 1, folders
     return folders[0]
 

@@ -13,7 +13,15 @@ import pytest
 from orchestrator.campaign.plan import shuffled_order
 from orchestrator.data import PreparedDataset
 from tests.campaign.conftest import failing_venvs
-from tests.campaign.helpers import TINY, cli, load, only_campaign, popen_cli, state_lines
+from tests.campaign.helpers import (
+    TINY,
+    campaigns,
+    cli,
+    load,
+    only_campaign,
+    popen_cli,
+    state_lines,
+)
 
 FW = ("keras", "torch", "jax")
 RUN_FILES = {"run.json", "events.jsonl", "result.json", "stdout.log"}
@@ -107,7 +115,7 @@ def test_resume_after_sigkill_runs_every_planned_run_once(
                  "--warmup", "0", "--idle", "0")  # fmt: skip
     proc = popen_cli(args, tmp_path)
     try:
-        _wait_for(lambda: results.exists() and any(results.iterdir()))
+        _wait_for(lambda: bool(campaigns(results)))
         folder = only_campaign(results)
         _wait_for(lambda: len(state_lines(folder)) >= 1)
         # Kill while the second run's workload is running.
@@ -141,7 +149,7 @@ def test_sigterm_stops_the_run_records_it_aborted_and_resume_redoes_it(
                  "--warmup", "0", "--idle", "0")  # fmt: skip
     proc = popen_cli(args, tmp_path)
     try:
-        _wait_for(lambda: results.exists() and any(results.iterdir()))
+        _wait_for(lambda: bool(campaigns(results)))
         folder = only_campaign(results)
         events = folder / "runs" / "001-1-torch" / "events.jsonl"
         _wait_for(lambda: events.exists() and events.read_text().strip() != "")

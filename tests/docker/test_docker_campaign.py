@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.data import PreparedDataset
-from tests.campaign.helpers import TINY, cli, load, only_campaign, popen_cli, state_lines
+from tests.campaign.helpers import (
+    TINY,
+    campaigns,
+    cli,
+    load,
+    only_campaign,
+    popen_cli,
+    state_lines,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -95,7 +103,7 @@ def test_resume_after_sigkill_removes_the_orphaned_container(
         while events is None or not events.exists():
             assert time.monotonic() < deadline and proc.poll() is None, "no run started"
             time.sleep(0.5)
-            if results.exists() and any(results.iterdir()):
+            if campaigns(results):
                 events = only_campaign(results) / "runs" / "001-1-jax" / "events.jsonl"
         proc.kill()  # the workload's container keeps running without its orchestrator
     finally:
