@@ -264,11 +264,12 @@ def run_once(
         "runtime": runtime, "meter": meter, "interval_ms": interval_ms, "epochs": epochs,
         "batch_size": batch_size, "limit_train": limit_train, "limit_test": limit_test,
         "threads": threads, "device": device, "cpuset": cpuset, "memory_limit": memory_limit,
-        "run_timeout_s": run_timeout, "max_failures": 1,
+        "run_timeout_s": run_timeout,
     }  # fmt: skip
     campaign_command(
         options, None, resume=None, data=data, dataset=dataset, source=source,
         results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
+        single_run=True,
     )  # fmt: skip
 
 

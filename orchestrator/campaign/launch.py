@@ -176,9 +176,11 @@ def campaign_command(
     results: Path,
     meter_paths: MeterPaths,
     console: Console,
+    single_run: bool = False,
 ) -> None:
     """`orchestrator campaign` and `run`: a new or resumed campaign, and how it ended. An
-    interruption exits 128+signal with the resume command; --max-failures exits 1."""
+    interruption exits 128+signal with the resume command; --max-failures exits 1, and so
+    does a single run (`orchestrator run`) that did not end ok."""
     folder: list[Path] = []
     try:
         if resume is not None:
@@ -202,4 +204,8 @@ def campaign_command(
     except CampaignStopped as exc:
         console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    if single_run and folder:
+        states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
+        if any(s["status"] != "ok" for s in states):
+            sys.exit(1)  # the protocol has already said why, in one line
     console.print(f"done: {folder[0] if folder else ''}", highlight=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.data import PreparedDataset
+from tests.campaign.conftest import failing_venvs
 from tests.campaign.helpers import TINY, cli, load, only_campaign, state_lines
 
 
@@ -49,3 +50,13 @@ def test_doctor_table_goes_to_stderr(tmp_path: Path) -> None:
     r = cli(["doctor"], tmp_path, timeout_s=120)
     assert r.returncode == 0 and r.stdout == ""
     assert "cpu governor" in r.stderr and "swap" in r.stderr
+
+
+def test_a_failed_single_run_exits_1(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    r = cli(["run", "--framework", "jax", "--runtime", "local", "--meter", "none", "--data",
+             str(tiny_dataset.path), "--results", str(results)], tmp_path,
+            venvs=failing_venvs(tmp_path / "venvs"))  # fmt: skip
+    assert r.returncode == 1
+    assert "run 001-1-jax failed: exit code 1: ImportError: jax is broken here" in r.stderr
+    assert [s["status"] for s in state_lines(only_campaign(results))] == ["failed"]
