@@ -288,7 +288,8 @@ def build(
 
     build_images(
         framework or _ALL_FRAMEWORKS, device=device, network=network, base_image=base_image,
-        torch_index_url=torch_index_url, wheelhouse=wheelhouse, log=err.print,
+        torch_index_url=torch_index_url, wheelhouse=wheelhouse,
+        log=lambda line: err.print(line, soft_wrap=True, highlight=False, markup=False),
     )  # fmt: skip
 
 
