@@ -108,7 +108,7 @@ def new_campaign(
             "train_count": prepared.train_count,
             "test_count": prepared.test_count,
         },
-        "provenance": provenance.collect(software, runtime.kind),
+        "provenance": provenance.collect(software, runtime.kind, settings.workload.device),
     }
     folder = CampaignFolder.create(results, campaign_id, campaign)
     console.print(f"campaign folder: {folder.root}", highlight=False)

@@ -186,10 +186,11 @@ def local_packages(python: Path) -> dict[str, str] | None:
         return None
 
 
-def pinned_requirements(framework: str) -> dict[str, str]:
+def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     """The pins an image was built from (its label carries their SHA-256)."""
     out = {}
-    text = _read(REPO / "images" / framework / "requirements.txt") or ""
+    name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
+    text = _read(REPO / "images" / framework / name) or ""
     for line in text.splitlines():
         name, sep, version = line.split("#", 1)[0].strip().partition("==")
         if sep:
@@ -197,7 +198,7 @@ def pinned_requirements(framework: str) -> dict[str, str]:
     return out
 
 
-def collect(software: dict[str, Any], runtime_kind: str) -> dict[str, Any]:
+def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") -> dict[str, Any]:
     """campaign.json's provenance block. `software` is the runtime's per-framework
     description (image ids or interpreters)."""
     mem = meminfo()
@@ -208,7 +209,7 @@ def collect(software: dict[str, Any], runtime_kind: str) -> dict[str, Any]:
         if runtime_kind == "local":
             packages[fw] = local_packages(Path(desc["python"]))
         else:
-            packages[fw] = pinned_requirements(fw)
+            packages[fw] = pinned_requirements(fw, device)
     return {
         "host": {
             "hostname": socket.gethostname(),
