@@ -186,16 +186,22 @@ def local_packages(python: Path) -> dict[str, str] | None:
         return None
 
 
+def _pins(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in (_read(path) or "").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("-r "):  # the GPU variants include the CPU pins
+            out.update(_pins(path.parent / line[3:].strip()))
+        name, sep, version = line.partition("==")
+        if sep:
+            out[name.split("[", 1)[0]] = version
+    return out
+
+
 def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     """The pins an image was built from (its label carries their SHA-256)."""
-    out = {}
     name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
-    text = _read(REPO / "images" / framework / name) or ""
-    for line in text.splitlines():
-        name, sep, version = line.split("#", 1)[0].strip().partition("==")
-        if sep:
-            out[name] = version
-    return out
+    return _pins(REPO / "images" / framework / name)
 
 
 def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") -> dict[str, Any]:
