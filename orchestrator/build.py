@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import __version__
+from orchestrator.campaign.provenance import requirement_pins
 from orchestrator.errors import UserError
 from orchestrator.runtimes.docker import connect, image_tag
 
@@ -30,12 +31,9 @@ def requirements_file(framework: str, device: str) -> Path:
 
 
 def _pins(requirements: Path) -> set[tuple[str, str]]:
-    pins = set()
-    for line in requirements.read_text().splitlines():
-        name, sep, version = line.split("#", 1)[0].strip().partition("==")
-        if sep:
-            pins.add((name.lower().replace("-", "_"), version.strip()))
-    return pins
+    # Wheel file names normalise "-" to "_"; compare names that way.
+    pins = requirement_pins(requirements).items()
+    return {(name.lower().replace("-", "_"), version) for name, version in pins}
 
 
 def _wheelhouse_has_pins(requirements: Path, wheelhouse: Path = WHEELHOUSE) -> bool:

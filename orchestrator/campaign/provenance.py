@@ -186,12 +186,13 @@ def local_packages(python: Path) -> dict[str, str] | None:
         return None
 
 
-def _pins(path: Path) -> dict[str, str]:
+def requirement_pins(path: Path) -> dict[str, str]:
+    """name -> version of every `name==version` line, following `-r` includes."""
     out: dict[str, str] = {}
     for raw in (_read(path) or "").splitlines():
         line = raw.split("#", 1)[0].strip()
         if line.startswith("-r "):  # the GPU variants include the CPU pins
-            out.update(_pins(path.parent / line[3:].strip()))
+            out.update(requirement_pins(path.parent / line[3:].strip()))
         name, sep, version = line.partition("==")
         if sep:
             out[name.split("[", 1)[0]] = version
@@ -201,7 +202,7 @@ def _pins(path: Path) -> dict[str, str]:
 def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     """The pins an image was built from (its label carries their SHA-256)."""
     name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
-    return _pins(REPO / "images" / framework / name)
+    return requirement_pins(REPO / "images" / framework / name)
 
 
 def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") -> dict[str, Any]:
