@@ -159,8 +159,10 @@ def _phase_order(col: str) -> tuple[int, int, str]:
 
 def phase_names(runs: pd.DataFrame) -> list[str]:
     """Phase names in the order they happen (startup, compile, epoch_1.., eval)."""
-    cols = sorted((c for c in runs.columns if c.endswith("_duration_s") and c.startswith("phase_")),
-                  key=_phase_order)
+    cols = sorted(
+        (c for c in runs.columns if c.endswith("_duration_s") and c.startswith("phase_")),
+        key=_phase_order,
+    )
     return [c[len("phase_") : -len("_duration_s")] for c in cols]
 
 
@@ -248,3 +250,29 @@ def load_campaign(folder: Path) -> Campaign:
         results=results,
         notes=tuple(notes),
     )
+
+
+def read_power(run_dir: Path, started_at: float) -> pd.DataFrame | None:
+    """The run's derived power series (power-<meter>.csv), time in seconds since the run
+    started; None when the run has none (meter none, imported study)."""
+    paths = sorted(run_dir.glob("power-*.csv"))
+    if not paths:
+        return None
+    try:
+        frame = pd.read_csv(paths[0])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise AnalysisInputError(
+            f"{paths[0]}: unreadable CSV ({exc}); repair or remove it"
+        ) from exc
+    if "time_s" not in frame.columns or frame.empty:
+        return None
+    frame = frame[["time_s", *(c for c in frame.columns if c.endswith("_power_w"))]].copy()
+    # the contract says wall-clock Unix seconds; a series that starts near 0 is already relative
+    if frame["time_s"].iloc[0] > 1e8 and math.isfinite(started_at):
+        frame["time_s"] = frame["time_s"] - started_at
+    return frame
+
+
+def tuples(frame: pd.DataFrame) -> list[Any]:
+    """Rows as namedtuples, typed as Any: pandas-stubs cannot know the column attributes."""
+    return list(frame.itertuples())

@@ -193,51 +193,39 @@ def compare(
     med_b = float(np.median(y)) if len(y) else math.nan
     diff = med_b - med_a
     pct = diff / med_a * 100 if math.isfinite(med_a) and med_a != 0 else math.nan
-    effects = {
-        "cohens_d": cohens_d(x, y),
-        "cliffs_delta": cliffs_delta(x, y),
-        "cles": common_language(x, y),
-    }
-    common = {"n_a": len(x), "n_b": len(y), "median_a": med_a, "median_b": med_b}
-    common |= {"median_diff": diff, "pct_change": pct}
+
+    def result(test: str, reason: str, statistic: float, p_value: float) -> Comparison:
+        return Comparison(
+            n_a=len(x),
+            n_b=len(y),
+            test=test,
+            reason=reason,
+            statistic=statistic,
+            p_value=p_value,
+            cohens_d=cohens_d(x, y),
+            cliffs_delta=cliffs_delta(x, y),
+            cles=common_language(x, y),
+            median_a=med_a,
+            median_b=med_b,
+            median_diff=diff,
+            pct_change=pct,
+        )
+
     if len(x) < 2 or len(y) < 2:
-        return Comparison(
-            test="none",
-            reason="fewer than 2 values in a sample",
-            statistic=math.nan,
-            p_value=math.nan,
-            **effects,
-            **common,
-        )
+        return result("none", "fewer than 2 values in a sample", math.nan, math.nan)
     if np.ptp(np.concatenate([x, y])) == 0:
-        return Comparison(
-            test="none",
-            reason="all values identical",
-            statistic=math.nan,
-            p_value=1.0,
-            **effects,
-            **common,
-        )
+        return result("none", "all values identical", math.nan, 1.0)
     pa, pb = shapiro(x)[1], shapiro(y)[1]
     if math.isfinite(pa) and math.isfinite(pb) and pa > alpha and pb > alpha:
-        res = sps.ttest_ind(x, y, equal_var=False)
-        test = "welch-t"
+        t = sps.ttest_ind(x, y, equal_var=False)
         reason = f"both Shapiro-Wilk p > {alpha} ({pa:.3g}, {pb:.3g})"
+        return result("welch-t", reason, float(t.statistic), float(t.pvalue))
+    u = sps.mannwhitneyu(x, y, alternative="two-sided")
+    if not (math.isfinite(pa) and math.isfinite(pb)):
+        reason = "normality not testable (n < 3 or constant sample)"
     else:
-        res = sps.mannwhitneyu(x, y, alternative="two-sided")
-        test = "mann-whitney-u"
-        if not (math.isfinite(pa) and math.isfinite(pb)):
-            reason = "normality not testable (n < 3 or constant sample)"
-        else:
-            reason = f"Shapiro-Wilk p <= {alpha} in a sample ({pa:.3g}, {pb:.3g})"
-    return Comparison(
-        test=test,
-        reason=reason,
-        statistic=float(res.statistic),
-        p_value=float(res.pvalue),
-        **effects,
-        **common,
-    )
+        reason = f"Shapiro-Wilk p <= {alpha} in a sample ({pa:.3g}, {pb:.3g})"
+    return result("mann-whitney-u", reason, float(u.statistic), float(u.pvalue))
 
 
 def tukey_outliers(x: Sequence[float] | np.ndarray, k: float = TUKEY_K) -> np.ndarray:

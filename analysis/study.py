@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
+from analysis.load import tuples
 
 VARIANTS = ("all", "without-outliers")
 
@@ -66,8 +67,12 @@ def metrics_present(ok: pd.DataFrame, domains: list[str]) -> list[Metric]:
     """The core metrics that have data, plus each domain's own energy when the total adds
     several domains (or there is no legitimate total, e.g. psys alone)."""
     out = [m for m in CORE_METRICS if m.column in ok and ok[m.column].notna().any()]
-    total_parts = {p for s in ok.get("energy_domains", pd.Series(dtype=str)).dropna() for p in
-                   str(s).split("+") if p}  # fmt: skip
+    total_parts = {
+        p
+        for s in ok.get("energy_domains", pd.Series(dtype=str)).dropna()
+        for p in str(s).split("+")
+        if p
+    }
     if len(total_parts) > 1 or not total_parts:
         for d in domains:
             col = f"{d}_gross_j"
@@ -76,11 +81,19 @@ def metrics_present(ok: pd.DataFrame, domains: list[str]) -> list[Metric]:
     return out
 
 
-def _describe_row(variant: str, metric: Metric, fw: str, values: np.ndarray, n_out: int,
-                  seed: int) -> dict[str, Any]:  # fmt: skip
+def _describe_row(
+    variant: str, metric: Metric, fw: str, values: np.ndarray, *, n_out: int, seed: int
+) -> dict[str, Any]:
     d = stats.describe(values, seed=seed)
-    return {"variant": variant, "metric": metric.column, "unit": metric.unit, "kind": "describe",
-            "framework": fw, "outliers": n_out, **asdict(d)}  # fmt: skip
+    return {
+        "variant": variant,
+        "metric": metric.column,
+        "unit": metric.unit,
+        "kind": "describe",
+        "framework": fw,
+        "outliers": n_out,
+        **asdict(d),
+    }
 
 
 def build_study(
@@ -102,8 +115,14 @@ def build_study(
             fw_mask = stats.tukey_outliers(sub.to_numpy(dtype=float))
             mask.loc[sub.index] = fw_mask
             for idx in sub.index[fw_mask]:
-                outlier_rows.append({"run_id": ok.at[idx, "run_id"], "framework": fw,
-                                     "metric": m.column, "value": ok.at[idx, m.column]})  # fmt: skip
+                outlier_rows.append(
+                    {
+                        "run_id": ok.at[idx, "run_id"],
+                        "framework": fw,
+                        "metric": m.column,
+                        "value": ok.at[idx, m.column],
+                    }
+                )
         flags[m.column] = mask
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
@@ -116,11 +135,18 @@ def build_study(
             }
             for fw in frameworks:
                 n_out = int((flags[m.column] & (ok["framework"] == fw)).sum())
-                rows.append(_describe_row(variant, m, fw, samples[fw], n_out, seed))
+                rows.append(_describe_row(variant, m, fw, samples[fw], n_out=n_out, seed=seed))
             for a, b in combinations(frameworks, 2):
                 c = stats.compare(samples[a], samples[b])
-                r = {"variant": variant, "metric": m.column, "unit": m.unit, "kind": "compare",
-                     "framework": a, "framework_b": b, **asdict(c)}  # fmt: skip
+                r = {
+                    "variant": variant,
+                    "metric": m.column,
+                    "unit": m.unit,
+                    "kind": "compare",
+                    "framework": a,
+                    "framework_b": b,
+                    **asdict(c),
+                }
                 r["test_reason"] = r.pop("reason")
                 compare_rows.append(r)
         # one family per variant: every pair of every metric, so the 5% error rate holds
@@ -139,8 +165,9 @@ def build_study(
     outliers = pd.DataFrame(outlier_rows, columns=["run_id", "framework", "metric", "value"])
     conclusions = _conclusions(table, metrics)
     warnings = _warnings(runs, ok, table, frameworks, outliers)
-    return Study(frameworks, metrics, ok, status_counts, outliers, table, conclusions,
-                 warnings, seed)  # fmt: skip
+    return Study(
+        frameworks, metrics, ok, status_counts, outliers, table, conclusions, warnings, seed
+    )
 
 
 def _fmt(v: float, unit: str) -> str:
@@ -158,7 +185,7 @@ def _conclusions(table: pd.DataFrame, metrics: list[Metric]) -> list[Conclusion]
         ["metric", "framework", "framework_b"]
     )
     out = []
-    for r in main[main["supported"]].itertuples():
+    for r in tuples(main[main["supported"]]):
         m = labels[r.metric]
         direction = "higher" if r.median_diff > 0 else "lower"
         pct = f"{abs(r.pct_change):.1f}% {direction}" if math.isfinite(r.pct_change) else direction
@@ -184,25 +211,60 @@ def _warnings(
     bad = runs[runs["status"] != "ok"]
     if len(bad):
         counts = ", ".join(f"{s}: {n}" for s, n in bad["status"].value_counts().items())
-        out.append(f"{len(bad)} run(s) did not finish ok ({counts}); they are excluded "
-                   "from every statistic.")  # fmt: skip
+        out.append(
+            f"{len(bad)} run(s) did not finish ok ({counts}); they are excluded "
+            "from every statistic."
+        )
     desc = table[(table["kind"] == "describe") & (table["variant"] == "all")]
     for fw in frameworks:
         n = int((ok["framework"] == fw).sum())
         if n < stats.SMALL_N:
-            out.append(f"{fw}: only {n} successful run(s); below {stats.SMALL_N} the tests have "
-                       "little power and the normality check is unreliable.")  # fmt: skip
+            out.append(
+                f"{fw}: only {n} successful run(s); below {stats.SMALL_N} the tests have "
+                "little power and the normality check is unreliable."
+            )
     noisy = desc[desc["cv"] > stats.NOISY_CV]
-    for r in noisy.itertuples():
-        out.append(f"{r.framework}: {r.metric} varies a lot (coefficient of variation "
-                   f"{r.cv:.1%} > {stats.NOISY_CV:.0%}); check for background load, thermal "
-                   "throttling or frequency scaling.")  # fmt: skip
+    for r in tuples(noisy):
+        out.append(
+            f"{r.framework}: {r.metric} varies a lot (coefficient of variation "
+            f"{r.cv:.1%} > {stats.NOISY_CV:.0%}); check for background load, thermal "
+            "throttling or frequency scaling."
+        )
     if len(outliers):
-        out.append(f"{len(outliers)} value(s) flagged as outliers (Tukey fences, "
-                   f"{stats.TUKEY_K} x IQR, per framework and metric); statistics are given "
-                   "with and without them.")  # fmt: skip
+        out.append(
+            f"{len(outliers)} value(s) flagged as outliers (Tukey fences, "
+            f"{stats.TUKEY_K} x IQR, per framework and metric); statistics are given "
+            "with and without them."
+        )
     est = ok.get("energy_estimated")
     if est is not None and est.eq(True).any():
-        out.append("Some energy values are estimated by integrating power over time "
-                   "(method power-integration), not read from an energy counter.")  # fmt: skip
+        out.append(
+            "Some energy values are estimated by integrating power over time "
+            "(method power-integration), not read from an energy counter."
+        )
     return out
+
+
+def phase_medians(
+    ok: pd.DataFrame, frameworks: list[str], phases: list[str], unit: str
+) -> pd.DataFrame:
+    """Median per framework of each phase's energy (`unit` "energy_j") or time ("duration_s"),
+    one column per phase in order. compile is the first step of epoch_1, so it is taken out
+    of epoch_1 to stack without counting it twice. Empty when no phase has data."""
+    cols: dict[str, pd.Series] = {}
+    for name in phases:
+        col = f"phase_{name}_{unit}"
+        if col in ok and ok[col].notna().any():
+            cols[name] = ok[col]
+    if "compile" in cols and "epoch_1" in cols:
+        cols["epoch_1 after compile"] = cols.pop("epoch_1") - cols["compile"]
+        order = ["startup", "compile", "epoch_1 after compile"]
+        cols = {k: cols[k] for k in order if k in cols} | {
+            k: v for k, v in cols.items() if k not in order
+        }
+    if not cols:
+        return pd.DataFrame()
+    frame = pd.DataFrame(cols)
+    frame["framework"] = ok["framework"]
+    med = frame.groupby("framework").median()
+    return med.reindex([f for f in frameworks if f in med.index])

@@ -56,12 +56,28 @@ def write_campaign(
             "iterations": iterations,
             "seed": seed,
             "order": order,
-            "protocol": {"warmup_s": 300, "idle_s": 60, "run_timeout_s": 3600,
-                         "max_failures": 10, "runtime": "docker", "meters": [meter],
-                         "interval_ms": 100, "cpuset": "1-7", "memory_limit": "8g"},  # fmt: skip
-            "workload": {"epochs": 3, "batch_size": 64, "learning_rate": 0.001, "seed": 0,
-                         "limit_train": None, "limit_test": None, "threads": 4,
-                         "device": "cpu", "init": "shared"},  # fmt: skip
+            "protocol": {
+                "warmup_s": 300,
+                "idle_s": 60,
+                "run_timeout_s": 3600,
+                "max_failures": 10,
+                "runtime": "docker",
+                "meters": [meter],
+                "interval_ms": 100,
+                "cpuset": "1-7",
+                "memory_limit": "8g",
+            },
+            "workload": {
+                "epochs": 3,
+                "batch_size": 64,
+                "learning_rate": 0.001,
+                "seed": 0,
+                "limit_train": None,
+                "limit_test": None,
+                "threads": 4,
+                "device": "cpu",
+                "init": "shared",
+            },
             "dataset": {"name": "mnist", "path": "/data/mnist", "sha256": "ab" * 32},
             "provenance": {
                 "host": {"hostname": "synth"},
@@ -92,11 +108,32 @@ def write_campaign(
             run_dir = root / "runs" / run_id
             run_dir.mkdir(parents=True)
             start, end = t, t + dur
-            _write_run(run_dir, run_id, it, pos, fw, status, start, end, total, meter,
-                       probe, rng, with_power_csv)  # fmt: skip
+            _write_run(
+                run_dir,
+                run_id=run_id,
+                iteration=it,
+                position=pos,
+                fw=fw,
+                status=status,
+                start=start,
+                end=end,
+                total_j=total,
+                meter=meter,
+                probe=probe,
+                rng=rng,
+                with_power_csv=with_power_csv,
+            )
             state_lines.append(
-                json.dumps({"run_id": run_id, "iteration": it, "position": pos,
-                            "framework": fw, "status": status, "finished_at": end})  # fmt: skip
+                json.dumps(
+                    {
+                        "run_id": run_id,
+                        "iteration": it,
+                        "position": pos,
+                        "framework": fw,
+                        "status": status,
+                        "finished_at": end,
+                    }
+                )
             )
             _write_idle(root, run_id, end, meter)
             t = end + 60
@@ -110,16 +147,27 @@ def _write_idle(root: Path, run_id: str, start: float, meter: str) -> None:
     energy = (
         {}
         if meter == "none"
-        else {d: {"energy_j": w * 60, "mean_power_w": w, "meter": meter}
-              for d, w in BASELINE_W.items()}  # fmt: skip
+        else {
+            d: {"energy_j": w * 60, "mean_power_w": w, "meter": meter}
+            for d, w in BASELINE_W.items()
+        }
     )
-    _write_json(idle / "idle.json", {"schema": "fwenergy.idle", "schema_version": 1,
-                                     "start": start, "end": start + 60, "duration_s": 60.0,
-                                     "energy": energy})  # fmt: skip
+    _write_json(
+        idle / "idle.json",
+        {
+            "schema": "fwenergy.idle",
+            "schema_version": 1,
+            "start": start,
+            "end": start + 60,
+            "duration_s": 60.0,
+            "energy": energy,
+        },
+    )
 
 
 def _write_run(
     run_dir: Path,
+    *,
     run_id: str,
     iteration: int,
     position: int,
@@ -146,14 +194,28 @@ def _write_run(
         for d, share in DOMAIN_SHARES.items():
             gross = total_j * share
             base = BASELINE_W[d] * dur
-            energy[d] = {"meter": meter, "gross_j": gross, "mean_power_w": gross / dur,
-                         "baseline_power_w": BASELINE_W[d], "baseline_j": base,
-                         "net_j": gross - base, "method": "counter", "estimated": False}  # fmt: skip
+            energy[d] = {
+                "meter": meter,
+                "gross_j": gross,
+                "mean_power_w": gross / dur,
+                "baseline_power_w": BASELINE_W[d],
+                "baseline_j": base,
+                "net_j": gross - base,
+                "method": "counter",
+                "estimated": False,
+            }
     phases = []
     for name, (s, e) in bounds.items():
         frac = (e - s) / dur
-        phases.append({"name": name, "start": s, "end": e, "duration_s": e - s,
-                       "energy_j": {d: v["gross_j"] * frac for d, v in energy.items()}})  # fmt: skip
+        phases.append(
+            {
+                "name": name,
+                "start": s,
+                "end": e,
+                "duration_s": e - s,
+                "energy_j": {d: v["gross_j"] * frac for d, v in energy.items()},
+            }
+        )
     ok = status == "ok"
     _write_json(
         run_dir / "run.json",
@@ -178,11 +240,17 @@ def _write_run(
             "phases": phases,
         },
     )
-    events = [{"event": "process_start", "t": bounds["startup"][0]},
-              {"event": "imports_done", "t": bounds["startup"][0] + 0.5},
-              {"event": "data_loaded", "t": bounds["startup"][0] + 0.8,
-               "train_count": 60000, "test_count": 10000},
-              {"event": "model_built", "t": bounds["startup"][1], "parameter_count": 268298}]  # fmt: skip
+    events = [
+        {"event": "process_start", "t": bounds["startup"][0]},
+        {"event": "imports_done", "t": bounds["startup"][0] + 0.5},
+        {
+            "event": "data_loaded",
+            "t": bounds["startup"][0] + 0.8,
+            "train_count": 60000,
+            "test_count": 10000,
+        },
+        {"event": "model_built", "t": bounds["startup"][1], "parameter_count": 268298},
+    ]
     losses = []
     for k in (1, 2, 3):
         s, e = bounds[f"epoch_{k}"]
@@ -193,35 +261,61 @@ def _write_run(
             events.append({"event": "first_step_end", "epoch": 1, "t": bounds["compile"][1]})
         events.append({"event": "epoch_end", "epoch": k, "t": e, "mean_loss": loss})
     accuracy = round(0.985 + 0.003 * float(rng.standard_normal()), 4)
-    events += [{"event": "eval_start", "t": bounds["eval"][0]},
-               {"event": "eval_end", "t": bounds["eval"][1], "test_accuracy": accuracy}]  # fmt: skip
+    events += [
+        {"event": "eval_start", "t": bounds["eval"][0]},
+        {"event": "eval_end", "t": bounds["eval"][1], "test_accuracy": accuracy},
+    ]
     if ok:
         events.append({"event": "done", "t": bounds["eval"][1] + 0.01})
     (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (run_dir / "stdout.log").write_text(f"synthetic {fw} run\n")
     if ok:
-        _write_json(run_dir / "result.json", {
-            "schema": "fwenergy.result", "schema_version": 1, "framework": fw,
-            "framework_version": "1.0", "versions": {"python": "3.11.7", "numpy": "2.0"},
-            "device": {"requested": "cpu", "used": "cpu", "name": "Synthetic CPU"},
-            "threads": {"requested": 4, "intra_op": 4, "inter_op": 1},
-            "config": {"epochs": 3, "batch_size": 64, "learning_rate": 0.001, "seed": 0,
-                       "limit_train": None, "limit_test": None, "init": "shared"},
-            "parameter_count": 268298,
-            "dataset": {"name": "mnist", "sha256": "ab" * 32, "train_count": 60000,
-                        "test_count": 10000},
-            "identical_work": {
-                "initial_weights_sha256": hashlib.sha256(b"w").hexdigest(),
-                "batch_order_sha256": hashlib.sha256(b"b").hexdigest(),
-                "probe_logits": (probe + rng.normal(0, 1e-5, probe.shape)).round(6).tolist()},
-            "epochs": losses, "test_accuracy": accuracy, "test_loss": 0.05,
-            "peak_rss_bytes": int(1.5e9 * (1 + 0.01 * rng.standard_normal())),
-            "phases": {"startup_s": bounds["startup"][1] - bounds["startup"][0],
-                       "compile_s": bounds["compile"][1] - bounds["compile"][0],
-                       "train_s": bounds["epoch_3"][1] - bounds["epoch_1"][0],
-                       "eval_s": bounds["eval"][1] - bounds["eval"][0], "total_s": dur},
-            "started_at": start, "ended_at": end,
-        })  # fmt: skip
+        _write_json(
+            run_dir / "result.json",
+            {
+                "schema": "fwenergy.result",
+                "schema_version": 1,
+                "framework": fw,
+                "framework_version": "1.0",
+                "versions": {"python": "3.11.7", "numpy": "2.0"},
+                "device": {"requested": "cpu", "used": "cpu", "name": "Synthetic CPU"},
+                "threads": {"requested": 4, "intra_op": 4, "inter_op": 1},
+                "config": {
+                    "epochs": 3,
+                    "batch_size": 64,
+                    "learning_rate": 0.001,
+                    "seed": 0,
+                    "limit_train": None,
+                    "limit_test": None,
+                    "init": "shared",
+                },
+                "parameter_count": 268298,
+                "dataset": {
+                    "name": "mnist",
+                    "sha256": "ab" * 32,
+                    "train_count": 60000,
+                    "test_count": 10000,
+                },
+                "identical_work": {
+                    "initial_weights_sha256": hashlib.sha256(b"w").hexdigest(),
+                    "batch_order_sha256": hashlib.sha256(b"b").hexdigest(),
+                    "probe_logits": (probe + rng.normal(0, 1e-5, probe.shape)).round(6).tolist(),
+                },
+                "epochs": losses,
+                "test_accuracy": accuracy,
+                "test_loss": 0.05,
+                "peak_rss_bytes": int(1.5e9 * (1 + 0.01 * rng.standard_normal())),
+                "phases": {
+                    "startup_s": bounds["startup"][1] - bounds["startup"][0],
+                    "compile_s": bounds["compile"][1] - bounds["compile"][0],
+                    "train_s": bounds["epoch_3"][1] - bounds["epoch_1"][0],
+                    "eval_s": bounds["eval"][1] - bounds["eval"][0],
+                    "total_s": dur,
+                },
+                "started_at": start,
+                "ended_at": end,
+            },
+        )
     if meter != "none":
         times = np.arange(start, end, 0.1)
         counters = {d: 0.0 for d in energy}
@@ -239,5 +333,9 @@ def _write_run(
                 for tt in times:
                     in_epoch = any(s <= tt < e for n, (s, e) in bounds.items() if "epoch" in n)
                     scale = 1.15 if in_epoch else 0.7
-                    w.writerow([f"{tt:.3f}", *(f"{v['mean_power_w'] * scale:.4f}"
-                                               for v in energy.values())])  # fmt: skip
+                    w.writerow(
+                        [
+                            f"{tt:.3f}",
+                            *(f"{v['mean_power_w'] * scale:.4f}" for v in energy.values()),
+                        ]
+                    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -170,4 +171,4 @@ def test_holm_never_below_raw_and_keeps_order(p: list[float]) -> None:
     adj = stats.holm(p)
     assert all(a >= r - 1e-12 and a <= 1.0 for a, r in zip(adj, p, strict=True))
     order = np.argsort(p, kind="stable")
-    assert all(adj[i] <= adj[j] + 1e-12 for i, j in zip(order, order[1:], strict=False))
+    assert all(adj[i] <= adj[j] + 1e-12 for i, j in itertools.pairwise(order))
