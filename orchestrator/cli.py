@@ -4,6 +4,8 @@ user errors become one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,3 +30,44 @@ def main() -> None:
     except UserError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+@app.command("analyze")
+def analyze_command(
+    campaign: Annotated[
+        Path | None, typer.Argument(help="campaign folder (results/<campaign-id>/)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="report folder (default DIR/report); with --energibridge-csvs, the campaign "
+            "folder the import writes (default: <csvs>-campaign next to it)"
+        ),
+    ] = None,
+    energibridge_csvs: Annotated[
+        Path | None,
+        typer.Option(
+            help="a folder of EnergiBridge CSVs (one sub-folder per framework) to "
+            "import as a campaign and analyse"
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+) -> None:
+    """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
+    from analysis.analyze import analyze
+    from analysis.errors import AnalysisInputError
+
+    report_out = out
+    if energibridge_csvs is not None:
+        # lives in its own module (merged separately); imported here so the CLI loads without it
+        from orchestrator.import_energibridge import import_energibridge_folder
+
+        target = out or energibridge_csvs.parent / f"{energibridge_csvs.name}-campaign"
+        campaign, report_out = import_energibridge_folder(energibridge_csvs, target), None
+    if campaign is None:
+        raise UserError("give a campaign folder, or --energibridge-csvs DIR to import one")
+    try:
+        report = analyze(campaign, report_out, seed=seed, console=err)
+    except AnalysisInputError as exc:
+        raise UserError(str(exc)) from exc
+    err.print(f"report written to {report}", highlight=False, soft_wrap=True)
