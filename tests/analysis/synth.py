@@ -35,11 +35,12 @@ def write_campaign(
     meter: str = "rapl",
     seed: int = 0,
     failed: Sequence[str] = (),
-    outlier: str | None = None,
+    outliers: Sequence[str] = (),
     with_power_csv: bool = True,
 ) -> Path:
     """Write `root` as a campaign folder. `failed` lists run ids written with status failed;
-    `outlier` names a run id whose energy is tripled (a flagged outlier)."""
+    `outliers` lists run ids whose energy is tripled (flagged outliers); ids that do not
+    exist are ignored, so a test can name every position of an iteration."""
     rng = np.random.default_rng(seed)
     energy_j = dict(energy_j or {f: 1000.0 for f in frameworks})
     duration_s = dict(duration_s or {f: 20.0 for f in frameworks})
@@ -102,7 +103,7 @@ def write_campaign(
             run_id = f"{it:03d}-{pos}-{fw}"
             dur = float(duration_s[fw] * (1 + cv * rng.standard_normal()))
             total = float(energy_j[fw] * (1 + cv * rng.standard_normal()))
-            if run_id == outlier:
+            if run_id in outliers:
                 total *= 3
             status = "failed" if run_id in failed else "ok"
             run_dir = root / "runs" / run_id
@@ -339,3 +340,35 @@ def _write_run(
                             *(f"{v['mean_power_w'] * scale:.4f}" for v in energy.values()),
                         ]
                     )
+
+
+def write_imported(root: Path, *, runs_per_framework: int = 6, seed: int = 0) -> Path:
+    """A campaign as the EnergiBridge import writes it: campaign.json with an "imported" key,
+    run.json files with package energy only, no position, phases, result.json or events."""
+    rng = np.random.default_rng(seed)
+    frameworks = ["keras", "torch"]
+    root.mkdir(parents=True, exist_ok=True)
+    _write_json(root / "campaign.json", {
+        "schema": "fwenergy.campaign", "schema_version": 1, "campaign_id": root.name,
+        "created_at": T0, "frameworks": frameworks, "iterations": runs_per_framework,
+        "imported": {"tool": "energibridge", "source": "/somewhere/csvs"},
+    })  # fmt: skip
+    t = T0
+    for fw, base_j in zip(frameworks, (2200.0, 3200.0), strict=True):
+        for i in range(1, runs_per_framework + 1):
+            dur = 35.0 * (1 + 0.02 * float(rng.standard_normal()))
+            gross = base_j * (1 + 0.02 * float(rng.standard_normal()))
+            run_id = f"{i:03d}-{fw}"
+            run_dir = root / "runs" / run_id
+            run_dir.mkdir(parents=True)
+            _write_json(run_dir / "run.json", {
+                "schema": "fwenergy.run", "schema_version": 1, "run_id": run_id,
+                "iteration": i, "position": None, "framework": fw, "status": "ok",
+                "started_at": t, "ended_at": t + dur, "duration_s": dur,
+                "meters": [{"name": "energibridge"}],
+                "energy": {"cpu-package-0": {"meter": "energibridge", "gross_j": gross,
+                                             "mean_power_w": gross / dur, "method": "counter",
+                                             "estimated": False}},
+            })  # fmt: skip
+            t += dur + 60
+    return root

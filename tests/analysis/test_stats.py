@@ -131,6 +131,7 @@ def test_bootstrap_ci_is_reproducible_and_close_to_scipy() -> None:
     x = rng.normal(100, 10, 200)
     ci = stats.bootstrap_median_ci(x, seed=7)
     assert ci == stats.bootstrap_median_ci(x, seed=7)
+    assert ci != stats.bootstrap_median_ci(x, seed=8)
     ref = sps.bootstrap(
         (x,), np.median, method="percentile", n_resamples=10_000, random_state=1
     ).confidence_interval
