@@ -14,28 +14,10 @@ import pandas as pd
 from analysis import stats
 from analysis.document import Bullets, Callout, Document, Figure, Heading, Para, Table
 from analysis.evidence import Evidence
+from analysis.fmt import number as fmt
+from analysis.fmt import p_value as fmt_p
 from analysis.load import Campaign, tuples
 from analysis.study import Metric, Study
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
-            return f"{v:.{digits - 1}e}"
-        return (
-            f"{v:.{digits}g}" if abs(v) >= 10**digits else f"{v:.{digits}f}".rstrip("0").rstrip(".")
-        )
-    return str(v)
-
-
-def fmt_p(p: float) -> str:
-    return "–" if not math.isfinite(p) else f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
+from analysis.fmt import number
 from analysis.load import tuples
 
 VARIANTS = ("all", "without-outliers")
@@ -171,10 +172,7 @@ def build_study(
 
 
 def _fmt(v: float, unit: str) -> str:
-    if not math.isfinite(v):
-        return "n/a"
-    s = f"{v:.4g}" if abs(v) < 1e5 else f"{v:.4e}"
-    return f"{s} {unit}".strip()
+    return f"{number(v, 4)} {unit}".strip()
 
 
 def _conclusions(table: pd.DataFrame, metrics: list[Metric]) -> list[Conclusion]:
