@@ -42,6 +42,9 @@ BASE_COLUMNS = [
     "parameter_count",
 ]
 
+# counts and ids read as floats (NaN marks a missing value); written back as integers
+INTEGER_COLUMNS = ("iteration", "position", "exit_code", "peak_rss_bytes", "parameter_count")
+
 
 @dataclass(frozen=True)
 class Campaign:
@@ -240,6 +243,8 @@ def load_campaign(folder: Path) -> Campaign:
     domain_cols = sorted(c for c in other if not c.startswith("phase_"))
     phase_cols = sorted((c for c in other if c.startswith("phase_")), key=_phase_order)
     table = table[BASE_COLUMNS + domain_cols + phase_cols]
+    for col in INTEGER_COLUMNS:
+        table[col] = table[col].astype("Float64").round().astype("Int64")
     table = table.sort_values(["iteration", "position", "run_id"], na_position="last")
     return Campaign(
         path=folder,

@@ -17,6 +17,17 @@ from analysis.fmt import number
 from analysis.load import tuples
 
 VARIANTS = ("all", "without-outliers")
+# report/stats.csv, documented column by column in docs/analysis.md
+STATS_COLUMNS = [
+    "variant", "metric", "unit", "kind", "framework", "framework_b",
+    # kind == describe
+    "n", "mean", "median", "variance", "sd", "min", "max", "q1", "q3", "iqr", "cv",
+    "median_ci_low", "median_ci_high", "shapiro_w", "shapiro_p", "outliers",
+    # kind == compare
+    "n_a", "n_b", "test", "test_reason", "statistic", "p_value", "p_holm", "cohens_d",
+    "cliffs_delta", "cliffs_magnitude", "cles", "median_a", "median_b", "median_diff",
+    "pct_change", "supported",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -162,7 +173,9 @@ def build_study(
                 and abs(r["cliffs_delta"]) >= stats.CONCLUSION_MIN_ABS_DELTA
             )
         rows.extend(compare_rows)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=STATS_COLUMNS)
+    for col in ("n", "outliers", "n_a", "n_b"):
+        table[col] = table[col].astype("Float64").astype("Int64")
     outliers = pd.DataFrame(outlier_rows, columns=["run_id", "framework", "metric", "value"])
     conclusions = _conclusions(table, metrics)
     warnings = _warnings(runs, ok, table, frameworks, outliers)
