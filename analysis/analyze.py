@@ -164,7 +164,18 @@ def analyze(
             doc = build_document(campaign, study, ev, figures, notes)
             (tmp / "report.md").write_text(to_markdown(doc, tmp))
             (tmp / "report.html").write_text(to_html(doc))
+    _summarise(console, study)
     return out
+
+
+def _summarise(console: Console, study: Study) -> None:
+    """The human summary on stderr, hyperfine-style: what was found, then what to distrust."""
+    for c in study.conclusions:
+        console.print(f"  {c.text}", highlight=False, soft_wrap=True)
+    if not study.conclusions:
+        console.print("  no supported difference between the frameworks", highlight=False)
+    for w in study.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
 
 
 def _outlier_labels(runs: pd.DataFrame, study: Study) -> list[str]:

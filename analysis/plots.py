@@ -107,7 +107,15 @@ def power_series(
         trace = traces[fw]
         for name, start, end in trace.phases:
             if name == "compile":  # inside epoch_1: hatch it over the epoch's shade
-                ax.axvspan(start, end, facecolor="none", hatch="//", edgecolor="grey", lw=0)
+                ax.axvspan(
+                    start,
+                    end,
+                    facecolor="none",
+                    hatch="//",
+                    edgecolor="grey",
+                    lw=0,
+                    label="compile (in epoch_1)",
+                )
             else:
                 ax.axvspan(start, end, color=shades[name], alpha=0.5, lw=0, label=name)
         for col in trace.power.columns:
