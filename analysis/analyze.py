@@ -133,7 +133,6 @@ def analyze(
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         console=console,
         disable=not console.is_terminal,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -51,43 +52,14 @@ def violin_box(
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     order = [f for f in frameworks if f in set(data["framework"])]
     pal = _palette(frameworks)
-    sns.violinplot(
-        data=data,
-        x="framework",
-        y=column,
-        order=order,
-        hue="framework",
-        palette=pal,
-        inner=None,
-        cut=0,
-        ax=ax,
-        legend=False,
-    )
+    common: dict[str, Any] = {"data": data, "x": "framework", "y": column, "order": order,
+                              "ax": ax}  # fmt: skip
+    sns.violinplot(**common, hue="framework", palette=pal, inner=None, cut=0, legend=False)
     for body in ax.collections:
         body.set_alpha(0.35)
-    sns.boxplot(
-        data=data,
-        x="framework",
-        y=column,
-        order=order,
-        width=0.18,
-        ax=ax,
-        showfliers=False,
-        boxprops={"facecolor": "white", "zorder": 3},
-        medianprops={"color": "black"},
-        zorder=3,
-    )
-    sns.stripplot(
-        data=data,
-        x="framework",
-        y=column,
-        order=order,
-        color="black",
-        size=2.5,
-        jitter=0.08,
-        ax=ax,
-        zorder=4,
-    )
+    box = {"boxprops": {"facecolor": "white", "zorder": 3}, "medianprops": {"color": "black"}}
+    sns.boxplot(**common, **box, width=0.18, showfliers=False, zorder=3)
+    sns.stripplot(**common, color="black", size=2.5, jitter=0.08, zorder=4)
     ax.set_xlabel("")
     ax.set_ylabel(label)
     ax.set_title(label)
@@ -198,28 +170,11 @@ def accuracy(ok: pd.DataFrame, frameworks: Sequence[str], out_dir: Path) -> Path
     data = ok[ok["test_accuracy"].notna()]
     order = [f for f in frameworks if f in set(data["framework"])]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    sns.boxplot(
-        data=data,
-        x="framework",
-        y="test_accuracy",
-        order=order,
-        hue="framework",
-        palette=_palette(frameworks),
-        width=0.4,
-        showfliers=False,
-        ax=ax,
-        legend=False,
-    )
-    sns.stripplot(
-        data=data,
-        x="framework",
-        y="test_accuracy",
-        order=order,
-        color="black",
-        size=3,
-        jitter=0.1,
-        ax=ax,
-    )
+    common: dict[str, Any] = {"data": data, "x": "framework", "y": "test_accuracy",
+                              "order": order, "ax": ax}  # fmt: skip
+    sns.boxplot(**common, hue="framework", palette=_palette(frameworks), width=0.4,
+                showfliers=False, legend=False)  # fmt: skip
+    sns.stripplot(**common, color="black", size=3, jitter=0.1)
     ax.set_xlabel("")
     ax.set_ylabel("test accuracy")
     ax.set_title("Test accuracy after training")

@@ -18,6 +18,8 @@ T0 = 1_800_000_000.0
 PHASE_SHARES = {"startup": 0.08, "epoch_1": 0.3, "epoch_2": 0.28, "epoch_3": 0.28, "eval": 0.06}
 DOMAIN_SHARES = {"cpu-package-0": 0.85, "dram-0": 0.15}
 BASELINE_W = {"cpu-package-0": 4.0, "dram-0": 1.0}
+CONFIG = {"epochs": 3, "batch_size": 64, "learning_rate": 0.001, "seed": 0,
+          "limit_train": None, "limit_test": None, "init": "shared"}  # fmt: skip
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -68,17 +70,7 @@ def write_campaign(
                 "cpuset": "1-7",
                 "memory_limit": "8g",
             },
-            "workload": {
-                "epochs": 3,
-                "batch_size": 64,
-                "learning_rate": 0.001,
-                "seed": 0,
-                "limit_train": None,
-                "limit_test": None,
-                "threads": 4,
-                "device": "cpu",
-                "init": "shared",
-            },
+            "workload": CONFIG | {"threads": 4, "device": "cpu"},
             "dataset": {"name": "mnist", "path": "/data/mnist", "sha256": "ab" * 32},
             "provenance": {
                 "host": {"hostname": "synth"},
@@ -281,15 +273,7 @@ def _write_run(
                 "versions": {"python": "3.11.7", "numpy": "2.0"},
                 "device": {"requested": "cpu", "used": "cpu", "name": "Synthetic CPU"},
                 "threads": {"requested": 4, "intra_op": 4, "inter_op": 1},
-                "config": {
-                    "epochs": 3,
-                    "batch_size": 64,
-                    "learning_rate": 0.001,
-                    "seed": 0,
-                    "limit_train": None,
-                    "limit_test": None,
-                    "init": "shared",
-                },
+                "config": CONFIG,
                 "parameter_count": 268298,
                 "dataset": {
                     "name": "mnist",
