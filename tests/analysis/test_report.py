@@ -193,3 +193,9 @@ def test_orchestrator_analyze_writes_the_report(tmp_path: Path) -> None:
     assert proc.stdout == ""  # human output goes to stderr
     assert (tmp_path / "r" / "report.html").is_file()
     assert pd.read_csv(tmp_path / "r" / "summary.csv")["run_id"].nunique() == 6
+
+
+def test_orchestrator_analyze_without_a_folder_says_what_to_give() -> None:
+    proc = _cli("-m", "orchestrator", "analyze")
+    assert proc.returncode == 2
+    assert "give a campaign folder, or --energibridge-csvs DIR" in proc.stderr
