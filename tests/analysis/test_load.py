@@ -124,3 +124,17 @@ def test_campaign_without_runs_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "c" / "state.jsonl").unlink()
     with pytest.raises(AnalysisInputError, match="no runs"):
         load_campaign(tmp_path / "c")
+
+
+def test_synthetic_phases_agree_with_the_orchestrators_derivation(tmp_path: Path) -> None:
+    """The generator's run.json phases are what orchestrator derives from its events.jsonl,
+    so the synthetic folders follow the contract the real campaign writes."""
+    from orchestrator.energy import phases_from_events
+
+    write_campaign(tmp_path / "c", iterations=1)
+    for run_dir in (tmp_path / "c" / "runs").iterdir():
+        events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+        derived = {p.name: (p.start_s, p.end_s) for p in phases_from_events(events)}
+        written = json.loads((run_dir / "run.json").read_text())["phases"]
+        assert derived == {p["name"]: (pytest.approx(p["start"]), pytest.approx(p["end"]))
+                           for p in written}  # fmt: skip
