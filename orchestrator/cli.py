@@ -58,6 +58,8 @@ def analyze_command(
     from analysis.errors import AnalysisInputError
 
     report_out = out
+    if energibridge_csvs is not None and campaign is not None:
+        raise UserError("give either a campaign folder or --energibridge-csvs, not both")
     if energibridge_csvs is not None:
         # lives in its own module (merged separately); imported here so the CLI loads without it
         from orchestrator.import_energibridge import import_energibridge_folder
