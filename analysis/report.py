@@ -54,6 +54,15 @@ def build_document(
             f"Bootstrap seed {study.seed}."
         )
     )
+    totals = sorted({str(s) for s in runs["energy_domains"].dropna() if s})
+    if totals:
+        doc.add(
+            Para(
+                "Energy (gross/net) is the sum of "
+                + " or ".join(totals)
+                + " (packages, DRAM and GPUs only: psys and core/uncore nest inside them)."
+            )
+        )
     if no_energy(study):
         doc.add(
             Callout(
