@@ -151,6 +151,49 @@ def measure(
     raise typer.Exit(result.exit_code)
 
 
+@app.command("analyze")
+def analyze_command(
+    campaign: Annotated[
+        Path | None, typer.Argument(help="campaign folder (results/<campaign-id>/)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="report folder (default DIR/report); with --energibridge-csvs, the campaign "
+            "folder the import writes (default: <csvs>-campaign next to it)"
+        ),
+    ] = None,
+    energibridge_csvs: Annotated[
+        Path | None,
+        typer.Option(
+            help="a folder of EnergiBridge CSVs (one sub-folder per framework) to "
+            "import as a campaign and analyse"
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+) -> None:
+    """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
+    from analysis.analyze import analyze
+    from analysis.errors import AnalysisInputError
+
+    report_out = out
+    if energibridge_csvs is not None and campaign is not None:
+        raise UserError("give either a campaign folder or --energibridge-csvs, not both")
+    if energibridge_csvs is not None:
+        # lives in its own module (merged separately); imported here so the CLI loads without it
+        from orchestrator.import_energibridge import import_energibridge_folder
+
+        target = out or energibridge_csvs.parent / f"{energibridge_csvs.name}-campaign"
+        campaign, report_out = import_energibridge_folder(energibridge_csvs, target), None
+    if campaign is None:
+        raise UserError("give a campaign folder, or --energibridge-csvs DIR to import one")
+    try:
+        report = analyze(campaign, report_out, seed=seed, console=err)
+    except AnalysisInputError as exc:
+        raise UserError(str(exc)) from exc
+    err.print(f"report written to {report}", highlight=False, soft_wrap=True)
+
+
 # --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------
 
 _FW_HELP = "comma-separated: keras,torch,jax"

@@ -1,0 +1,35 @@
+"""`python -m analysis DIR [--out DIR] [--seed N]`: the same as `orchestrator analyze`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from analysis.analyze import analyze
+from analysis.errors import AnalysisInputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Campaign folder -> summary.csv, stats.csv, report.md, report.html, figures/.",
+    )
+    parser.add_argument("campaign", type=Path, help="the campaign folder (results/<id>/)")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default DIR/report)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    args = parser.parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        out = analyze(args.campaign, args.out, seed=args.seed, console=err)
+    except AnalysisInputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    err.print(f"report written to {out}", highlight=False, soft_wrap=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

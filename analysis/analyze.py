@@ -1,0 +1,184 @@
+"""The one entry point: campaign folder -> report folder (summary.csv, stats.csv, report.md,
+report.html, figures/). Files are written into a temporary sibling folder and moved into
+place at the end, so an interrupted analysis never leaves a half report behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from analysis import evidence, plots
+from analysis.document import to_html, to_markdown
+from analysis.errors import AnalysisInputError
+from analysis.load import Campaign, load_campaign, phase_names, read_power, tuples
+from analysis.report import build_document, label
+from analysis.study import Study, build_study, phase_medians
+
+REPORT_FILES = {"summary.csv", "stats.csv", "report.md", "report.html", "figures"}
+
+
+def _typical_traces(campaign: Campaign, study: Study) -> dict[str, plots.PowerTrace]:
+    """Per framework, the ok run closest to the framework's median energy (time when no
+    energy was measured) among the runs that have a power series."""
+    ok = study.ok
+    key = "energy_gross_j" if ok["energy_gross_j"].notna().any() else "duration_s"
+    traces = {}
+    for fw in study.frameworks:
+        sub = ok[(ok["framework"] == fw) & ok[key].notna()]
+        if sub.empty:
+            continue
+        distance = (sub[key] - sub[key].median()).abs().sort_values()
+        for idx in distance.index:
+            run_id = str(sub.at[idx, "run_id"])
+            if run_id not in campaign.run_dirs:
+                continue
+            started = float(sub["started_at"].loc[idx])
+            power = read_power(campaign.run_dirs[run_id], started)
+            if power is None:
+                continue
+            phases = [
+                (str(p["name"]), float(p["start"]) - started, float(p["end"]) - started)
+                for p in campaign.run_records[run_id].get("phases") or []
+                if p.get("start") is not None and p.get("end") is not None
+            ]
+            traces[fw] = plots.PowerTrace(run_id, power, phases)
+            break
+    return traces
+
+
+def _figures(
+    campaign: Campaign, study: Study, fig_dir: Path, progress: Progress
+) -> tuple[dict[str, Path], list[str]]:
+    ok, fws = study.ok, study.frameworks
+    figures: dict[str, Path] = {}
+    notes: list[str] = []
+    task = progress.add_task("figures", total=len(study.metrics) + 5)
+    for m in study.metrics:
+        if m.column != "test_accuracy":
+            figures[f"violin-{m.column}"] = plots.violin_box(ok, m.column, label(m), fws, fig_dir)
+        progress.advance(task)
+    traces = _typical_traces(campaign, study)
+    if traces:
+        figures["power-series"] = plots.power_series(traces, fws, fig_dir)
+    else:
+        notes.append(
+            "No power time series in this campaign (meter none, or an imported study): "
+            "the power-over-time figure is left out."
+        )
+    progress.advance(task)
+    phases = phase_names(ok)
+    for unit, stem, axis in (
+        ("energy_j", "phase-energy", "energy (J)"),
+        ("duration_s", "phase-time", "time (s)"),
+    ):
+        med = phase_medians(ok, fws, phases, unit)
+        if not med.empty:
+            figures[stem] = plots.phase_stack(med, axis, fig_dir, stem)
+        elif unit == "energy_j":
+            notes.append(
+                "No per-phase energy (no phases or no energy): the phase-energy figure is left out."
+            )
+        progress.advance(task)
+    if ok["position"].notna().any():
+        for col, axis in (("energy_gross_j", "Energy (gross, J)"), ("duration_s", "Time (s)")):
+            if ok[col].notna().any():
+                figures[f"order-{col}"] = plots.order_effects(ok, col, axis, fws, fig_dir)
+    else:
+        notes.append("Runs have no position in an iteration: the order-effect figure is left out.")
+    progress.advance(task)
+    if ok["test_accuracy"].notna().any():
+        figures["accuracy"] = plots.accuracy(ok, fws, fig_dir)
+    progress.advance(task)
+    return figures, notes
+
+
+@contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    if out.exists() and not out.is_dir():
+        raise AnalysisInputError(f"{out} is a file; pass --out a folder")
+    if out.is_dir() and any(out.iterdir()) and not {p.name for p in out.iterdir()} <= REPORT_FILES:
+        raise AnalysisInputError(
+            f"{out} holds files that are not a report; pass --out an empty or new folder"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def analyze(
+    campaign_dir: Path, out_dir: Path | None = None, seed: int = 0, console: Console | None = None
+) -> Path:
+    """Analyse one campaign folder; returns the report folder (default DIR/report)."""
+    campaign_dir = Path(campaign_dir)
+    out = Path(out_dir) if out_dir is not None else campaign_dir / "report"
+    console = console or Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    ) as progress:
+        step = progress.add_task("loading runs", total=None)
+        campaign = load_campaign(campaign_dir)
+        progress.update(step, description="statistics (bootstrap)")
+        study = build_study(
+            campaign.runs, list(campaign.meta.get("frameworks") or []), campaign.domains, seed=seed
+        )
+        results = {
+            fw: [
+                campaign.results[r]
+                for r in study.ok[study.ok["framework"] == fw]["run_id"]
+                if r in campaign.results
+            ]
+            for fw in study.frameworks
+        }
+        ev = evidence.gather(results)
+        progress.update(step, visible=False)
+        with _staging(out) as tmp:
+            figures, notes = _figures(campaign, study, tmp / "figures", progress)
+            summary = campaign.runs.copy()
+            summary["outlier_metrics"] = _outlier_labels(summary, study)
+            summary.to_csv(tmp / "summary.csv", index=False)
+            study.table.to_csv(tmp / "stats.csv", index=False)
+            doc = build_document(campaign, study, ev, figures, notes)
+            (tmp / "report.md").write_text(to_markdown(doc, tmp))
+            (tmp / "report.html").write_text(to_html(doc))
+    _summarise(console, study)
+    return out
+
+
+def _summarise(console: Console, study: Study) -> None:
+    """The human summary on stderr, hyperfine-style: what was found, then what to distrust."""
+    for c in study.conclusions:
+        console.print(f"  {c.text}", highlight=False, soft_wrap=True)
+    if not study.conclusions:
+        console.print("  no supported difference between the frameworks", highlight=False)
+    for w in study.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
+def _outlier_labels(runs: pd.DataFrame, study: Study) -> list[str]:
+    by_run: dict[str, list[str]] = {}
+    for r in tuples(study.outliers):
+        by_run.setdefault(str(r.run_id), []).append(str(r.metric))
+    return ["+".join(by_run.get(str(r), [])) for r in runs["run_id"]]

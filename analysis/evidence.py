@@ -1,0 +1,86 @@
+"""The identical-work evidence: do the frameworks' result.json files show the same model,
+the same data, the same starting weights and the same batches? Pure: result dicts in."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CHECKS = (
+    ("parameter_count", ("parameter_count",)),
+    ("dataset sha256", ("dataset", "sha256")),
+    ("initial weights sha256", ("identical_work", "initial_weights_sha256")),
+    ("batch order sha256", ("identical_work", "batch_order_sha256")),
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    values: dict[str, list[str]]  # framework -> distinct values seen in its runs
+    identical: bool  # one value, the same in every framework
+
+
+@dataclass(frozen=True)
+class Evidence:
+    frameworks: list[str]
+    checks: list[Check]
+    probe_max_abs_diff: dict[tuple[str, str], float]  # per framework pair
+    epoch_loss_median: dict[str, list[float]]  # per framework, per epoch
+    versions: dict[str, str]  # framework -> framework_version(s)
+
+    @property
+    def has_results(self) -> bool:
+        return bool(self.versions)
+
+
+def _get(d: Mapping[str, Any], path: Sequence[str]) -> Any:
+    for key in path:
+        if not isinstance(d, Mapping) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> Evidence:
+    fws = [f for f, rs in results_by_framework.items() if rs]
+    checks = []
+    for name, path in CHECKS:
+        values = {
+            f: sorted({str(v) for r in results_by_framework[f] if (v := _get(r, path)) is not None})
+            for f in fws
+        }
+        distinct = {v for vs in values.values() for v in vs}
+        identical = len(distinct) == 1 and all(len(vs) == 1 for vs in values.values())
+        checks.append(Check(name, values, identical))
+    # the first run's logits: they are computed before training from the shared weights,
+    # so every run of a framework gives the same ones
+    probes: dict[str, np.ndarray] = {}
+    for f in fws:
+        for r in results_by_framework[f]:
+            p = _get(r, ("identical_work", "probe_logits"))
+            if p:
+                probes[f] = np.asarray(p, dtype=float)
+                break
+    diffs = {}
+    for a, b in itertools.combinations([f for f in fws if f in probes], 2):
+        pa, pb = probes[a], probes[b]
+        diffs[(a, b)] = float(np.max(np.abs(pa - pb))) if pa.shape == pb.shape else math.inf
+    losses: dict[str, list[float]] = {}
+    for f in fws:
+        per_epoch: dict[int, list[float]] = {}
+        for r in results_by_framework[f]:
+            for ep in r.get("epochs") or []:
+                if ep.get("mean_loss") is not None:
+                    per_epoch.setdefault(int(ep["epoch"]), []).append(float(ep["mean_loss"]))
+        losses[f] = [float(np.median(per_epoch[k])) for k in sorted(per_epoch)]
+    versions = {
+        f: ", ".join(sorted({str(r.get("framework_version")) for r in results_by_framework[f]}))
+        for f in fws
+    }
+    return Evidence(fws, checks, diffs, losses, versions)

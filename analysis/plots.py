@@ -1,0 +1,182 @@
+"""Figures, each written as PNG (embedded in the HTML report) and SVG (for papers). Every
+function takes tables, draws one figure and returns the PNG's path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on measurement hosts or in CI
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+DPI = 110
+# Matplotlib stamps the date into SVG metadata; leaving it out keeps reruns byte-identical.
+SVG_META = {"Date": None}
+
+
+@dataclass(frozen=True)
+class PowerTrace:
+    run_id: str
+    power: pd.DataFrame  # time_s (seconds since the run started) + <domain>_power_w columns
+    phases: list[tuple[str, float, float]]  # name, start and end in seconds since run start
+
+
+def _save(fig: Figure, out_dir: Path, stem: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{stem}.png"
+    fig.savefig(png, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(out_dir / f"{stem}.svg", bbox_inches="tight", metadata=SVG_META)
+    plt.close(fig)
+    return png
+
+
+def _palette(frameworks: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    return dict(zip(frameworks, sns.color_palette("colorblind", len(frameworks)), strict=True))
+
+
+def violin_box(
+    ok: pd.DataFrame, column: str, label: str, frameworks: Sequence[str], out_dir: Path
+) -> Path:
+    """Distribution per framework: a violin for the shape, a box for median and quartiles,
+    and every run as a dot so that small samples are not hidden behind a smooth curve."""
+    data = ok[ok[column].notna()]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    order = [f for f in frameworks if f in set(data["framework"])]
+    pal = _palette(frameworks)
+    common: dict[str, Any] = {"data": data, "x": "framework", "y": column, "order": order,
+                              "ax": ax}  # fmt: skip
+    sns.violinplot(**common, hue="framework", palette=pal, inner=None, cut=0, legend=False)
+    for body in ax.collections:
+        body.set_alpha(0.35)
+    box = {"boxprops": {"facecolor": "white", "zorder": 3}, "medianprops": {"color": "black"}}
+    sns.boxplot(**common, **box, width=0.18, showfliers=False, zorder=3)
+    sns.stripplot(**common, color="black", size=2.5, jitter=0.08, zorder=4)
+    ax.set_xlabel("")
+    ax.set_ylabel(label)
+    ax.set_title(label)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out_dir, f"violin-{column}")
+
+
+def power_series(
+    traces: Mapping[str, PowerTrace], frameworks: Sequence[str], out_dir: Path
+) -> Path:
+    """One typical run per framework: power per domain over time, phases shaded."""
+    fws = [f for f in frameworks if f in traces]
+    fig, axes = plt.subplots(len(fws), 1, figsize=(8, 2.6 * len(fws)), squeeze=False)
+    phase_names = sorted({p[0] for t in traces.values() for p in t.phases})
+    shades = dict(zip(phase_names, sns.color_palette("pastel", len(phase_names)), strict=True))
+    for ax, fw in zip(axes[:, 0], fws, strict=True):
+        trace = traces[fw]
+        for name, start, end in trace.phases:
+            if name == "compile":  # inside epoch_1: hatch it over the epoch's shade
+                ax.axvspan(
+                    start,
+                    end,
+                    facecolor="none",
+                    hatch="//",
+                    edgecolor="grey",
+                    lw=0,
+                    label="compile (in epoch_1)",
+                )
+            else:
+                ax.axvspan(start, end, color=shades[name], alpha=0.5, lw=0, label=name)
+        for col in trace.power.columns:
+            if col.endswith("_power_w"):
+                ax.plot(
+                    trace.power["time_s"], trace.power[col], lw=1, label=col[: -len("_power_w")]
+                )
+        ax.set_title(f"{fw}: run {trace.run_id}", fontsize=10)
+        ax.set_ylabel("power (W)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("time since the run started (s)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    seen = dict(zip(labels, handles, strict=True))
+    fig.legend(
+        seen.values(),
+        seen.keys(),
+        loc="upper center",
+        ncol=min(6, len(seen)),
+        fontsize=8,
+        bbox_to_anchor=(0.5, 1.0 + 0.12 / len(fws)),
+    )
+    fig.tight_layout()
+    return _save(fig, out_dir, "power-series")
+
+
+def phase_stack(medians: pd.DataFrame, ylabel: str, out_dir: Path, stem: str) -> Path:
+    """`medians`: one row per framework, one column per phase, in order; stacked bars."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    bottom = np.zeros(len(medians))
+    colors = sns.color_palette("pastel", len(medians.columns))
+    for color, phase in zip(colors, medians.columns, strict=True):
+        values = medians[phase].fillna(0).to_numpy(dtype=float)
+        ax.bar(
+            medians.index, values, bottom=bottom, label=phase, color=color, edgecolor="grey", lw=0.5
+        )
+        bottom += values
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{ylabel} per phase (median over runs)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out_dir, stem)
+
+
+def order_effects(
+    ok: pd.DataFrame, column: str, label: str, frameworks: Sequence[str], out_dir: Path
+) -> Path:
+    """The metric against the run's position in its iteration: a slope means the order of
+    the runs (heat, caches, tail energy of the previous run) leaks into the measurement."""
+    data = ok[ok[column].notna() & ok["position"].notna()]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    pal = _palette(frameworks)
+    rng = np.random.default_rng(0)
+    for fw in frameworks:
+        sub = data[data["framework"] == fw]
+        if sub.empty:
+            continue
+        x = sub["position"].to_numpy(dtype=float)
+        ax.scatter(
+            x + rng.uniform(-0.08, 0.08, len(x)),
+            sub[column],
+            s=12,
+            color=pal[fw],
+            alpha=0.7,
+            label=fw,
+        )
+        med = sub.groupby("position")[column].median()
+        ax.plot(med.index, med.to_numpy(), color=pal[fw], lw=1.5)
+    positions = sorted(data["position"].unique())
+    ax.set_xticks(positions)
+    ax.set_xlabel("position in the iteration")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} by position (lines: medians)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, out_dir, f"order-{column}")
+
+
+def accuracy(ok: pd.DataFrame, frameworks: Sequence[str], out_dir: Path) -> Path:
+    data = ok[ok["test_accuracy"].notna()]
+    order = [f for f in frameworks if f in set(data["framework"])]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    common: dict[str, Any] = {"data": data, "x": "framework", "y": "test_accuracy",
+                              "order": order, "ax": ax}  # fmt: skip
+    sns.boxplot(**common, hue="framework", palette=_palette(frameworks), width=0.4,
+                showfliers=False, legend=False)  # fmt: skip
+    sns.stripplot(**common, color="black", size=3, jitter=0.1)
+    ax.set_xlabel("")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy after training")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out_dir, "accuracy")

@@ -1,0 +1,56 @@
+"""`orchestrator analyze --energibridge-csvs DIR`: a study that used EnergiBridge alone,
+imported and analysed end to end through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.meters.test_import_energibridge import study  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def _analyze(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    cli = [sys.executable, "-m", "orchestrator", "analyze"]
+    return subprocess.run(
+        [*cli, "--energibridge-csvs", str(source), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_an_energibridge_study_is_imported_and_analysed(study: Path, tmp_path: Path):  # noqa: F811
+    out = tmp_path / "imported"
+    proc = _analyze(study, out)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader((out / "report" / "summary.csv").open()))
+    assert len(rows) == 12
+    energy_col = "energy_gross_j"  # the labelled total: packages + DRAM + GPUs
+    by_run = {(r["framework"], int(r["iteration"])): r for r in rows}
+    # torch's run number 1 crosses the AMD counter's 2^16 J wrap: 40 W for 4 s is still 160 J.
+    wrapped = by_run[("torch", 2)]
+    assert float(wrapped[energy_col]) == pytest.approx(160.0, rel=1e-6)
+    assert float(by_run[("jax", 1)][energy_col]) == pytest.approx(200.0, rel=1e-6)
+    stats = (out / "report" / "stats.csv").read_text()
+    assert "keras" in stats and "jax" in stats
+    assert (out / "report" / "report.html").stat().st_size > 10_000
+
+
+def test_a_malformed_study_is_one_error_line(study: Path, tmp_path: Path):  # noqa: F811
+    bad = study / "keras" / "keras_0.csv"
+    lines = bad.read_text().splitlines()
+    lines[5] = "200,not-a-time,1,2,3,4"
+    bad.write_text("\n".join(lines) + "\n")
+    proc = _analyze(study, tmp_path / "x")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "keras/keras_0.csv:6: column 'Time'" in proc.stderr
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,201 @@
+"""End to end: synthetic campaign folders with a known truth -> report folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.analyze import analyze
+from analysis.errors import AnalysisInputError
+from tests.analysis.conftest import QUIET
+from tests.analysis.synth import write_imported
+from tests.conftest import REPO
+
+
+def _stats(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "report" / "stats.csv")
+
+
+def _pair(t: pd.DataFrame, metric: str, a: str, b: str, variant: str = "all") -> pd.Series:
+    sel = t[(t["kind"] == "compare") & (t["variant"] == variant) & (t["metric"] == metric)
+            & (t["framework"] == a) & (t["framework_b"] == b)]  # fmt: skip
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+def test_report_folder_has_every_output(effect_campaign: Path) -> None:
+    report = effect_campaign / "report"
+    assert {p.name for p in report.iterdir()} == {
+        "summary.csv", "stats.csv", "report.md", "report.html", "figures"}  # fmt: skip
+    pngs = sorted(p.stem for p in (report / "figures").glob("*.png"))
+    svgs = sorted(p.stem for p in (report / "figures").glob("*.svg"))
+    assert pngs == svgs
+    for stem in ("violin-energy_gross_j", "violin-duration_s", "power-series", "phase-energy",
+                 "phase-time", "order-energy_gross_j", "accuracy"):  # fmt: skip
+        assert stem in pngs
+    for png in (report / "figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(effect_campaign.glob(".report.*"))  # no staging folder left behind
+
+
+def test_known_effect_is_found_in_the_right_direction(effect_campaign: Path) -> None:
+    t = _stats(effect_campaign)
+    kt = _pair(t, "energy_gross_j", "keras", "torch")
+    assert kt["supported"] and kt["p_holm"] < 0.05
+    assert kt["median_diff"] < 0 and kt["cliffs_delta"] < -0.9
+    assert -50 < kt["pct_change"] < -30
+    tj = _pair(t, "energy_gross_j", "torch", "jax")
+    assert tj["supported"] and tj["median_diff"] > 0
+    # keras and jax do the same: nothing may be claimed
+    assert not _pair(t, "energy_gross_j", "keras", "jax")["supported"]
+    # equal durations: no time difference claimed for any pair
+    comp = t[(t["kind"] == "compare") & (t["metric"] == "duration_s")]
+    assert not comp["supported"].any()
+    md = (effect_campaign / "report" / "report.md").read_text()
+    assert "Energy (gross): torch is" in md and "lower than keras" in md
+    assert "Energy (gross): jax is" in md and "higher than torch" in md
+
+
+def test_holm_runs_over_the_whole_family(effect_campaign: Path) -> None:
+    t = _stats(effect_campaign)
+    comp = t[(t["kind"] == "compare") & (t["variant"] == "all")]
+    m = comp["p_value"].notna().sum()
+    assert m == len(comp) >= 3 * 7
+    smallest = comp.loc[comp["p_value"].idxmin()]
+    assert smallest["p_holm"] == pytest.approx(min(1.0, m * smallest["p_value"]))
+    assert (comp["p_holm"] >= comp["p_value"] - 1e-15).all()
+
+
+def test_failed_run_is_counted_and_excluded(effect_campaign: Path) -> None:
+    summary = pd.read_csv(effect_campaign / "report" / "summary.csv")
+    assert len(summary) == 30
+    assert (summary["status"] == "failed").sum() == 1
+    t = _stats(effect_campaign)
+    keras = t[(t["kind"] == "describe") & (t["variant"] == "all") & (t["framework"] == "keras")
+              & (t["metric"] == "energy_gross_j")]  # fmt: skip
+    assert keras["n"].iloc[0] == 9
+    md = (effect_campaign / "report" / "report.md").read_text()
+    assert "1 run(s) did not finish ok (failed: 1); they are excluded" in md
+
+
+def test_outlier_is_flagged_reported_and_analysed_both_ways(effect_campaign: Path) -> None:
+    summary = pd.read_csv(effect_campaign / "report" / "summary.csv")
+    tripled = summary[summary["energy_gross_j"] > 2000]
+    assert list(tripled["framework"]) == ["jax"]
+    assert tripled["run_id"].iloc[0].startswith("007-")
+    assert "energy_gross_j" in tripled["outlier_metrics"].iloc[0]
+    t = _stats(effect_campaign)
+    desc = t[(t["kind"] == "describe") & (t["metric"] == "energy_gross_j")
+             & (t["framework"] == "jax")].set_index("variant")  # fmt: skip
+    n_out = desc.loc["all", "outliers"]
+    assert n_out >= 1
+    assert desc.loc["all", "n"] == 10 and desc.loc["without-outliers", "n"] == 10 - n_out
+    assert desc.loc["without-outliers", "max"] < 2000 < desc.loc["all", "max"]
+    md = (effect_campaign / "report" / "report.md").read_text()
+    assert tripled["run_id"].iloc[0] in md
+    assert "Energy (gross) (J) without outliers" in md
+
+
+def test_no_effect_claims_nothing(null_campaign: Path) -> None:
+    t = _stats(null_campaign)
+    assert not t[t["kind"] == "compare"]["supported"].any()
+    md = (null_campaign / "report" / "report.md").read_text()
+    conclusions = md.split("## Conclusions")[1].split("\n## ")[0]
+    assert "No supported difference between any frameworks in: Energy (gross)" in conclusions
+    assert "\n- " not in conclusions  # no bullet: no claim
+
+
+def test_identical_work_evidence(effect_campaign: Path) -> None:
+    md = (effect_campaign / "report" / "report.md").read_text()
+    section = md.split("## Identical work")[1].split("\n## ")[0]
+    assert "| initial weights sha256 |" in section and "| yes |" in section
+    assert "| NO |" not in section
+    assert "keras vs torch" in section  # probe logits compared per pair
+    assert "| epoch 1 | epoch 2 | epoch 3 |" in section
+
+
+def test_meter_none_says_loudly_that_no_energy_was_measured(none_campaign: Path) -> None:
+    md = (none_campaign / "report" / "report.md").read_text()
+    assert "WARNING: **NO ENERGY WAS MEASURED" in md
+    assert "power-over-time figure is left out" in md
+    assert "only 4 successful run(s)" in md
+    t = _stats(none_campaign)
+    assert not t["metric"].str.contains("energy|power|edp").any()
+    assert "duration_s" in set(t["metric"])
+    html = (none_campaign / "report" / "report.html").read_text()
+    assert '<div class="loud">WARNING: NO ENERGY WAS MEASURED' in html
+
+
+def test_imported_study_is_analysed_without_workload_files(imported_campaign: Path) -> None:
+    md = (imported_campaign / "report" / "report.md").read_text()
+    assert "Imported study (EnergiBridge CSVs)" in md
+    assert "No result.json in any ok run" in md
+    assert "Energy (gross): torch is" in md  # 2200 J vs 3200 J, 6 runs each
+    figures = {p.stem for p in (imported_campaign / "report" / "figures").glob("*.png")}
+    assert "violin-energy_gross_j" in figures
+    assert not figures & {"accuracy", "power-series", "phase-energy", "order-energy_gross_j"}
+
+
+def test_bootstrap_makes_stats_reproducible(imported_campaign: Path, tmp_path: Path) -> None:
+    again = analyze(imported_campaign, tmp_path / "again", console=QUIET)
+    assert (again / "stats.csv").read_bytes() == (
+        imported_campaign / "report" / "stats.csv"
+    ).read_bytes()
+
+
+def test_failed_analysis_leaves_the_previous_report_untouched(tmp_path: Path) -> None:
+    root = write_imported(tmp_path / "c", runs_per_framework=4)
+    out = analyze(root, console=QUIET)
+    before = (out / "report.md").read_text()
+    (root / "runs" / "001-keras" / "power-x.csv").write_bytes(b"time_s,a\n\xff\xfe\xfa\n")
+    with pytest.raises(AnalysisInputError, match=r"power-x\.csv: unreadable CSV"):
+        analyze(root, console=QUIET)
+    assert (out / "report.md").read_text() == before
+    assert sorted(p.name for p in root.iterdir()) == ["campaign.json", "report", "runs"]
+
+
+def test_out_folder_with_foreign_files_is_refused(tmp_path: Path) -> None:
+    root = write_imported(tmp_path / "c", runs_per_framework=3)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    with pytest.raises(AnalysisInputError, match="not a report"):
+        analyze(root, out, console=QUIET)
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, check=False, timeout=300)  # fmt: skip
+
+
+def test_cli_bad_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for args in (
+        ["-m", "analysis", str(tmp_path)],
+        ["-m", "orchestrator", "analyze", str(tmp_path)],
+    ):
+        proc = _cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().count("\n") == 0
+        assert "no campaign.json" in proc.stderr
+
+
+def test_orchestrator_analyze_writes_the_report(tmp_path: Path) -> None:
+    root = write_imported(tmp_path / "c", runs_per_framework=3)
+    proc = _cli("-m", "orchestrator", "analyze", str(root), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # human output goes to stderr
+    assert (tmp_path / "r" / "report.html").is_file()
+    assert pd.read_csv(tmp_path / "r" / "summary.csv")["run_id"].nunique() == 6
+
+
+def test_orchestrator_analyze_without_a_folder_says_what_to_give() -> None:
+    proc = _cli("-m", "orchestrator", "analyze")
+    assert proc.returncode == 2
+    assert "give a campaign folder, or --energibridge-csvs DIR" in proc.stderr
