@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENVS ?= .venvs
 HOST := $(VENVS)/host/bin
 FRAMEWORKS ?= keras torch jax
-# Extra pip options for the framework environments, e.g. PyTorch's CPU wheel index:
-#   make venvs PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+# Extra pip options for the framework environments.
 PIP_EXTRA ?=
+# PyTorch's +cpu wheel is not on PyPI: the torch environment (like the torch image) takes it
+# from WHEELHOUSE (a folder of wheels) when set, else from PyTorch's CPU index.
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 # Empty: the campaign's own default (35) or the profile's, e.g. CAMPAIGN_ARGS="--profile quick".
 ITERATIONS ?=
 CAMPAIGN_ARGS ?=
@@ -17,6 +19,7 @@ CAMPAIGN ?= $(lastword $(sort $(wildcard results/*/campaign.json)))
 BUILD_NETWORK ?= auto
 WHEELHOUSE ?= $(firstword $(wildcard $(PIP_FIND_LINKS)))
 BUILD_ARGS ?=
+TORCH_WHEELS = $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX_URL))
 
 .PHONY: help venvs host-venv framework-venvs test lint format build campaign report clean \
 	bench-workloads bench-meters data
@@ -40,7 +43,8 @@ framework-venvs: $(foreach f,$(FRAMEWORKS),$(VENVS)/$(f)/.installed)
 $(VENVS)/%/.installed: images/%/requirements.txt
 	$(PYTHON) -m venv $(VENVS)/$*
 	$(VENVS)/$*/bin/pip install -q --upgrade pip
-	$(VENVS)/$*/bin/pip install -q $(PIP_EXTRA) -r images/$*/requirements.txt
+	$(VENVS)/$*/bin/pip install -q $(PIP_EXTRA) $(if $(filter torch,$*),$(TORCH_WHEELS)) \
+		-r images/$*/requirements.txt
 	$(VENVS)/$*/bin/python -c "import site,sys; open(site.getsitepackages()[0]+'/fwenergy-workload.pth','w').write(sys.argv[1]+'\n'+sys.argv[2]+'\n')" "$(CURDIR)/images/common" "$(CURDIR)/images/$*"
 	touch $@
 
