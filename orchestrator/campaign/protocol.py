@@ -241,6 +241,10 @@ def measure_run(
     return record
 
 
+# The idle gap before the first run; sorts before every run's own gap.
+START_GAP = "000-0-start"
+
+
 def execute(ctx: Context, progress: CampaignProgress) -> None:
     """Run what the plan still needs. Raises Interrupted (folder resumable) or
     CampaignStopped (--max-failures)."""
@@ -254,6 +258,12 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
         if ctx.protocol.warmup_s > 0:
             progress.set("warm-up", f"every core busy for {ctx.protocol.warmup_s:g} s")
             warm_up(ctx.protocol.warmup_s)
+        start_gap = ctx.folder.idle_dir(START_GAP)
+        if ctx.protocol.idle_s > 0 and not (start_gap / "idle.json").exists():
+            # Every run, the first included, follows an idle gap: the same thermal history
+            # for all, and a baseline (hence net energy) from the first run on.
+            progress.set("idle gap", f"{ctx.protocol.idle_s:g} s before the first run")
+            measure_idle(ctx.meters, start_gap, ctx.protocol.idle_s)
         for run in todo:
             record = measure_run(ctx, run, interrupts, progress)
             progress.run_finished(record)

@@ -96,7 +96,11 @@ def test_campaign_end_to_end(frameworks_installed: None, tiny_dataset: PreparedD
         result = load(folder / "runs" / rid / "result.json")
         assert result["framework"] == run["framework"] == rid.split("-")[2]
 
-    # The runs happened in the planned order, each followed by its idle gap.
+    # The runs happened in the planned order, each one after an idle gap: the first after
+    # the gap that follows the warm-up, every other after its predecessor's gap.
+    assert sorted(p.name for p in (folder / "idle").iterdir()) == ["000-0-start", *planned]
+    start = load(folder / "idle" / "000-0-start" / "idle.json")
+    assert start["duration_s"] >= 1.0 and start["end"] <= runs[0]["started_at"]
     idle = [load(folder / "idle" / rid / "idle.json") for rid in planned]
     for k, (run, gap) in enumerate(zip(runs, idle, strict=True)):
         assert gap["schema"] == "fwenergy.idle" and gap["duration_s"] >= 1.0
