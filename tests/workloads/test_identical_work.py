@@ -125,3 +125,20 @@ def test_gpu_requested_where_there_is_none_is_refused_cleanly(framework, tmp_pat
     assert proc.returncode == 2, stderr
     assert stderr.strip().splitlines()[-1].startswith("error: --device gpu")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_native_init_uses_the_frameworks_own_initialisation(framework, tmp_path, fashion_dataset):
+    args = ["--epochs", "1", "--limit-train", "64", "--limit-test", "16", "--threads", "1"]
+    results = {}
+    for init in ("shared", "native"):
+        proc = run_workload(framework, fashion_dataset, tmp_path / init, *args, "--init", init)
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        results[init] = json.loads((tmp_path / init / "result.json").read_text())
+    native, shared = results["native"], results["shared"]
+    assert native["config"]["init"] == "native" and native["parameter_count"] == 268_298
+    assert native["identical_work"]["initial_weights_sha256"] is None
+    assert shared["identical_work"]["initial_weights_sha256"] is not None
+    # A different starting point gives different logits before training.
+    probe_native = np.array(native["identical_work"]["probe_logits"])
+    assert np.abs(probe_native - np.array(shared["identical_work"]["probe_logits"])).max() > 1e-3
