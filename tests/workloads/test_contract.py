@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from workload.batches import batch_slices, epoch_order, orders_sha256
 from workload.events import EventLog
-from workload.framework import mean_loss
 from workload.model import PARAMETER_COUNT, shared_weights
 
 from tests.conftest import REPO
@@ -68,10 +67,6 @@ def test_batches_cover_every_example_once_with_a_partial_last_batch(n, batch):
     covered = [i for s in slices for i in range(s.start, s.stop)]
     assert covered == list(range(n))
     assert all(s.stop - s.start == batch for s in slices[:-1])
-
-
-def test_mean_loss_weights_batches_by_size():
-    assert mean_loss(np.array([1.0, 4.0]), np.array([3, 1])) == pytest.approx(7 / 4)
 
 
 def test_event_log_holds_events_until_opened_then_flushes_each_one(tmp_path):

@@ -82,9 +82,3 @@ def load_framework(name: str) -> type[Framework]:
     module = importlib.import_module(f"workload_{name}")
     cls: type[Framework] = module.FRAMEWORK
     return cls
-
-
-def mean_loss(batch_losses: np.ndarray, batch_sizes: np.ndarray) -> float:
-    """The epoch's mean loss per example: batch means weighted by batch size (what Keras's
-    `fit` reports), so all three frameworks report the same quantity."""
-    return float(np.sum(batch_losses * batch_sizes) / np.sum(batch_sizes))

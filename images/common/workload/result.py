@@ -6,7 +6,6 @@ import json
 import os
 import platform
 import resource
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,3 @@ def write_result(out_dir: Path, result: dict[str, Any]) -> Path:
         os.fsync(f.fileno())
     partial.replace(final)
     return final
-
-
-def platform_name() -> str:
-    return f"{platform.system()} {platform.machine()} ({sys.implementation.name})"

@@ -68,12 +68,10 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         probe = fw.logits(data.x_test[:PROBE_SIZE])
 
         epochs = []
-        epochs_start = []
         n = len(data.y_train)
         for epoch in range(1, config.epochs + 1):
             order = epoch_order(config.seed, epoch, n)
             start = events.emit("epoch_start", epoch=epoch)
-            epochs_start.append(start)
             loss = fw.train_epoch(
                 data.x_train, data.y_train, order, _first_step_callback(events, epoch)
             )
@@ -95,11 +93,10 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         events.close()
 
     first_step_end = events.first("first_step_end", epoch=1)
-    epoch1_start = epochs_start[0]
+    epoch1_start = events.first("epoch_start", epoch=1)
     versions = fw.versions()
     result = {
         "framework": name,
-        # The first step includes tracing and compilation where the framework compiles.
         "framework_version": versions[name],
         "versions": {**base_versions(), **versions},
         "device": {"requested": config.device, **settings["device"]},
@@ -123,7 +120,12 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         "peak_rss_bytes": peak_rss_bytes(),
         "phases": {
             "startup_s": model_built - process_start,
-            "compile_s": first_step_end - epoch1_start if first_step_end is not None else None,
+            # The first step includes tracing and compilation where the framework compiles.
+            "compile_s": (
+                first_step_end - epoch1_start
+                if first_step_end is not None and epoch1_start is not None
+                else None
+            ),
             "train_s": sum(e["duration_s"] for e in epochs),
             "eval_s": eval_end - eval_start,
             "total_s": done - process_start,

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from workload.batches import batch_slices
 from workload.errors import WorkloadInputError
 from workload.framework import Framework
 from workload.model import SharedWeights
@@ -118,11 +119,10 @@ class JaxFramework(Framework):
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         xs, ys = jax.device_put(x, self.device), jax.device_put(y, self.device)
-        batch = self.config.batch_size
         # Dispatch is asynchronous: the sums stay on the device until the end.
         sums = [
-            _eval_batch(self.model, self.params, xs[i : i + batch], ys[i : i + batch])
-            for i in range(0, len(y), batch)
+            _eval_batch(self.model, self.params, xs[b], ys[b])
+            for b in batch_slices(len(y), self.config.batch_size)
         ]
         loss_sum = sum(float(s[0]) for s in sums)
         correct = sum(int(s[1]) for s in sums)

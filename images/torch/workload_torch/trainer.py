@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from workload.batches import batch_slices
 from workload.framework import Framework
 from workload.model import SharedWeights
 
@@ -96,11 +97,10 @@ class TorchFramework(Framework):
             self._y_train = torch.from_numpy(y.astype(np.int64)).to(self.device)
         xs, ys = self._x_train, self._y_train
         index = torch.from_numpy(order).to(self.device)
-        batch = self.config.batch_size
         self.model.train()
         total = torch.zeros((), device=self.device)
-        for step, start in enumerate(range(0, len(order), batch)):
-            idx = index[start : start + batch]
+        for step, batch in enumerate(batch_slices(len(order), self.config.batch_size)):
+            idx = index[batch]
             xb, yb = xs[idx], ys[idx]
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.loss_fn(self.model(xb), yb)
@@ -119,11 +119,8 @@ class TorchFramework(Framework):
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         with torch.inference_mode():
-            for start in range(0, len(y), self.config.batch_size):
-                xb, yb = (
-                    xs[start : start + self.config.batch_size],
-                    ys[start : start + self.config.batch_size],
-                )
+            for batch in batch_slices(len(y), self.config.batch_size):
+                xb, yb = xs[batch], ys[batch]
                 out = self.model(xb)
                 loss_sum += nn.functional.cross_entropy(out, yb, reduction="sum")
                 correct += (out.argmax(1) == yb).sum()
