@@ -134,8 +134,8 @@ def measure(
         bool, typer.Option("--json", help="print one JSON object on stdout, nothing else there")
     ] = False,
 ) -> None:
-    from orchestrator.measure import measure as run_measure
-    from orchestrator.measure import render
+    from orchestrator.meters.measure import measure as run_measure
+    from orchestrator.meters.measure import render
 
     result = run_measure(
         command,
@@ -181,7 +181,7 @@ def analyze_command(
         raise UserError("give either a campaign folder or --energibridge-csvs, not both")
     if energibridge_csvs is not None:
         # lives in its own module (merged separately); imported here so the CLI loads without it
-        from orchestrator.import_energibridge import import_energibridge_folder
+        from orchestrator.meters.import_energibridge import import_energibridge_folder
 
         target = out or energibridge_csvs.parent / f"{energibridge_csvs.name}-campaign"
         campaign, report_out = import_energibridge_folder(energibridge_csvs, target), None
@@ -327,7 +327,7 @@ def build(
     wheelhouse: Annotated[Path | None, _opt("wheels to offer the torch build")] = None,
 ) -> None:
     """Build the framework images (what `make build` runs)."""
-    from orchestrator.build import build_images
+    from orchestrator.runtimes.build import build_images
 
     build_images(
         framework or _ALL_FRAMEWORKS, device=device, network=network, base_image=base_image,
@@ -345,6 +345,6 @@ def doctor(
     energibridge: EnergiBridge = None,
 ) -> None:
     """What on this machine would spoil a measurement, and how to fix it."""
-    from orchestrator.campaign.doctor import report
+    from orchestrator.machine.doctor import report
 
     report(frameworks, powercap_root, energibridge, json_out=json_out, console=err)

@@ -4,19 +4,11 @@ prepared on the fly into a cache and reused next time."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from orchestrator.data import PreparedDataset, prepare_dataset, read_prepared
 from orchestrator.errors import DataError
-
-
-def cache_root() -> Path:
-    env = os.environ.get("FWENERGY_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "fwenergy"
+from orchestrator.paths import cache_root
 
 
 def resolve_dataset(

@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.console import Console
 
-from orchestrator.campaign import provenance
 from orchestrator.campaign.dataset import resolve_dataset
 from orchestrator.campaign.folder import SCHEMA_VERSION, CampaignFolder
 from orchestrator.campaign.interrupts import Interrupted
@@ -31,10 +30,10 @@ from orchestrator.campaign.protocol import CampaignStopped, Context, execute
 from orchestrator.campaign.state import finished_runs
 from orchestrator.data import read_prepared
 from orchestrator.errors import DataError, RuntimeUnavailableError
+from orchestrator.machine import provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
-from orchestrator.runtimes.base import Runtime
-from orchestrator.runtimes.docker import CAMPAIGN_LABEL
+from orchestrator.runtimes.base import CAMPAIGN_LABEL, Runtime
 from orchestrator.runtimes.select import select_runtime
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.errors import UserError
 from orchestrator.runtimes.base import FRAMEWORKS
-from orchestrator.runtimes.local import parse_cpuset
+from orchestrator.runtimes.process import parse_cpuset
 
 
 class PlanError(UserError):

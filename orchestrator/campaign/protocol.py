@@ -18,10 +18,17 @@ from orchestrator.campaign.plan import Plan, PlannedRun, ProtocolSettings, Workl
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.state import append_state, finished_runs
 from orchestrator.campaign.warmup import warm_up
-from orchestrator.energy import energy_block, energy_per_phase, phases_from_events
 from orchestrator.meters.base import Meter, Recording
-from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, status_of
-from orchestrator.runtimes.docker import CAMPAIGN_LABEL
+from orchestrator.meters.energy import energy_block, energy_per_phase, phases_from_events
+from orchestrator.runtimes.base import (
+    CAMPAIGN_LABEL,
+    RUN_LABEL,
+    Execution,
+    ExitState,
+    RunSpec,
+    Runtime,
+    status_of,
+)
 
 RUN_SCHEMA = "fwenergy.run"
 
@@ -165,7 +172,7 @@ def measure_run(
         cpuset=ctx.protocol.cpuset,
         memory_limit=ctx.protocol.memory_limit,
         device=ctx.workload.device,
-        labels={CAMPAIGN_LABEL: ctx.campaign_id, "io.fwenergy.run": run.run_id},
+        labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id},
     )
     execution: Execution | None = None
     started: list[Meter] = []

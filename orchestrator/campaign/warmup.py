@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from orchestrator.runtimes.local import die_with_parent
+from orchestrator.runtimes.process import die_with_parent
 
 _SPIN = "while True: pass"
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from orchestrator.data.hashing import sha256_file
 from orchestrator.errors import DataError
+from orchestrator.paths import CACHE_ENV, cache_root
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -27,7 +28,6 @@ CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
 CHUNK_BYTES = 1 << 16
 MIRROR_ENV = "FWENERGY_DATA_MIRROR"
-CACHE_ENV = "FWENERGY_CACHE"
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,7 @@ REMOTE: dict[str, RemoteDataset] = {
 def default_cache_dir() -> Path:
     """$FWENERGY_CACHE/datasets, else $XDG_CACHE_HOME/fwenergy/datasets, else
     ~/.cache/fwenergy/datasets."""
-    root = os.environ.get(CACHE_ENV)
-    if root:
-        return Path(root).expanduser() / "datasets"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "fwenergy" / "datasets"
+    return cache_root() / "datasets"
 
 
 def resolve_base_url(dataset: RemoteDataset, mirror: str | None) -> str:

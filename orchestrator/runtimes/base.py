@@ -18,6 +18,10 @@ from typing import Any, ClassVar, Literal
 FRAMEWORKS = ("keras", "torch", "jax")
 Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
 STOP_GRACE_S = 10.0
+# Docker labels on every measured container: which campaign and run it belongs to, so that
+# leftovers of a killed orchestrator can be found and removed.
+CAMPAIGN_LABEL = "io.fwenergy.campaign"
+RUN_LABEL = "io.fwenergy.run"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ IMAGE_REPOSITORY = "fwenergy"
 IMAGE_UID = 1000
 DATA_MOUNT = "/data"
 OUT_MOUNT = "/out"
-CAMPAIGN_LABEL = "io.fwenergy.campaign"
 
 
 def image_tag(framework: str, device: str = "cpu", version: str = __version__) -> str:

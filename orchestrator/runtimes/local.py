@@ -5,7 +5,6 @@ everything it started, and dies with the orchestrator (a kill -9 leaves no orpha
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchestrator.errors import RuntimeUnavailableError
+from orchestrator.paths import default_venvs
 from orchestrator.runtimes.base import (
     STOP_GRACE_S,
     Execution,
@@ -21,36 +21,7 @@ from orchestrator.runtimes.base import (
     Runtime,
     entrypoint_args,
 )
-
-_PR_SET_PDEATHSIG = 1
-_prctl: Any
-try:  # resolved here, not in the child: between fork and exec, do as little as possible
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):
-    _prctl = None
-
-
-def default_venvs() -> Path:
-    """`.venvs/` of the repository root, or FWENERGY_VENVS."""
-    env = os.environ.get("FWENERGY_VENVS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".venvs"
-
-
-def parse_cpuset(cpuset: str) -> set[int]:
-    """Docker's cpuset notation ("0-3,6") as a set of CPU numbers."""
-    cpus: set[int] = set()
-    for part in cpuset.split(","):
-        lo, _, hi = part.strip().partition("-")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    return cpus
-
-
-def die_with_parent() -> None:
-    """For preexec_fn: the child gets SIGKILL when the orchestrator dies, even by kill -9."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+from orchestrator.runtimes.process import die_with_parent, parse_cpuset
 
 
 def _child_setup(cpus: set[int] | None) -> None:

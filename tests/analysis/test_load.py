@@ -129,7 +129,7 @@ def test_campaign_without_runs_is_a_user_error(tmp_path: Path) -> None:
 def test_synthetic_phases_agree_with_the_orchestrators_derivation(tmp_path: Path) -> None:
     """The generator's run.json phases are what orchestrator derives from its events.jsonl,
     so the synthetic folders follow the contract the real campaign writes."""
-    from orchestrator.energy import phases_from_events
+    from orchestrator.meters.energy import phases_from_events
 
     write_campaign(tmp_path / "c", iterations=1)
     for run_dir in (tmp_path / "c" / "runs").iterdir():

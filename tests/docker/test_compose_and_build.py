@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import build
+from orchestrator.runtimes import build
 from orchestrator.runtimes.base import entrypoint_args
 from orchestrator.runtimes.docker import DATA_MOUNT, OUT_MOUNT, image_tag
 from tests.conftest import FRAMEWORKS, REPO, require

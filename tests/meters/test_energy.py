@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orchestrator.energy import (
+from orchestrator.meters.base import DomainSeries, Recording
+from orchestrator.meters.energy import (
     Phase,
     energy_block,
     energy_per_phase,
     mean_power_w,
     phases_from_events,
 )
-from orchestrator.meters.base import DomainSeries, Recording
 
 
 def _linear(power_w: float, start: float, end: float, step: float = 0.5) -> DomainSeries:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import UserError
-from orchestrator.import_energibridge import import_energibridge_folder
 from orchestrator.meters.energibridge_csv import EnergiBridgeCsvError
+from orchestrator.meters.import_energibridge import import_energibridge_folder
 
 
 def eb_csv(start_ms: int, seconds: float, power_w: float, *, amd: bool, offset_j: float) -> str:

@@ -12,8 +12,8 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.campaign import provenance
 from orchestrator.errors import UserError
+from orchestrator.machine import provenance
 
 Level = Literal["ok", "warn", "fail", "info"]
 BUSY_CPU_S = 2.0  # a process using more CPU than this during the sample is "busy"

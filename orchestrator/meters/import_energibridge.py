@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.energy import energy_block
 from orchestrator.errors import UserError
 from orchestrator.meters.base import Recording
 from orchestrator.meters.energibridge_csv import (
@@ -28,6 +27,7 @@ from orchestrator.meters.energibridge_csv import (
     package_column,
     parse_energibridge_csv,
 )
+from orchestrator.meters.energy import energy_block
 from orchestrator.meters.sampler import write_power_csv
 
 IMPORTED_DOMAINS = ("cpu-package-0", "dram-0")

@@ -13,21 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import __version__
-from orchestrator.campaign.provenance import requirement_pins
 from orchestrator.errors import UserError
+from orchestrator.machine.provenance import requirement_pins
+from orchestrator.paths import REPO, requirements_file
 from orchestrator.runtimes.docker import connect, image_tag
 
-REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".wheelhouse"
 
 
 class BuildError(UserError):
     """An image did not build."""
-
-
-def requirements_file(framework: str, device: str) -> Path:
-    name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
-    return REPO / "images" / framework / name
 
 
 def _pins(requirements: Path) -> set[tuple[str, str]]:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
+from orchestrator.paths import REPO, requirements_file
 
 CPU = Path("/sys/devices/system/cpu")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _read(path: Path) -> str | None:
@@ -201,8 +201,7 @@ def requirement_pins(path: Path) -> dict[str, str]:
 
 def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     """The pins an image was built from (its label carries their SHA-256)."""
-    name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
-    return requirement_pins(REPO / "images" / framework / name)
+    return requirement_pins(requirements_file(framework, device))
 
 
 def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") -> dict[str, Any]:

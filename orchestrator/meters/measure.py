@@ -19,9 +19,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.energy import Phase, energy_per_phase
 from orchestrator.errors import UserError
 from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
 
 

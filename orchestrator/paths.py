@@ -1,0 +1,34 @@
+"""Where things live on the host: the repository, the caches, the images' requirement
+files and the local environments. Each is computed here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGES = REPO / "images"
+CACHE_ENV = "FWENERGY_CACHE"
+VENVS_ENV = "FWENERGY_VENVS"
+
+
+def cache_root() -> Path:
+    """$FWENERGY_CACHE, else $XDG_CACHE_HOME/fwenergy, else ~/.cache/fwenergy."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "fwenergy"
+
+
+def requirements_file(framework: str, device: str = "cpu") -> Path:
+    """The pinned requirements an image (and its local environment) is built from; GPU
+    images have their own file, which may include the CPU one with `-r`."""
+    name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
+    return IMAGES / framework / name
+
+
+def default_venvs() -> Path:
+    """`.venvs/` of the repository root, or $FWENERGY_VENVS."""
+    env = os.environ.get(VENVS_ENV)
+    return Path(env) if env else REPO / ".venvs"
