@@ -14,9 +14,9 @@ from rich.table import Table
 
 from orchestrator.errors import UserError
 from orchestrator.machine import provenance
+from orchestrator.runtimes.variants import parse_variants
 
 Level = Literal["ok", "warn", "fail", "info"]
-BUSY_CPU_S = 2.0  # a process using more CPU than this during the sample is "busy"
 
 
 @dataclass(frozen=True)
@@ -255,9 +255,7 @@ def report(
     console: Console,
 ) -> None:
     """Print the findings: a table on stderr, or one JSON object on stdout."""
-    from orchestrator.campaign.plan import parse_frameworks
-
-    findings = diagnose(list(parse_frameworks(frameworks)), powercap_root, energibridge)
+    findings = diagnose(list(parse_variants(frameworks)), powercap_root, energibridge)
     if json_out:
         print(json.dumps(as_json(findings), indent=2))
         return

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-FRAMEWORKS = ("keras", "torch", "jax")
 Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
 STOP_GRACE_S = 10.0
 # Docker labels on every measured container: which campaign and run it belongs to, so that

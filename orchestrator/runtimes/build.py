@@ -17,6 +17,7 @@ from orchestrator.errors import UserError
 from orchestrator.machine.provenance import requirement_pins
 from orchestrator.paths import REPO, requirements_file
 from orchestrator.runtimes.docker import connect, image_tag
+from orchestrator.runtimes.variants import parse_variants, variant
 
 WHEELHOUSE = REPO / ".wheelhouse"
 
@@ -70,7 +71,8 @@ def build_image(
 ) -> str:
     """Build one image; returns its id. `network` is the build's network mode (e.g. "host"
     where the default bridge cannot reach the package index)."""
-    req = requirements_file(framework, device)
+    image = variant(framework).image
+    req = requirements_file(image, device)
     if not req.exists():
         raise BuildError(f"{req.relative_to(REPO)} is missing: no {device} variant of {framework}")
     client = connect()
@@ -81,7 +83,7 @@ def build_image(
     }
     if base_image:
         buildargs["BASE_IMAGE"] = base_image
-    if framework == "torch":
+    if variant(framework).framework == "torch":
         if torch_index_url is None and device == "gpu":
             # A 2.13.0+cpu wheel would satisfy ==2.13.0 and win: keep CPU sources out.
             torch_index_url = ""
@@ -91,13 +93,13 @@ def build_image(
         if torch_index_url is not None:
             buildargs["TORCH_INDEX_URL"] = torch_index_url
     tag = image_tag(framework, device)
-    log(f"building {tag} (images/{framework}/Dockerfile, {req.name})")
+    log(f"building {tag} (images/{image}/Dockerfile, {req.name})")
     start = time.monotonic()
     image_id = None
     last_lines: list[str] = []
     for chunk in client.api.build(
         path=str(REPO),
-        dockerfile=f"images/{framework}/Dockerfile",
+        dockerfile=f"images/{image}/Dockerfile",
         tag=tag,
         buildargs=buildargs,
         network_mode=network,
@@ -146,9 +148,7 @@ def build_images(
     log: Callable[[str], None] = print,
 ) -> dict[str, str]:
     """Build several images in turn; framework -> image id."""
-    from orchestrator.campaign.plan import parse_frameworks
-
-    names = parse_frameworks(",".join(frameworks))
+    names = parse_variants(",".join(frameworks))
     if device not in ("cpu", "gpu"):
         raise BuildError(f"--device must be cpu or gpu, not {device!r}")
     network = build_network(connect(), network)

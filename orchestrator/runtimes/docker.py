@@ -23,6 +23,7 @@ from orchestrator.runtimes.base import (
     Runtime,
     entrypoint_args,
 )
+from orchestrator.runtimes.variants import variant
 
 IMAGE_REPOSITORY = "fwenergy"
 # The image's own non-root user (images/*/Dockerfile); used when the host user is root.
@@ -34,7 +35,7 @@ OUT_MOUNT = "/out"
 def image_tag(framework: str, device: str = "cpu", version: str = __version__) -> str:
     """The pinned image name shared by the orchestrator, compose.yaml and `make build`."""
     suffix = "-gpu" if device == "gpu" else ""
-    return f"{IMAGE_REPOSITORY}/{framework}:{version}{suffix}"
+    return f"{IMAGE_REPOSITORY}/{variant(framework).image}:{version}{suffix}"
 
 
 def connect() -> Any:

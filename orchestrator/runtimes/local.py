@@ -22,6 +22,7 @@ from orchestrator.runtimes.base import (
     entrypoint_args,
 )
 from orchestrator.runtimes.process import die_with_parent, parse_cpuset
+from orchestrator.runtimes.variants import variant
 
 
 def _child_setup(cpus: set[int] | None) -> None:
@@ -103,7 +104,7 @@ class LocalRuntime(Runtime):
         self.venvs = venvs or default_venvs()
 
     def python(self, framework: str) -> Path:
-        return self.venvs / framework / "bin" / "python"
+        return self.venvs / variant(framework).environment / "bin" / "python"
 
     def check(self, frameworks: list[str], device: str) -> None:
         missing = [f for f in frameworks if not os.access(self.python(f), os.X_OK)]
