@@ -1,8 +1,9 @@
 """What each framework implementation provides (images/<framework>/workload_<framework>).
 
-The runner owns everything that is not the framework: data, initial weights, batch order,
-events, result. An implementation only builds the model, trains one epoch in a given order,
-evaluates, and reports its versions and settings."""
+The runner owns everything that is not the framework: data, the model's layer sizes
+(workload.model), initial weights, batch order, events, result. An implementation only builds
+the model from workload.model's constants, places the training data on its device, trains one
+epoch in a given order, evaluates, and reports its versions and settings."""
 
 from __future__ import annotations
 
@@ -47,12 +48,17 @@ class Framework(ABC):
         """Pre-softmax outputs for NHWC float32 images, as a NumPy array."""
 
     @abstractmethod
-    def train_epoch(
-        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
-    ) -> float:
-        """One epoch over x[order] in batches of config.batch_size (the last one partial).
-        Call `first_step_done` once the first step's update has finished. Return the mean
-        training loss over the epoch's examples."""
+    def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Place the training set (NHWC float32 images, integer labels) where the train steps
+        read it, once, before the first epoch; return when the copy has finished, so that
+        the runner times it as its own phase and no epoch pays for it."""
+
+    @abstractmethod
+    def train_epoch(self, order: np.ndarray, first_step_done: Callable[[], Any]) -> float:
+        """One epoch over the training set placed by `to_device`, visited in `order`, in
+        batches of config.batch_size (the last one partial). Call `first_step_done` once the
+        first step's update has finished. Return the mean training loss over the epoch's
+        examples."""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
