@@ -34,6 +34,8 @@ def phases_from_events(events: list[dict[str, Any]]) -> list[Phase]:
 
     pairs: list[tuple[str, float | None, float | None]] = [
         ("startup", t("process_start"), t("model_built")),
+        # Logs written before data_on_device existed simply lack this phase.
+        ("data_to_device", t("model_built"), t("data_on_device")),
         ("compile", t("epoch_start", 1), t("first_step_end", 1)),
     ]
     epochs = sorted({e["epoch"] for e in events if e["event"] == "epoch_start"})

@@ -12,6 +12,7 @@ import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +21,27 @@ from workload import FRAMEWORKS
 from workload.config import TrainConfig
 from workload.errors import WorkloadInputError
 from workload.model import SharedWeights
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a framework really applied (result.json's `device` and `threads`)."""
+
+    device_used: str  # the framework's own name for the kind of device, e.g. "cpu"
+    device_name: str
+    intra_op_threads: int
+    inter_op_threads: int | None  # None where the framework has no such pool
+
+    def device(self) -> dict[str, str]:
+        return {"used": self.device_used, "name": self.device_name}
+
+    def threads(self) -> dict[str, int | None]:
+        return {"intra_op": self.intra_op_threads, "inter_op": self.inter_op_threads}
+
+
+def no_gpu(seen_by: str) -> WorkloadInputError:
+    """The refusal of --device gpu where the framework finds no GPU (exit 2, no output)."""
+    return WorkloadInputError(f"--device gpu: {seen_by} sees no GPU")
 
 
 class Framework(ABC):
@@ -33,10 +55,9 @@ class Framework(ABC):
         """The framework's version and its numeric libraries' versions."""
 
     @abstractmethod
-    def setup(self) -> dict[str, Any]:
-        """Apply thread and device settings; return what is really used:
-        {"device": {"used", "name"}, "threads": {"intra_op", "inter_op", ...}}.
-        Raise WorkloadInputError when --device gpu finds no GPU."""
+    def setup(self) -> Setup:
+        """Apply thread and device settings; return what is really used. Raise `no_gpu(...)`
+        when --device gpu finds no GPU."""
 
     @abstractmethod
     def build(self, weights: SharedWeights | None) -> int:

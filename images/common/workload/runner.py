@@ -101,8 +101,8 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         "framework": name,
         "framework_version": versions[name],
         "versions": {**base_versions(), **versions},
-        "device": {"requested": config.device, **settings["device"]},
-        "threads": {**threads, **settings["threads"]},
+        "device": {"requested": config.device, **settings.device()},
+        "threads": {**threads, **settings.threads()},
         "config": config.record(),
         "parameter_count": parameter_count,
         "dataset": {

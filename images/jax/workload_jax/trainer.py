@@ -19,8 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from workload.batches import batch_slices
-from workload.errors import WorkloadInputError
-from workload.framework import Framework
+from workload.framework import Framework, Setup, no_gpu
 from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
 
 
@@ -53,17 +52,18 @@ class JaxFramework(Framework):
             "optax": optax.__version__,
         }
 
-    def setup(self) -> dict[str, Any]:
-        platform = "gpu" if self.config.device == "gpu" else "cpu"
+    def setup(self) -> Setup:
         try:
-            self.device = jax.devices(platform)[0]
+            self.device = jax.devices(self.config.device)[0]
         except RuntimeError as exc:
-            raise WorkloadInputError(f"--device {platform}: JAX sees no such device") from exc
-        return {
-            "device": {"used": self.device.platform, "name": self.device.device_kind},
+            raise no_gpu("JAX") from exc  # JAX always has a CPU
+        return Setup(
+            device_used=self.device.platform,
+            device_name=self.device.device_kind,
             # XLA:CPU sizes its pool from the CPU affinity set by the common code.
-            "threads": {"intra_op": self.config.threads, "inter_op": None},
-        }
+            intra_op_threads=self.config.threads,
+            inter_op_threads=None,
+        )
 
     def build(self, weights: SharedWeights | None) -> int:
         self.model = CNN()

@@ -15,9 +15,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras
 import numpy as np
 import tensorflow as tf
-from workload.errors import WorkloadInputError
-from workload.framework import Framework
+from workload.framework import Framework, Setup, no_gpu
 from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
+
+# Off, as in Keras's own array pipeline: tf.data's default rewrites serialize the pipeline's
+# graph, the captured training tensors with it, whenever an iterator is made (each `fit`),
+# and a gather gains nothing from them.
+_NO_GRAPH_REWRITES = tf.data.Options()
+_NO_GRAPH_REWRITES.experimental_optimization.apply_default_optimizations = False
 
 
 class _FirstStep(keras.callbacks.Callback):
@@ -43,24 +48,23 @@ class KerasFramework(Framework):
     def versions(self) -> dict[str, str]:
         return {"keras": keras.__version__, "tensorflow": tf.__version__}
 
-    def setup(self) -> dict[str, Any]:
+    def setup(self) -> Setup:
         tf.config.threading.set_intra_op_parallelism_threads(self.config.threads)
         gpus = tf.config.list_physical_devices("GPU")
         if self.config.device == "gpu":
             if not gpus:
-                raise WorkloadInputError("--device gpu: TensorFlow sees no GPU")
+                raise no_gpu("TensorFlow")
             self.device_name = "/GPU:0"
             name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
         else:
             self.device_name = "/CPU:0"
             name = "cpu"
-        return {
-            "device": {"used": self.config.device, "name": name},
-            "threads": {
-                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-            },
-        }
+        return Setup(
+            device_used=self.config.device,
+            device_name=name,
+            intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+            inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+        )
 
     def build(self, weights: SharedWeights | None) -> int:
         keras.utils.set_random_seed(self.config.seed)
@@ -99,12 +103,14 @@ class KerasFramework(Framework):
         xs, ys = self._x_train, self._y_train
         # Batches of indices in the epoch's order (the last one partial, as `fit` makes
         # them), each gathered from the tensors made once: no per-epoch copy of the data.
+        # The pipeline Keras builds from arrays, less its conversion of the arrays.
         batches = (
             tf.data.Dataset.from_tensor_slices(order)
             .batch(self.config.batch_size)
             .map(
                 lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE
             )
+            .with_options(_NO_GRAPH_REWRITES)
             .prefetch(tf.data.AUTOTUNE)
         )
         with tf.device(self.device_name):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 from workload.batches import batch_slices
-from workload.framework import Framework
+from workload.framework import Framework, Setup, no_gpu
 from workload.model import CONVS, DENSE, FLAT, NUM_CLASSES, POOL, SharedWeights
 
 
@@ -35,25 +35,22 @@ class TorchFramework(Framework):
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
 
-    def setup(self) -> dict[str, Any]:
+    def setup(self) -> Setup:
         torch.set_num_threads(self.config.threads)
         if self.config.device == "gpu":
-            from workload.errors import WorkloadInputError
-
             if not torch.cuda.is_available():
-                raise WorkloadInputError("--device gpu: PyTorch sees no CUDA GPU")
+                raise no_gpu("PyTorch (CUDA)")
             self.device = torch.device("cuda")
             name = torch.cuda.get_device_name(0)
         else:
             self.device = torch.device("cpu")
             name = "cpu"
-        return {
-            "device": {"used": self.device.type, "name": name},
-            "threads": {
-                "intra_op": torch.get_num_threads(),
-                "inter_op": torch.get_num_interop_threads(),
-            },
-        }
+        return Setup(
+            device_used=self.device.type,
+            device_name=name,
+            intra_op_threads=torch.get_num_threads(),
+            inter_op_threads=torch.get_num_interop_threads(),
+        )
 
     def build(self, weights: SharedWeights | None) -> int:
         torch.manual_seed(self.config.seed)
