@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _opt(help_text: str) -> Any:
+    return typer.Option(help=help_text, show_default=False)
+
+
 @data_app.command("prepare")
 def data_prepare(
     *,
@@ -66,32 +70,18 @@ def data_prepare(
         str, typer.Option("--dataset", help="mnist, fashion-mnist or synthetic.")
     ] = "mnist",
     source: Annotated[
-        Path | None,
-        typer.Option(
-            "--source", help="Folder with the four IDX files (.gz or not); else download."
-        ),
+        Path | None, _opt("Folder with the four IDX files (.gz or not); else download.")
     ] = None,
     mirror: Annotated[
-        str | None,
-        typer.Option("--mirror", help="Base URL to download from instead of the dataset's site."),
+        str | None, _opt("Base URL to download from instead of the dataset's site.")
     ] = None,
     cache_dir: Annotated[
         Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Download cache (default $FWENERGY_CACHE/datasets or ~/.cache/fwenergy/datasets).",
-        ),
+        _opt("Download cache (default $FWENERGY_CACHE/datasets or ~/.cache/fwenergy/datasets)."),
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the synthetic data (default 0).")
-    ] = None,
-    train_count: Annotated[
-        int | None,
-        typer.Option("--train-count", help="Synthetic training images (default 60000)."),
-    ] = None,
-    test_count: Annotated[
-        int | None, typer.Option("--test-count", help="Synthetic test images (default 10000).")
-    ] = None,
+    seed: Annotated[int | None, _opt("Seed of the synthetic data (default 0).")] = None,
+    train_count: Annotated[int | None, _opt("Synthetic training images (default 60000).")] = None,
+    test_count: Annotated[int | None, _opt("Synthetic test images (default 10000).")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a different dataset already in --out.")
     ] = False,
@@ -201,10 +191,6 @@ def analyze_command(
 # --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------
 
 
-def _opt(help_text: str) -> Any:
-    return typer.Option(help=help_text, show_default=False)
-
-
 def _table_command(name: str, doc: str, handler: Callable[[dict[str, Any]], None]) -> None:
     """Register `name` with the options of campaign/options.py that it takes: the table is
     the one declaration of flag, type, help and default; typer reads the signature."""
@@ -231,17 +217,16 @@ def _table_command(name: str, doc: str, handler: Callable[[dict[str, Any]], None
 
 
 def _launch(given: dict[str, Any], *, single_run: bool = False) -> None:
-    from orchestrator.campaign.launch import MeterPaths, campaign_command
+    from orchestrator.campaign.launch import Inputs, MeterPaths, campaign_command
     from orchestrator.campaign.options import BY_KEY
 
     settings = {k: v for k, v in given.items() if BY_KEY[k].setting}
-    campaign_command(
-        settings, given.get("profile"), resume=given.get("resume"), data=given["data"],
-        dataset=given["dataset"], source=given["source"],
-        results=given["results"] or Path("results"),
-        meter_paths=MeterPaths(given["powercap_root"], given["energibridge"]), console=err,
-        single_run=single_run,
+    inputs = Inputs(
+        given["data"], given["dataset"], given["source"], given["results"] or Path("results"),
+        MeterPaths(given["powercap_root"], given["energibridge"]),
     )  # fmt: skip
+    campaign_command(settings, given.get("profile"), inputs, resume=given.get("resume"),
+                     console=err, single_run=single_run)  # fmt: skip
 
 
 def _run_once(given: dict[str, Any]) -> None:

@@ -47,6 +47,18 @@ class MeterPaths:
     energibridge: Path | None = None
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a campaign reads from this machine, named at the edge (the CLI) and not part of
+    the plan: the dataset, where campaign folders go, where the meters read."""
+
+    data: Path | None = None
+    dataset: str | None = None
+    source: Path | None = None
+    results: Path = Path("results")
+    meter_paths: MeterPaths = MeterPaths()
+
+
 def _open_meters(spec: str, interval_ms: int, paths: MeterPaths) -> list[Meter]:
     return open_meters(
         spec, interval_ms, powercap_root=paths.powercap_root, energibridge=paths.energibridge
@@ -66,24 +78,23 @@ def _protocol_json(
 def new_campaign(
     options: dict[str, Any],
     profile: str | None,
+    inputs: Inputs,
     *,
-    data: Path | None,
-    dataset: str | None,
-    source: Path | None,
-    results: Path,
-    meter_paths: MeterPaths,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
     settings = settings_from_options(options, profile)
+    data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
     if results.exists() and not results.is_dir():
         raise DataError(f"--results {results} is a file; give a folder for campaign folders")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
-    meters = _open_meters(settings.protocol.meter, settings.protocol.interval_ms, meter_paths)
+    meters = _open_meters(
+        settings.protocol.meter, settings.protocol.interval_ms, inputs.meter_paths
+    )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False)
@@ -171,13 +182,9 @@ def _run(ctx: Context, console: Console) -> None:
 def campaign_command(
     options: dict[str, Any],
     profile: str | None,
+    inputs: Inputs,
     *,
     resume: Path | None,
-    data: Path | None,
-    dataset: str | None,
-    source: Path | None,
-    results: Path,
-    meter_paths: MeterPaths,
     console: Console,
     single_run: bool = False,
 ) -> None:
@@ -187,15 +194,13 @@ def campaign_command(
     folder: list[Path] = []
     try:
         if resume is not None:
-            extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
+            extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
+                     "source": inputs.source}  # fmt: skip
             check_resume_options({**options, **extra})
             folder.append(resume)
-            resume_campaign(resume, meter_paths, console)
+            resume_campaign(resume, inputs.meter_paths, console)
         else:
-            new_campaign(
-                options, profile, data=data, dataset=dataset, source=source, results=results,
-                meter_paths=meter_paths, console=console, on_folder=folder.append,
-            )  # fmt: skip
+            new_campaign(options, profile, inputs, console=console, on_folder=folder.append)
     except Interrupted as exc:
         console.print(
             f"{exc}; the run in progress is recorded as aborted. Resume with: "

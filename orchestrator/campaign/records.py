@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from orchestrator.errors import UserError
 
@@ -77,8 +77,31 @@ def _type_name(hint: Any) -> str:
     return str(hint).replace("typing.", "").replace("NoneType", "null")
 
 
+class _Record:
+    """to_json/from_json for a dataclass record: the schema header (when the file has one),
+    every field in order, and optional fields left out when they are None."""
+
+    SCHEMA: ClassVar[str | None] = None
+    OMITTED_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.SCHEMA is not None:
+            out = {"schema": self.SCHEMA, "schema_version": SCHEMA_VERSION}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is not None or f.name not in self.OMITTED_WHEN_NONE:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str | None = None) -> Self:
+        record: Self = _from_json(cls, data, cls.SCHEMA, where or cls.__name__)
+        return record
+
+
 @dataclass(frozen=True)
-class StateLine:
+class StateLine(_Record):
     """One line of state.jsonl: a finished run, as resume needs it."""
 
     run_id: str
@@ -89,19 +112,14 @@ class StateLine:
     finished_at: float
     exit_code: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "state.jsonl") -> Self:
-        line: Self = _from_json(cls, data, None, where)
-        return line
-
 
 @dataclass(frozen=True)
-class RunRecord:
+class RunRecord(_Record):
     """run.json: what one run did and what the meters measured around it. The nested blocks
     (runtime, meters, energy, phases) are specified field by field in docs/formats.md."""
+
+    SCHEMA = RUN_SCHEMA
+    OMITTED_WHEN_NONE = ("imported",)
 
     run_id: str
     iteration: int
@@ -124,33 +142,18 @@ class RunRecord:
         if self.started_at is not None and self.ended_at is not None:
             object.__setattr__(self, "duration_s", self.ended_at - self.started_at)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": RUN_SCHEMA, "schema_version": SCHEMA_VERSION}
-        out |= {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.imported is None:
-            del out["imported"]
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "run.json") -> Self:
-        record: Self = _from_json(cls, data, RUN_SCHEMA, where)
-        return record
-
     def state_line(self, finished_at: float) -> StateLine:
-        return StateLine(
-            run_id=self.run_id,
-            iteration=self.iteration,
-            position=self.position,
-            framework=self.framework,
-            status=self.status,
-            finished_at=finished_at,
-            exit_code=self.exit_code,
-        )
+        """The run's line in state.jsonl: its own fields, and when it was recorded."""
+        shared = {f.name: getattr(self, f.name) for f in fields(StateLine) if hasattr(self, f.name)}
+        return StateLine(**shared | {"finished_at": finished_at})
 
 
 @dataclass(frozen=True)
-class CampaignDocument:
+class CampaignDocument(_Record):
     """campaign.json: the plan, written before the first run, and the machine it ran on."""
+
+    SCHEMA = CAMPAIGN_SCHEMA
+    OMITTED_WHEN_NONE = ("imported",)
 
     campaign_id: str
     created_at: float
@@ -164,15 +167,3 @@ class CampaignDocument:
     provenance: dict[str, Any] = field(default_factory=dict)
     profile: str | None = None
     imported: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": CAMPAIGN_SCHEMA, "schema_version": SCHEMA_VERSION}
-        out |= {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.imported is None:
-            del out["imported"]
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "campaign.json") -> Self:
-        doc: Self = _from_json(cls, data, CAMPAIGN_SCHEMA, where)
-        return doc

@@ -2,7 +2,7 @@
 version and the SHA-256 of the requirements they were built from.
 
 The engine's classic builder is used through the Docker SDK (no BuildKit features, so the
-same Dockerfiles build on a vfs engine without BuildKit)."""
+same Dockerfile builds on a vfs engine without BuildKit)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ from orchestrator.runtimes.docker import connect, image_tag
 from orchestrator.runtimes.variants import parse_variants, variant
 
 WHEELHOUSE = REPO / ".wheelhouse"
+
+
+DOCKERFILE = "images/Dockerfile"  # one for every framework: FRAMEWORK is a build argument
+# PyPI's torch is the CUDA build; the CPU wheel (torch==X+cpu) is on PyTorch's own index.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 class BuildError(UserError):
@@ -77,6 +82,7 @@ def build_image(
         raise BuildError(f"{req.relative_to(REPO)} is missing: no {device} variant of {framework}")
     client = connect()
     buildargs = {
+        "FRAMEWORK": image,
         "REQUIREMENTS": req.name,
         "FWENERGY_VERSION": __version__,
         "REQUIREMENTS_SHA256": hashlib.sha256(req.read_bytes()).hexdigest(),
@@ -90,16 +96,17 @@ def build_image(
             buildargs["FIND_LINKS"] = ""
         if torch_index_url is None and _wheelhouse_has_pins(req):
             torch_index_url = ""  # the pinned wheels are in .wheelhouse/: no index needed
-        if torch_index_url is not None:
-            buildargs["TORCH_INDEX_URL"] = torch_index_url
+        buildargs["EXTRA_INDEX_URL"] = (
+            TORCH_CPU_INDEX if torch_index_url is None else torch_index_url
+        )
     tag = image_tag(framework, device)
-    log(f"building {tag} (images/{image}/Dockerfile, {req.name})")
+    log(f"building {tag} (images/Dockerfile, FRAMEWORK={image}, {req.name})")
     start = time.monotonic()
     image_id = None
     last_lines: list[str] = []
     for chunk in client.api.build(
         path=str(REPO),
-        dockerfile=f"images/{image}/Dockerfile",
+        dockerfile=DOCKERFILE,
         tag=tag,
         buildargs=buildargs,
         network_mode=network,

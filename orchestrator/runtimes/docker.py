@@ -15,14 +15,7 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import RuntimeUnavailableError
-from orchestrator.runtimes.base import (
-    STOP_GRACE_S,
-    Execution,
-    ExitState,
-    RunSpec,
-    Runtime,
-    entrypoint_args,
-)
+from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
 from orchestrator.runtimes.variants import variant
 
 IMAGE_REPOSITORY = "fwenergy"
@@ -126,7 +119,7 @@ class DockerExecution(Execution):
         import docker
 
         with contextlib.suppress(docker.errors.APIError):
-            self.container.stop(timeout=int(STOP_GRACE_S))
+            self.container.stop(timeout=int(self.stop_grace_s))
 
     def finish(self) -> ExitState:
         self.container.reload()

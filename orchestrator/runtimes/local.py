@@ -13,14 +13,7 @@ from typing import IO, Any
 
 from orchestrator.errors import RuntimeUnavailableError
 from orchestrator.paths import default_venvs
-from orchestrator.runtimes.base import (
-    STOP_GRACE_S,
-    Execution,
-    ExitState,
-    RunSpec,
-    Runtime,
-    entrypoint_args,
-)
+from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
 from orchestrator.runtimes.process import die_with_parent, parse_cpuset
 from orchestrator.runtimes.variants import variant
 
@@ -73,7 +66,7 @@ class LocalExecution(Execution):
             return
         self._signal_group(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=STOP_GRACE_S)
+            self.proc.wait(timeout=self.stop_grace_s)
         except subprocess.TimeoutExpired:
             self._signal_group(signal.SIGKILL)
             self.proc.wait()

@@ -35,6 +35,8 @@ def test_compose_has_a_cpu_and_a_gpu_service_per_image() -> None:
     names = set(re.findall(r"^  ([a-z][a-z0-9@.-]*):$", services, re.MULTILINE))
     images = {v.image for v in VARIANTS}
     assert names == images | {f"{i}-gpu" for i in images}
+    built = re.findall(r"FRAMEWORK: ([a-z0-9.-]+)", services)
+    assert sorted(built) == sorted([*images, *images])  # each service builds its own image
 
 
 def test_the_images_know_the_same_frameworks() -> None:
@@ -42,10 +44,11 @@ def test_the_images_know_the_same_frameworks() -> None:
 
 
 def test_every_variant_has_its_image_folder() -> None:
+    assert (REPO / "images" / "Dockerfile").is_file()  # one for all: FRAMEWORK is an argument
     for v in VARIANTS:
         folder = REPO / "images" / v.image
-        assert (folder / "Dockerfile").is_file(), v.name
         assert (folder / "requirements.txt").is_file(), v.name
+        assert (folder / f"workload_{v.framework}").is_dir(), v.name
 
 
 @pytest.mark.parametrize(
