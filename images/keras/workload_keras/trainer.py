@@ -95,7 +95,10 @@ class KerasFramework(Framework):
             return np.asarray(self.model(x, training=False))
 
     def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
-        with tf.device(self.device_name):
+        # In host memory even for a GPU: tf.data gathers the batches on the host, and `fit`
+        # copies each batch to the GPU, as it does for arrays. What happens once here is the
+        # conversion that `fit` would otherwise repeat every epoch.
+        with tf.device("/CPU:0"):
             self._x_train = tf.convert_to_tensor(x)
             self._y_train = tf.convert_to_tensor(y)
 
