@@ -7,8 +7,8 @@ Runs the real entrypoint from each framework's environment (.venvs/<framework>),
 at a time so they do not compete for the CPU, and reads the throughput from the run's own
 events: images/second of the steady state (epochs after the first; within the first epoch,
 after its first step when there is only one), the first step (compilation), the copy of
-the training set to the device, start-up and
-peak memory. Prints a table; `--json` prints the figures as one object instead."""
+the training set to the device, start-up and peak memory. Prints a table; `--json` prints
+the figures as one object instead."""
 
 from __future__ import annotations
 
