@@ -15,7 +15,8 @@ import numpy as np
 
 T0 = 1_800_000_000.0
 # phases in sequence; compile is the first tenth of epoch_1 (the first step), as in real runs
-PHASE_SHARES = {"startup": 0.07, "data_to_device": 0.01, "epoch_1": 0.3, "epoch_2": 0.28, "epoch_3": 0.28, "eval": 0.06}
+PHASE_SHARES = {"startup": 0.07, "data_to_device": 0.01, "epoch_1": 0.3, "epoch_2": 0.28,
+                "epoch_3": 0.28, "eval": 0.06}  # fmt: skip
 DOMAIN_SHARES = {"cpu-package-0": 0.85, "dram-0": 0.15}
 BASELINE_W = {"cpu-package-0": 4.0, "dram-0": 1.0}
 CONFIG = {"epochs": 3, "batch_size": 64, "learning_rate": 0.001, "seed": 0,
