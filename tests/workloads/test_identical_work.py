@@ -124,8 +124,11 @@ def test_the_phases_add_up(runs):
         parts = ("startup_s", "data_to_device_s", "train_s", "eval_s")
         covered = sum(phases[k] for k in parts)
         assert all(phases[k] >= 0 for k in parts), f
-        # What is left is the probe's 8 logits and the bookkeeping between phases.
-        assert 0 <= phases["total_s"] - covered < 0.1 * phases["total_s"], (f, phases)
+        # Outside every phase: the probe's logits (between the copy and epoch 1) and the
+        # bookkeeping between one phase's end and the next one's start, which is no work.
+        t = {e["event"]: e["t"] for e in r["events"] if e.get("epoch", 1) == 1}
+        probe_s = t["epoch_start"] - t["data_on_device"]
+        assert 0 <= phases["total_s"] - covered - probe_s < 0.5, (f, phases, probe_s)
 
 
 def test_result_records_versions_threads_device_and_memory(runs):
