@@ -34,6 +34,7 @@ class RunSpec:
     memory_limit: str | None = None  # docker's notation, e.g. "8g"
     device: str = "cpu"
     labels: dict[str, str] = field(default_factory=dict)
+    gpu: int = 0  # with device "gpu": the one GPU the run sees (NVML index)
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,10 @@ class DockerExecution(Execution):
             kwargs["mem_limit"] = spec.memory_limit
             kwargs["memswap_limit"] = spec.memory_limit
         if spec.device == "gpu":
+            # One GPU, the metered one: TensorFlow and JAX take every GPU they see, torch one,
+            # so more would bill frameworks unequally.
             kwargs["device_requests"] = [
-                docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])
+                docker.types.DeviceRequest(device_ids=[str(spec.gpu)], capabilities=[["gpu"]])
             ]
         try:
             self.container = self.client.containers.create(self.image.id, **kwargs)
