@@ -261,7 +261,7 @@ def phase_block(
         }
         for p in phases
     ]
-    if span is None or not phases:
+    if span is None:
         return out
     covered = _union([(p.start_s, p.end_s) for p in phases], span)
     rest = _complement(covered, span)
