@@ -51,7 +51,8 @@ def quick_venvs(root: Path, seconds: float = 0.5) -> Path:
         python.write_text(
             "#!/bin/sh\n"
             'while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done\n'
-            'echo "{\\"event\\": \\"process_start\\", \\"t\\": $(date +%s.%N)}" > "$out/events.jsonl"\n'
+            'echo "{\\"event\\": \\"process_start\\", \\"t\\": $(date +%s.%N)}"'
+            ' > "$out/events.jsonl"\n'
             f"sleep {seconds}\n"
             'echo "{\\"event\\": \\"done\\", \\"t\\": $(date +%s.%N)}" >> "$out/events.jsonl"\n'
             'echo "{}" > "$out/result.json"\n'

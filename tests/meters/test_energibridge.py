@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.energibridge import EnergiBridgeMeter, find_energibridge
 from orchestrator.meters.base import DomainSeries
+from orchestrator.meters.energibridge import EnergiBridgeMeter, find_energibridge
 from orchestrator.meters.energibridge_csv import (
     EnergiBridgeCsvError,
     energibridge_series,
