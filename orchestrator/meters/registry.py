@@ -14,7 +14,7 @@ CPU is not measured). Without a device (`orchestrator measure`) it takes whateve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -113,7 +113,7 @@ def _auto(sources: MeterSources) -> list[Meter]:
     skipped: list[str] = []
     # EnergiBridge only when RAPL cannot be read: both read the same CPU counters. Its GPU
     # (-g) is never wanted here: NVML's counter is better, and NVML is tried next.
-    cpu_sources = MeterSources(**{**sources.__dict__, "names": ("energibridge", "nvml")})
+    cpu_sources = replace(sources, names=("energibridge", "nvml"))
     for name in CPU_METERS:
         try:
             meters.append(METERS[name](cpu_sources))
@@ -134,7 +134,7 @@ def _auto(sources: MeterSources) -> list[Meter]:
             + "; ".join(skipped)
             + " (or pass --meter nvml to measure the GPU alone, without the CPU)"
         )
-    if sources.device == "cpu" and not has_cpu:
+    if sources.device == "cpu" and not has_cpu and has_gpu:
         # A GPU alone would make a CPU campaign's energy the idle GPU's.
         meters = []
         skipped.append("nvml too: a CPU campaign without a CPU meter would measure the GPU only")

@@ -150,6 +150,7 @@ class DockerExecution(Execution):
             "image": image_tag(self.spec.framework, self.spec.device),
             "image_id": self.image.id,
             "container_id": None if self.container is None else self.container.id,
+            **self.spec.gpu_block(),
         }
 
 

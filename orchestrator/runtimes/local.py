@@ -98,7 +98,7 @@ class LocalExecution(Execution):
             self._log.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "local", "python": str(self.python)}
+        return {"kind": "local", "python": str(self.python), **self.spec.gpu_block()}
 
 
 class LocalRuntime(Runtime):

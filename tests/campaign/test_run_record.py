@@ -62,3 +62,4 @@ def test_a_local_gpu_run_sees_only_its_gpu(tmp_path: Path) -> None:
     env = run_environment(spec)
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
     assert "CUDA_VISIBLE_DEVICES" not in run_environment(RunSpec("torch", tmp_path, tmp_path, ()))
+    assert spec.gpu_block() == {"gpu": 1}  # recorded in run.json's runtime
