@@ -161,7 +161,9 @@ def _span_energy(series: DomainSeries, span: tuple[float, float]) -> float | Non
     return float(e1 - e0)
 
 
-def summable(domain: str, series: DomainSeries, out_of_total: Mapping[str, str]) -> str | None:
+def why_not_summable(
+    domain: str, series: DomainSeries, out_of_total: Mapping[str, str]
+) -> str | None:
     """None when a total may add `domain`, else why not."""
     if not domains.is_summable(domain):
         return f"nested in {domains.kind_of(domain).nested_in}"
@@ -198,7 +200,7 @@ def energy_block(
             if gross is None:
                 dropped[domain] = f"{rec.meter}: its samples do not cover the run"
                 continue
-            why_not = summable(domain, s, out_of_total or {})
+            why_not = why_not_summable(domain, s, out_of_total or {})
             entry: dict[str, Any] = {
                 "meter": rec.meter,
                 "gross_j": gross,

@@ -207,7 +207,9 @@ def write_power_csv(
     times = np.asarray(next(iter(series.values())).time_s if time_s is None else time_s)
     columns: dict[str, np.ndarray] = {}
     for domain, s in series.items():
-        at = int(np.searchsorted(times, s.time_s[0])) if len(s.time_s) else 0
+        if len(s.time_s) == 0:
+            continue
+        at = int(np.searchsorted(times, s.time_s[0]))
         if not np.array_equal(times[at : at + len(s.time_s)], s.time_s):
             continue
         column = np.full(max(len(times) - 1, 0), np.nan)
