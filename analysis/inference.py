@@ -199,7 +199,7 @@ def brunner_munzel(x: Array, y: Array, alternative: str = "two-sided") -> tuple[
 
 def min_p_signed_rank(n: int) -> float:
     """The smallest two-sided p-value of the exact signed-rank test: every sign the same."""
-    return min(1.0, 2.0**(1 - n)) if n > 0 else 1.0  # fmt: skip
+    return min(1.0, 2.0 ** (1 - n)) if n > 0 else 1.0
 
 
 def min_p_rank_sum(m: int, n: int) -> float:
@@ -233,9 +233,7 @@ def compare_paired(
     Hodges-Lehmann estimate with its interval. Only iterations with a positive value of both
     enter (the others are counted out through n_pairs)."""
     blocks = sorted(
-        k
-        for k in a_by_block.keys() & b_by_block.keys()
-        if a_by_block[k] > 0 and b_by_block[k] > 0
+        k for k in a_by_block.keys() & b_by_block.keys() if a_by_block[k] > 0 and b_by_block[k] > 0
     )
     d = np.array([math.log(b_by_block[k] / a_by_block[k]) for k in blocks])
     n = len(d)
