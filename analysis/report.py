@@ -316,14 +316,15 @@ def _decomposed(doc: Document, study: Study, figures: Mapping[str, Path]) -> Non
         )
         if e is None or t is None or p is None or not (e.ratio > 0 and t.ratio > 0 and p.ratio > 0):
             continue
-        source = (
-            "time (how long it runs)"
-            if abs(math.log(t.ratio)) >= abs(math.log(p.ratio))
-            else ("power (how hard it runs)")
-        )
+        if e.verdict in ("higher", "lower"):
+            by_time = abs(math.log(t.ratio)) >= abs(math.log(p.ratio))
+            source = "time (how long it runs)" if by_time else "power (how hard it runs)"
+            why = f"the difference comes mostly from {source}"
+        else:
+            why = f"no relevant energy difference to attribute ({e.verdict})"
         items.append(
             f"{b} vs {a}: energy x{e.ratio:.3g} = time x{t.ratio:.3g} x power x{p.ratio:.3g} "
-            f"(E = P x t); the difference comes mostly from {source}."
+            f"(E = P x t); {why}."
         )
     doc.add(Bullets(items) if items else Para("No pair has energy, time and power."))
     steady = [m for m in study.metrics if m.column.startswith("steady_")]
