@@ -178,7 +178,14 @@ def wilcoxon_signed_rank(d: Array, alternative: str = "two-sided") -> tuple[floa
         return (math.nan, math.nan)
     if np.all(x == 0):
         return (0.0, 1.0)
-    res = sps.wilcoxon(x, alternative=alternative)  # type: ignore[call-overload]
+    nonzero = np.abs(x[x != 0])
+    # SciPy's default falls back to a slow permutation test when |d| has ties; the normal
+    # approximation with its tie correction is what the textbooks use there
+    exact = (
+        len(nonzero) <= 50 and len(np.unique(nonzero)) == len(nonzero) and len(nonzero) == len(x)
+    )
+    method = "exact" if exact else "asymptotic"
+    res = sps.wilcoxon(x, alternative=alternative, method=method)  # type: ignore[call-overload]
     return (float(res.statistic), float(res.pvalue))
 
 
