@@ -298,7 +298,7 @@ def _sample_size(doc: Document, study: Study) -> None:
         worst = float(sub["detectable_ratio"].max())
         items.append(
             f"{m.label}: from the observed spread, this campaign ({n} {unit}) detects a "
-            f"ratio of about {worst:.3g} (a change of ±{(worst - 1) * 100:.2g}%) with 80% "
+            f"ratio of about {worst:.4g} (a change of ±{(worst - 1) * 100:.2g}%) with 80% "
             f"power; a higher/lower verdict needs the true change to exceed about "
             f"{study.min_effect * 100:.0f}% + {(worst - 1) * 100:.2g}%."
         )
