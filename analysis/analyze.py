@@ -36,7 +36,6 @@ VIOLIN_METRICS = (
     "mean_power_w",
     "edp_j_s",
     "energy_net_j",
-    "steady_epoch_energy_j",
     "peak_rss_bytes",
 )
 

@@ -218,7 +218,7 @@ VERDICT_COLOURS = {
 def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) -> Path:
     """Each comparison's ratio B/A with its 95% interval on a log axis, the band of
     irrelevant differences shaded: the whole answer in one picture."""
-    fig, ax = plt.subplots(figsize=(7.2, 0.45 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.2, 0.25 * len(rows) + 0.8))
     ax.set_xscale("log")
     ax.axvspan(band[0], band[1], color="#e0e0e0", lw=0, label="irrelevant difference")
     ax.axvline(1.0, color="black", lw=0.8)
@@ -250,7 +250,7 @@ def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) 
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ticks = [
         t
-        for t in (0.2, 0.25, 0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10)
+        for t in (0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2, 3, 5, 10)
         if lo_lim <= t <= hi_lim
     ]
     ax.set_xticks(ticks)

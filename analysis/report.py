@@ -55,11 +55,8 @@ def _band_text(study: Study) -> str:
 
 def _design(study: Study) -> str:
     if study.paired:
-        return (
-            f"paired by iteration (every framework runs once per iteration, in a shuffled "
-            f"order; at least {study.min_pairs} iterations with an ok run of each pair)"
-        )
-    return "independent samples (an imported study: its run numbers are not iterations)"
+        return f"paired by iteration (at least {study.min_pairs} per pair)"
+    return "independent samples (an imported study has no iterations)"
 
 
 def build_document(
@@ -115,10 +112,8 @@ def _scope(campaign: Campaign, study: Study) -> str:
     imported = " Imported EnergiBridge study." if campaign.imported else ""
     return (
         f"Scope: this machine only ({cpu}, host {host}), device {device}; {energy}. "
-        f"{len(runs)} runs of {', '.join(study.frameworks)}, {len(study.ok)} ok and analysed; "
-        f"{_design(study)}. Each framework is compared with the reference, "
-        f"{study.reference}, and the other pairs as B / A. A difference counts as relevant "
-        f"beyond {_band_text(study)} (--min-effect).{imported}"
+        f"{len(study.ok)} of {len(runs)} runs ok; {_design(study)}; compared with the "
+        f"reference, {study.reference}; relevant beyond {_band_text(study)}.{imported}"
     )
 
 
@@ -153,9 +148,7 @@ def _answer(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
             Table(
                 ["B vs A", "metric", "median A", "median B", "change B vs A", "verdict"],
                 rows,
-                caption=f"Medians per pair; change = Hodges-Lehmann ratio B/A - 1 with its 95% "
-                f"interval; verdict: higher/lower (interval beyond {_band_text(study)} and "
-                "Holm p < 0.05), equivalent (inside), inconclusive (otherwise)",
+                caption="Medians per pair; change = ratio B/A - 1 with its 95% interval",
             )
         )
     if "forest" in figures:
