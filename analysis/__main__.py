@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--accuracy-margin", type=float, default=ACCURACY_MARGIN * 100,
-        help=f"accuracy equivalence margin, in percentage points (default {ACCURACY_MARGIN * 100:g})",
+        help=f"accuracy equivalence margin, percentage points (default {ACCURACY_MARGIN * 100:g})",
     )  # fmt: skip
     args = parser.parse_args(argv)
     err = Console(stderr=True)

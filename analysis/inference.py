@@ -185,7 +185,7 @@ def wilcoxon_signed_rank(d: Array, alternative: str = "two-sided") -> tuple[floa
         len(nonzero) <= 50 and len(np.unique(nonzero)) == len(nonzero) and len(nonzero) == len(x)
     )
     method = "exact" if exact else "asymptotic"
-    res = sps.wilcoxon(x, alternative=alternative, method=method)  # type: ignore[call-overload]
+    res = sps.wilcoxon(x, alternative=alternative, method=method)
     return (float(res.statistic), float(res.pvalue))
 
 

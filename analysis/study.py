@@ -217,7 +217,8 @@ def _flags(
 
 def _by_block(frame: pd.DataFrame, column: str) -> dict[int, float]:
     sub = frame[frame[column].notna() & frame["iteration"].notna()]
-    return {int(k): float(v) for k, v in sub.groupby("iteration")[column].mean().items()}
+    means = sub.groupby("iteration")[column].mean()
+    return {int(str(k)): float(v) for k, v in means.items()}
 
 
 def _pct(r: float) -> float:

@@ -33,7 +33,8 @@ def _runs(
                          "duration_s": 10.0 + 0.01 * i, "energy_gross_j": e,
                          "mean_power_w": e / (10.0 + 0.01 * i), "edp_j_s": e * (10.0 + 0.01 * i),
                          "net_negative": False,
-                         "energy_domains": (domains or {}).get((fw, i), "cpu-package-0")})  # fmt: skip
+                         "energy_domains": (domains or {}).get((fw, i), "cpu-package-0")},
+                        )  # fmt: skip
     return pd.DataFrame(rows)
 
 
