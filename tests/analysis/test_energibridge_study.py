@@ -80,3 +80,14 @@ def test_an_unknown_reference_is_one_error_line(study: Path, tmp_path: Path):  #
     assert "--reference 'tensorflow' is not a framework of this campaign; pass one of jax" in (
         proc.stderr
     )
+
+
+def test_a_study_from_energibridge_before_0_0_7_is_refused(study: Path, tmp_path: Path):  # noqa: F811
+    old = study / "keras" / "keras_0.csv"
+    old.write_text(old.read_text().replace("CPU_ENERGY (J)", "PACAKGE_ENERGY (J)", 1))
+    proc = _analyze(study, tmp_path / "old")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "keras/keras_0.csv:1: column 'PACAKGE_ENERGY (J)' was written by EnergiBridge" in (
+        proc.stderr
+    )
