@@ -41,6 +41,12 @@ def p_floor(p: float) -> str:
     return "< 1e-6" if p < 1e-6 else p_value(p)
 
 
+def p_relation(p: float) -> str:
+    """ "< 1e-6" or "= 0.0123", to follow "p" in a sentence."""
+    text = p_floor(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
 def decimals_for(low: float, high: float) -> int:
     """Decimals an interval of this width supports: 0 for a width of 1 to 10 points, one
     more per tenfold narrower (at most 3)."""

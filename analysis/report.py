@@ -14,7 +14,7 @@ from typing import Any
 from analysis import inference, stats
 from analysis.document import Block, Bullets, Callout, Document, Figure, Heading, Para, Table
 from analysis.evidence import Evidence
-from analysis.fmt import decimals_for, pct, pct_interval
+from analysis.fmt import decimals_for, p_relation, pct, pct_interval
 from analysis.fmt import number as fmt
 from analysis.fmt import p_floor as fmt_p
 from analysis.load import Campaign, tuples
@@ -170,7 +170,7 @@ def _claim(study: Study, r: Any, name: str) -> str:
             f"{r.min_p_possible:.2g}); no inference is possible."
         )
     change = pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high)
-    test = f"{r.test}, Holm p = {fmt_p(r.p_holm)}"
+    test = f"{r.test}, Holm p {p_relation(r.p_holm)}"
     band = _band_text(study)
     text = {
         "higher": f"higher: the whole interval lies above +{study.min_effect:.0%}",
@@ -202,11 +202,11 @@ def verdict_lines(study: Study) -> list[str]:
             else f"{pct(r.diff * 100, 2)[:-1]} pp (no interval: too few runs)"
         )
         if r.verdict == "equivalent":
-            tail = f"equivalent within ±{margin_pp:g} pp (TOST, Holm p = {fmt_p(r.p_holm)})"
+            tail = f"equivalent within ±{margin_pp:g} pp (TOST, Holm p {p_relation(r.p_holm)})"
         else:
             tail = (
-                f"NOT shown equivalent within ±{margin_pp:g} pp (TOST, Holm p = "
-                f"{fmt_p(r.p_holm)}); this is no evidence of the same accuracy"
+                f"NOT shown equivalent within ±{margin_pp:g} pp (TOST, Holm p "
+                f"{p_relation(r.p_holm)}); this is no evidence of the same accuracy"
             )
         lines.append(f"Accuracy: {r.framework_b} - {r.framework} = {diff}: {tail}.")
     return lines
