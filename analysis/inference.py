@@ -244,6 +244,30 @@ def _logs(x: Array) -> np.ndarray:
     return np.log(a[a > 0])
 
 
+def _estimate(
+    sizes: tuple[str, int, int, int],
+    test: tuple[str, float, float],
+    log_estimate: tuple[float, float, float],
+    confidence: float,
+    min_p: float,
+    spread: tuple[float, float],
+) -> RatioEstimate:
+    """The log-scale estimate and interval back on the ratio scale (an unbounded interval
+    stays unbounded: exp(-inf) = 0, exp(inf) = inf)."""
+    est, lo, hi = log_estimate
+    return RatioEstimate(
+        *sizes,
+        *test,
+        ratio=math.exp(est) if math.isfinite(est) else math.nan,
+        ratio_ci_low=math.exp(lo) if not math.isnan(lo) else math.nan,
+        ratio_ci_high=math.exp(hi) if not math.isnan(hi) else math.nan,
+        confidence=confidence,
+        min_p_possible=min_p,
+        log_sd=spread[0],
+        detectable_ratio=spread[1],
+    )
+
+
 def compare_paired(
     a_by_block: dict[int, float], b_by_block: dict[int, float], confidence: float = CONFIDENCE
 ) -> RatioEstimate:
@@ -258,21 +282,13 @@ def compare_paired(
     stat, p = wilcoxon_signed_rank(d) if n else (math.nan, math.nan)
     est, lo, hi = hodges_lehmann_one_sample(d, confidence)
     sd = float(np.std(d, ddof=1)) if n > 1 else math.nan
-    return RatioEstimate(
-        design="paired",
-        n_a=len(a_by_block),
-        n_b=len(b_by_block),
-        n_pairs=n,
-        test="wilcoxon-signed-rank" if n else "none",
-        statistic=stat,
-        p_value=p,
-        ratio=math.exp(est) if math.isfinite(est) else math.nan,
-        ratio_ci_low=math.exp(lo) if not math.isnan(lo) else math.nan,
-        ratio_ci_high=math.exp(hi) if not math.isnan(hi) else math.nan,
-        confidence=confidence,
-        min_p_possible=min_p_signed_rank(n),
-        detectable_ratio=_detectable(sd, 1 / math.sqrt(n) if n else math.nan, n - 1),
-        log_sd=sd,
+    return _estimate(
+        ("paired", len(a_by_block), len(b_by_block), n),
+        ("wilcoxon-signed-rank" if n else "none", stat, p),
+        (est, lo, hi),
+        confidence,
+        min_p_signed_rank(n),
+        (sd, _detectable(sd, 1 / math.sqrt(n) if n else math.nan, n - 1)),
     )
 
 
@@ -289,21 +305,13 @@ def compare_unpaired(a: Array, b: Array, confidence: float = CONFIDENCE) -> Rati
         factor = math.sqrt(1 / len(la) + 1 / len(lb))
     else:
         sd, factor = math.nan, math.nan
-    return RatioEstimate(
-        design="unpaired",
-        n_a=len(la),
-        n_b=len(lb),
-        n_pairs=0,
-        test="brunner-munzel" if math.isfinite(p) else "none",
-        statistic=stat,
-        p_value=p,
-        ratio=math.exp(est) if math.isfinite(est) else math.nan,
-        ratio_ci_low=math.exp(lo) if not math.isnan(lo) else math.nan,
-        ratio_ci_high=math.exp(hi) if not math.isnan(hi) else math.nan,
-        confidence=confidence,
-        min_p_possible=min_p_rank_sum(len(la), len(lb)),
-        detectable_ratio=_detectable(sd, factor, df),
-        log_sd=sd,
+    return _estimate(
+        ("unpaired", len(la), len(lb), 0),
+        ("brunner-munzel" if math.isfinite(p) else "none", stat, p),
+        (est, lo, hi),
+        confidence,
+        min_p_rank_sum(len(la), len(lb)),
+        (sd, _detectable(sd, factor, df)),
     )
 
 

@@ -42,6 +42,16 @@ def _save(fig: Figure, out_dir: Path, stem: str) -> Path:
     return png
 
 
+def _finish(ax: Any, xlabel: str, ylabel: str, title: str, out_dir: Path, stem: str) -> Path:
+    """Labels, legend and grid of a per-framework scatter, then save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(ax.figure, out_dir, stem)
+
+
 def _palette(frameworks: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     return dict(zip(frameworks, sns.color_palette("colorblind", len(frameworks)), strict=True))
 
@@ -153,7 +163,7 @@ def order_effects(
     """The metric against the run's position in its iteration: a slope means the order of
     the runs (heat, caches, tail energy of the previous run) leaks into the measurement."""
     data = ok[ok[column].notna() & ok["position"].notna()]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    _, ax = plt.subplots(figsize=(6.4, 4.2))
     pal = _palette(frameworks)
     rng = np.random.default_rng(0)
     for fw in frameworks:
@@ -171,14 +181,9 @@ def order_effects(
         )
         med = sub.groupby("position")[column].median()
         ax.plot(med.index, med.to_numpy(), color=pal[fw], lw=1.5)
-    positions = sorted(data["position"].unique())
-    ax.set_xticks(positions)
-    ax.set_xlabel("position in the iteration")
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} by position (lines: medians)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, out_dir, f"order-{column}")
+    ax.set_xticks(sorted(data["position"].unique()))
+    return _finish(ax, "position in the iteration", label, f"{label} by position (lines: medians)",
+                   out_dir, f"order-{column}")  # fmt: skip
 
 
 def accuracy(ok: pd.DataFrame, frameworks: Sequence[str], out_dir: Path) -> Path:
@@ -266,19 +271,15 @@ def drift(
     """The metric against the iteration (time in the campaign), one line per framework: a
     slope is drift, which the paired comparison cancels only when all frameworks share it."""
     data = ok[ok[column].notna() & ok["iteration"].notna()]
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    _, ax = plt.subplots(figsize=(6.4, 3.6))
     pal = _palette(frameworks)
     for fw in frameworks:
         sub = data[data["framework"] == fw].sort_values("iteration")
         if not sub.empty:
             ax.plot(sub["iteration"], sub[column], "o-", ms=3, lw=1, color=pal[fw], label=fw)
     ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} over the campaign")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, out_dir, f"drift-{column}")
+    return _finish(ax, "iteration", label, f"{label} over the campaign", out_dir,
+                   f"drift-{column}")  # fmt: skip
 
 
 def idle_power(idle: pd.DataFrame, out_dir: Path) -> Path:
