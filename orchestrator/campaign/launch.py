@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.campaign.dataset import resolve_dataset
-from orchestrator.campaign.folder import SCHEMA_VERSION, CampaignFolder
+from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
@@ -27,6 +27,7 @@ from orchestrator.campaign.plan import (
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
+from orchestrator.campaign.records import CampaignDocument
 from orchestrator.campaign.state import finished_runs
 from orchestrator.data import read_prepared
 from orchestrator.errors import DataError, RuntimeUnavailableError
@@ -44,6 +45,18 @@ class MeterPaths:
 
     powercap_root: Path | None = None
     energibridge: Path | None = None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a campaign reads from this machine, named at the edge (the CLI) and not part of
+    the plan: the dataset, where campaign folders go, where the meters read."""
+
+    data: Path | None = None
+    dataset: str | None = None
+    source: Path | None = None
+    results: Path = Path("results")
+    meter_paths: MeterPaths = MeterPaths()
 
 
 def _open_meters(spec: str, interval_ms: int, paths: MeterPaths) -> list[Meter]:
@@ -65,50 +78,47 @@ def _protocol_json(
 def new_campaign(
     options: dict[str, Any],
     profile: str | None,
+    inputs: Inputs,
     *,
-    data: Path | None,
-    dataset: str | None,
-    source: Path | None,
-    results: Path,
-    meter_paths: MeterPaths,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
     settings = settings_from_options(options, profile)
+    data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
     if results.exists() and not results.is_dir():
         raise DataError(f"--results {results} is a file; give a folder for campaign folders")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
-    meters = _open_meters(settings.protocol.meter, settings.protocol.interval_ms, meter_paths)
+    meters = _open_meters(
+        settings.protocol.meter, settings.protocol.interval_ms, inputs.meter_paths
+    )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = CampaignFolder.new_id(results, prepared.name)
-    campaign = {
-        "schema": "fwenergy.campaign",
-        "schema_version": SCHEMA_VERSION,
-        "campaign_id": campaign_id,
-        "created_at": time.time(),
-        "profile": settings.profile,
-        "frameworks": frameworks,
-        "iterations": settings.plan.iterations,
-        "seed": settings.plan.seed,
-        "order": [list(row) for row in settings.plan.order],
-        "protocol": _protocol_json(settings, runtime, meters),
-        "workload": asdict(settings.workload),
-        "dataset": {
+    campaign = CampaignDocument(
+        campaign_id=campaign_id,
+        created_at=time.time(),
+        profile=settings.profile,
+        frameworks=frameworks,
+        iterations=settings.plan.iterations,
+        seed=settings.plan.seed,
+        order=[list(row) for row in settings.plan.order],
+        protocol=_protocol_json(settings, runtime, meters),
+        workload=asdict(settings.workload),
+        dataset={
             "name": prepared.name,
             "path": str(Path(prepared.path).resolve()),
             "sha256": prepared.sha256,
             "train_count": prepared.train_count,
             "test_count": prepared.test_count,
         },
-        "provenance": provenance.collect(software, runtime.kind, settings.workload.device),
-    }
+        provenance=provenance.collect(software, runtime.kind, settings.workload.device),
+    )
     folder = CampaignFolder.create(results, campaign_id, campaign)
     console.print(f"campaign folder: {folder.root}", highlight=False)
     if on_folder is not None:
@@ -122,26 +132,31 @@ def new_campaign(
 def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Path:
     """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
     folder, campaign = CampaignFolder.open(root)
+    if campaign.workload is None or campaign.dataset is None or campaign.seed is None:
+        raise DataError(
+            f"{root} was imported, not measured here: there is nothing to resume; analyse it "
+            "with `orchestrator analyze`"
+        )
     plan = Plan(
-        tuple(campaign["frameworks"]),
-        campaign["iterations"],
-        campaign["seed"],
-        tuple(tuple(row) for row in campaign["order"]),
+        tuple(campaign.frameworks),
+        campaign.iterations,
+        campaign.seed,
+        tuple(tuple(row) for row in campaign.order),
     )
-    workload = workload_from_json(campaign["workload"])
-    proto = campaign["protocol"]
+    workload = workload_from_json(campaign.workload)
+    proto = campaign.protocol
     protocol = protocol_from_json(proto, proto["runtime"])
-    prepared = read_prepared(Path(campaign["dataset"]["path"]))
-    if prepared.sha256 != campaign["dataset"]["sha256"]:
+    prepared = read_prepared(Path(campaign.dataset["path"]))
+    if prepared.sha256 != campaign.dataset["sha256"]:
         raise DataError(
             f"the dataset at {prepared.path} changed since the campaign began "
-            f"(sha256 {prepared.sha256[:12]} != {campaign['dataset']['sha256'][:12]}); "
+            f"(sha256 {prepared.sha256[:12]} != {campaign.dataset['sha256'][:12]}); "
             "restore it or start a new campaign"
         )
     meter_spec = proto.get("meter") or ",".join(proto["meters"])
     meters = _open_meters(meter_spec, protocol.interval_ms, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
-    recorded = campaign["provenance"].get("images") or {}
+    recorded = campaign.provenance.get("images") or {}
     now = runtime.software(list(plan.frameworks), workload.device)
     changed = [f for f, image_id in recorded.items() if now.get(f, {}).get("image_id") != image_id]
     if changed:
@@ -149,10 +164,10 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"the {', '.join(changed)} image changed since the campaign began; a campaign "
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
-    for cid in runtime.reap({CAMPAIGN_LABEL: campaign["campaign_id"]}):
+    for cid in runtime.reap({CAMPAIGN_LABEL: campaign.campaign_id}):
         console.print(f"removed container {cid[:12]} left by an interrupted run", highlight=False)
     console.print(f"resuming {folder.root} (runtime: {runtime.kind})", highlight=False)
-    ctx = Context(folder, campaign["campaign_id"], plan, workload, protocol, Path(prepared.path),
+    ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
                   runtime, meters)  # fmt: skip
     _run(ctx, console)
     return folder.root
@@ -167,13 +182,9 @@ def _run(ctx: Context, console: Console) -> None:
 def campaign_command(
     options: dict[str, Any],
     profile: str | None,
+    inputs: Inputs,
     *,
     resume: Path | None,
-    data: Path | None,
-    dataset: str | None,
-    source: Path | None,
-    results: Path,
-    meter_paths: MeterPaths,
     console: Console,
     single_run: bool = False,
 ) -> None:
@@ -183,15 +194,13 @@ def campaign_command(
     folder: list[Path] = []
     try:
         if resume is not None:
-            extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
+            extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
+                     "source": inputs.source}  # fmt: skip
             check_resume_options({**options, **extra})
             folder.append(resume)
-            resume_campaign(resume, meter_paths, console)
+            resume_campaign(resume, inputs.meter_paths, console)
         else:
-            new_campaign(
-                options, profile, data=data, dataset=dataset, source=source, results=results,
-                meter_paths=meter_paths, console=console, on_folder=folder.append,
-            )  # fmt: skip
+            new_campaign(options, profile, inputs, console=console, on_folder=folder.append)
     except Interrupted as exc:
         console.print(
             f"{exc}; the run in progress is recorded as aborted. Resume with: "
@@ -205,6 +214,6 @@ def campaign_command(
         sys.exit(1)
     if single_run and folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
-        if any(s["status"] != "ok" for s in states):
+        if any(s.status != "ok" for s in states):
             sys.exit(1)  # the protocol has already said why, in one line
     console.print(f"done: {folder[0] if folder else ''}", highlight=False)

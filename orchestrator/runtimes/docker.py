@@ -15,14 +15,8 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import RuntimeUnavailableError
-from orchestrator.runtimes.base import (
-    STOP_GRACE_S,
-    Execution,
-    ExitState,
-    RunSpec,
-    Runtime,
-    entrypoint_args,
-)
+from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
+from orchestrator.runtimes.variants import variant
 
 IMAGE_REPOSITORY = "fwenergy"
 # The image's own non-root user (images/*/Dockerfile); used when the host user is root.
@@ -34,7 +28,7 @@ OUT_MOUNT = "/out"
 def image_tag(framework: str, device: str = "cpu", version: str = __version__) -> str:
     """The pinned image name shared by the orchestrator, compose.yaml and `make build`."""
     suffix = "-gpu" if device == "gpu" else ""
-    return f"{IMAGE_REPOSITORY}/{framework}:{version}{suffix}"
+    return f"{IMAGE_REPOSITORY}/{variant(framework).image}:{version}{suffix}"
 
 
 def connect() -> Any:
@@ -125,7 +119,7 @@ class DockerExecution(Execution):
         import docker
 
         with contextlib.suppress(docker.errors.APIError):
-            self.container.stop(timeout=int(STOP_GRACE_S))
+            self.container.stop(timeout=int(self.stop_grace_s))
 
     def finish(self) -> ExitState:
         self.container.reload()
