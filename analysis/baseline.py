@@ -1,12 +1,14 @@
 """The idle baseline of each run, recomputed from the campaign's `idle/` gaps, so net energy
 never depends on when a run happened or on what the orchestrator computed at the time.
 
-Rule (shared with the orchestrator's run.json): the baseline power of a run is the mean
-power over the settled part (the second half) of the idle gap immediately before the run
-and of the gap immediately after it; when one of the two is missing the other is used alone
-(and that is said); net energy = gross energy - baseline power x (ended_at - started_at).
-The first half of a gap is left out because the previous run's tail (fans, caches being
-written back, a container being removed) still lifts the power there."""
+Rule (the same as the orchestrator's for run.json, orchestrator/meters/energy.py): the
+baseline power of a run, per (meter, domain), is the mean power over the settled part (the
+second half) of the last idle gap before the run and of the first gap after it, pooled
+(their energy over their time); when one of the two is missing the other is used alone,
+and with neither the nearest gap, and that is said; net energy = gross energy - baseline
+power x (ended_at - started_at). The first half of a gap is left out because the previous
+run's tail (fans, caches being written back, a container being removed) still lifts the
+power there."""
 
 from __future__ import annotations
 
@@ -21,10 +23,6 @@ import pandas as pd
 from analysis.errors import AnalysisInputError
 from analysis.jsonio import read_json
 
-# A gap starts when the previous run's meters have stopped: allow for the meters' own
-# start/stop time when deciding that a gap touches a run.
-TOUCH_S = 5.0
-
 Key = tuple[str, str]  # (meter, domain): a baseline is only ever matched by both
 
 
@@ -33,8 +31,8 @@ class Level:
     """Mean power of one domain over (the settled part of) one gap."""
 
     mean_w: float
-    sd_w: float  # sample sd of the power readings; NaN when only a whole-gap mean exists
-    n: int  # readings behind sd_w (0 for a whole-gap mean)
+    sd_w: float  # sd of the power readings inside it; NaN when only a whole-gap mean exists
+    duration_s: float  # the time it covers: the weight when two gaps are pooled
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ class Baseline:
     sd_w: float  # spread of the idle power readings behind it (sqrt of summed variances)
     before_w: float  # the settled power of the gap before the run (NaN when none)
     after_w: float  # the same for the gap after the run
-    gaps: str  # "before+after", "before", "after" or "" (none)
+    gaps: str  # "before+after", "before", "after", "nearest" or "" (none)
     by_domain: dict[str, float]
 
 
@@ -71,9 +69,7 @@ def _settled_level(frame: pd.DataFrame, col: str, start: float, end: float) -> L
     if not ok.any():
         return None
     mean = float(np.sum(power[ok] * overlap[ok]) / np.sum(overlap[ok]))
-    readings = power[ok]
-    sd = float(np.std(readings, ddof=1)) if len(readings) > 1 else math.nan
-    return Level(mean, sd, len(readings))
+    return Level(mean, float(np.std(power[ok])), float(np.sum(overlap[ok])))
 
 
 def read_power_csv(path: Path) -> pd.DataFrame:
@@ -96,16 +92,20 @@ def read_gap(gap_dir: Path) -> Gap | None:
     settled = True
     for domain, e in (record.get("energy") or {}).items():
         meter = str(e.get("meter"))
+        level = None
+        if e.get("settled_duration_s"):  # written by the campaign since the settled rule
+            d = float(e["settled_duration_s"])
+            level = Level(float(e["settled_energy_j"]) / d, float(e["settled_power_sd_w"]), d)
         frame = frames.get(meter)
         col = f"{domain}_power_w"
-        level = None
-        if frame is not None and col in frame.columns and "time_s" in frame.columns:
+        if level is None and frame is not None and {col, "time_s"} <= set(frame.columns):
             level = _settled_level(frame, col, start, end)
         if level is None:
+            # an older gap without a power series: only its whole-window mean is known
             whole = e.get("mean_power_w")
             if whole is None:
                 continue
-            level = Level(float(whole), math.nan, 0)
+            level = Level(float(whole), math.nan, end - start)
             settled = False
         levels[(meter, domain)] = level
     return Gap(gap_dir.name, start, end, levels, settled)
@@ -118,47 +118,46 @@ def read_gaps(folder: Path) -> list[Gap]:
 
 
 def _pooled(levels: Sequence[Level]) -> tuple[float, float]:
-    """Mean of the gaps' means (each gap counts once: the two bracket the run) and the sd
-    of all their readings pooled."""
-    mean = float(np.mean([lv.mean_w for lv in levels]))
-    n = sum(lv.n for lv in levels)
-    if n < 2 or any(lv.n < 2 for lv in levels):
-        return mean, math.nan
-    ss = sum((lv.n - 1) * lv.sd_w**2 + lv.n * (lv.mean_w - mean) ** 2 for lv in levels)
-    return mean, math.sqrt(ss / (n - 1))
+    """Energy over time of the gaps used, and the time-weighted sd of the power readings
+    around that mean (within-gap spread plus the gaps' distance from it)."""
+    duration = sum(lv.duration_s for lv in levels)
+    mean = sum(lv.mean_w * lv.duration_s for lv in levels) / duration
+    variance = sum(lv.duration_s * (lv.sd_w**2 + (lv.mean_w - mean) ** 2) for lv in levels)
+    return mean, math.sqrt(variance / duration)
 
 
-def bracketing(
-    start: float, end: float, keys: Sequence[Key], gaps: Sequence[Gap], run_starts: Sequence[float]
-) -> Baseline:
-    """The baseline of a run over [start, end] for its summed (meter, domain) keys. A gap
-    counts as "immediately" before (after) the run when no other run starts between them,
-    and only when it has a level for every key."""
-    others = [s for s in run_starts if not math.isclose(s, start)]
+def _around(
+    start: float, end: float, key: Key, gaps: Sequence[Gap]
+) -> tuple[Gap | None, Gap | None, list[Gap]]:
+    read = [g for g in gaps if key in g.levels]
+    before = max((g for g in read if g.end <= start), key=lambda g: g.end, default=None)
+    after = min((g for g in read if g.start >= end), key=lambda g: g.start, default=None)
+    used = [g for g in (before, after) if g is not None]
+    if not used and read:
+        used = [min(read, key=lambda g: min(abs(g.end - start), abs(g.start - end)))]
+    return before, after, used
 
-    def usable(g: Gap) -> bool:
-        return all(k in g.levels for k in keys)
 
-    before = [g for g in gaps if g.end <= start + TOUCH_S and usable(g)]
-    before = [g for g in before if not any(g.end <= s < start for s in others)]
-    after = [g for g in gaps if g.start >= end - TOUCH_S and usable(g)]
-    after = [g for g in after if not any(end < s <= g.start for s in others)]
-    g_before = max(before, key=lambda g: g.end) if before else None
-    g_after = min(after, key=lambda g: g.start) if after else None
-    used = [g for g in (g_before, g_after) if g is not None]
+def bracketing(start: float, end: float, keys: Sequence[Key], gaps: Sequence[Gap]) -> Baseline:
+    """The baseline of a run over [start, end], summed over its (meter, domain) keys; each
+    key takes the gaps that read it."""
     nan = math.nan
-    if not keys or not used:
-        return Baseline(nan, nan, nan, nan, "", {})
     by_domain: dict[str, float] = {}
-    variance = 0.0
-    for meter, domain in keys:
-        mean, sd = _pooled([g.levels[(meter, domain)] for g in used])
-        by_domain[domain] = mean
+    variance, before_w, after_w, labels = 0.0, 0.0, 0.0, set()
+    for key in keys:
+        before, after, used = _around(start, end, key, gaps)
+        if not used:
+            return Baseline(nan, nan, nan, nan, "", {})
+        mean, sd = _pooled([g.levels[key] for g in used])
+        by_domain[key[1]] = mean
         variance += sd**2
-    total = float(sum(by_domain.values()))
-
-    def side(g: Gap | None) -> float:
-        return float(sum(g.levels[k].mean_w for k in keys)) if g is not None else nan
-
-    label = "+".join(n for n, g in (("before", g_before), ("after", g_after)) if g is not None)
-    return Baseline(total, math.sqrt(variance), side(g_before), side(g_after), label, by_domain)
+        before_w += before.levels[key].mean_w if before is not None else nan
+        after_w += after.levels[key].mean_w if after is not None else nan
+        sides = [n for n, g in (("before", before), ("after", after)) if g is not None]
+        labels.add("+".join(sides) or "nearest")
+    if not keys:
+        return Baseline(nan, nan, nan, nan, "", {})
+    label = labels.pop() if len(labels) == 1 else "mixed"
+    return Baseline(
+        float(sum(by_domain.values())), math.sqrt(variance), before_w, after_w, label, by_domain
+    )

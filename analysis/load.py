@@ -191,9 +191,7 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
     return row
 
 
-def apply_baseline(
-    row: dict[str, Any], run: dict[str, Any], gaps: list[bl.Gap], run_starts: list[float]
-) -> None:
+def apply_baseline(row: dict[str, Any], run: dict[str, Any], gaps: list[bl.Gap]) -> None:
     """Fill the row's baseline and net energy from the idle gaps that bracket the run."""
     energy: dict[str, dict[str, Any]] = run.get("energy") or {}
     domains = summed_domains(energy)
@@ -203,7 +201,7 @@ def apply_baseline(
     span = row["ended_at"] - row["started_at"]
     if not math.isfinite(span):
         span = row["duration_s"]
-    b = bl.bracketing(row["started_at"], row["ended_at"], keys, gaps, run_starts)
+    b = bl.bracketing(row["started_at"], row["ended_at"], keys, gaps)
     row |= {
         "baseline_power_w": b.power_w,
         "baseline_sd_w": b.sd_w,
@@ -285,9 +283,8 @@ def load_campaign(folder: Path) -> Campaign:
         run_dirs[run["run_id"]] = run_dir
         records[run["run_id"]] = run
     gaps = bl.read_gaps(folder)
-    starts = [float(r["started_at"]) for r in rows if math.isfinite(r["started_at"])]
     for row in rows:
-        apply_baseline(row, records[row["run_id"]], gaps, starts)
+        apply_baseline(row, records[row["run_id"]], gaps)
     # a run that state.jsonl records but whose folder is gone still counts as a non-ok run
     for state in _read_state(folder / "state.jsonl"):
         run_id = state.get("run_id")
