@@ -344,16 +344,16 @@ def _baseline(doc: Document, campaign: Campaign, study: Study, figures: Mapping[
     runs = study.ok
     measured = runs[runs["energy_gross_j"].notna()]
     without = measured[measured["baseline_gaps"].fillna("") == ""]
-    one_side = measured[measured["baseline_gaps"].isin(["before", "after"])]
+    one_side = measured[measured["baseline_gaps"].isin(["before", "after", "nearest", "mixed"])]
     if not campaign.gaps:
         doc.add(Para("No idle/ gaps in this folder: net energy cannot be computed."))
         return
     doc.add(
         Para(
             "Baseline power = mean power over the settled second half of the idle gap before "
-            "and the gap after each run (recomputed from idle/); net = gross - baseline x "
-            "duration. Net energy is exploratory: gross vs net shows how much the verdicts "
-            "depend on the idle level."
+            "and the gap after each run (recomputed from idle/, the orchestrator's rule); net = "
+            "gross - baseline x duration. Net energy is exploratory: gross vs net shows how "
+            "much the verdicts depend on the idle level."
         )
     )
     if len(without):
