@@ -239,6 +239,11 @@ def _limitations(doc: Document, campaign: Campaign, study: Study) -> None:
         sockets = cpu.get("sockets") or cpu.get("packages")
         if isinstance(sockets, int) and packages and len(packages) < sockets:
             items.append(f"Socket coverage: {len(packages)} of {sockets} CPU packages measured.")
+        elif packages and not isinstance(sockets, int):
+            items.append(
+                f"Socket coverage: {len(packages)} CPU package(s) measured; the provenance does "
+                "not say how many sockets the machine has."
+            )
     notes = [str(n) for r in campaign.run_records.values() for n in r.get("notes") or []]
     for word, text in (
         ("wrap", "energy-counter wrap-arounds corrected"),
