@@ -164,7 +164,24 @@ def analyze_command(
             "import as a campaign and analyse"
         ),
     ] = None,
+    client_cpu: Annotated[
+        bool,
+        typer.Option(
+            help="with --energibridge-csvs: the study ran on a client CPU, whose DRAM counter "
+            "EnergiBridge scales right, so DRAM joins the energy total"
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="the framework the others are compared with (default: the first)"),
+    ] = None,
+    min_effect: Annotated[
+        float, typer.Option(help="smallest relevant change of energy or time, in percent")
+    ] = 5.0,
+    accuracy_margin: Annotated[
+        float, typer.Option(help="accuracy equivalence margin, in percentage points")
+    ] = 0.5,
 ) -> None:
     """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
     from analysis.analyze import analyze
@@ -178,11 +195,20 @@ def analyze_command(
         from orchestrator.meters.import_energibridge import import_energibridge_folder
 
         target = out or energibridge_csvs.parent / f"{energibridge_csvs.name}-campaign"
-        campaign, report_out = import_energibridge_folder(energibridge_csvs, target), None
+        imported = import_energibridge_folder(energibridge_csvs, target, client_cpu=client_cpu)
+        campaign, report_out = imported, None
     if campaign is None:
         raise UserError("give a campaign folder, or --energibridge-csvs DIR to import one")
     try:
-        report = analyze(campaign, report_out, seed=seed, console=err)
+        report = analyze(
+            campaign,
+            report_out,
+            seed=seed,
+            console=err,
+            reference=reference,
+            min_effect=min_effect / 100,
+            accuracy_margin=accuracy_margin / 100,
+        )
     except AnalysisInputError as exc:
         raise UserError(str(exc)) from exc
     err.print(f"report written to {report}", highlight=False, soft_wrap=True)
