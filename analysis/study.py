@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import inference, stats
+from analysis import inference, modes, stats
 from analysis.load import MEASURED, tuples
 
 VARIANTS = ("all", "without-outliers")
@@ -518,12 +518,50 @@ def _warnings(
                 f"Idle power drifts over the campaign (Spearman rho = {r.statistic:+.2f} "
                 f"against time, Holm p = {r.p_holm:.2g}): the machine's baseline moved."
             )
+    out += bimodal_warnings(study.ok, study.frameworks)
     est = study.ok.get("energy_estimated")
     if est is not None and est.eq(True).any():
         out.append(
             "Some energy values are estimated by integrating power over time "
             "(method power-integration), not read from an energy counter."
         )
+    return out
+
+
+def _steady_power_w(ok: pd.DataFrame) -> pd.Series:
+    if "steady_epoch_energy_j" not in ok:
+        return pd.Series(math.nan, index=ok.index)
+    return ok["steady_epoch_energy_j"] / ok["steady_epoch_duration_s"]
+
+
+def bimodal_warnings(ok: pd.DataFrame, frameworks: Iterable[str]) -> list[str]:
+    """One warning per framework and quantity whose runs fall into two populations
+    (analysis.modes): the steady-state epoch time and the steady-state mean power. A
+    campaign that mixes two modes (Keras on a CPU can land at either of two speeds from one
+    process to the next) must say so and name the runs of each mode, not average them."""
+    quantities = {
+        "steady-state epoch time": (ok.get("steady_epoch_duration_s"), "s"),
+        "steady-state power": (_steady_power_w(ok), "W"),
+    }
+    out = []
+    for fw in frameworks:
+        mine = ok["framework"] == fw
+        for what, (column, unit) in quantities.items():
+            if column is None:
+                continue
+            m = modes.two_modes(column[mine].to_numpy(dtype=float))
+            if not m.bimodal:
+                continue
+            ids = ok.loc[mine, "run_id"].astype(str).to_numpy()
+            high = np.asarray(m.high)
+            out.append(
+                f"{fw}: {what} is bimodal, two populations of runs: {int((~high).sum())} "
+                f"around {m.low_mean:.4g} {unit} ({', '.join(ids[~high])}) and "
+                f"{int(high.sum())} around {m.high_mean:.4g} {unit} ({', '.join(ids[high])}) "
+                f"(two-normal mixture: BIC lower by {m.delta_bic:.1f}, Ashman's D "
+                f"{m.ashman_d:.1f}). Its median and intervals mix two modes; find the cause "
+                "(docs/workloads.md) before comparing."
+            )
     return out
 
 

@@ -45,6 +45,7 @@ def write_campaign(
     drift: float = 0.0,
     extra_domains: Mapping[str, float] | None = None,
     summable_flag: bool = True,
+    slow: Mapping[str, float] | None = None,
 ) -> Path:
     """Write `root` as a campaign folder. `failed` lists run ids written with status failed;
     `outliers` lists run ids whose energy is tripled (flagged outliers); ids that do not
@@ -52,7 +53,10 @@ def write_campaign(
     relative rise of every framework's energy and time from the first iteration to the last
     (slow drift, e.g. the machine heating up); `extra_domains` adds nested domains (not
     summable) with that share of the total; `summable_flag` writes run.json's per-domain
-    `summable` (False: a folder from before the flag existed)."""
+    `summable` (False: a folder from before the flag existed). `slow` makes a framework
+    bimodal: its runs of even iterations take that factor longer, at the same power (a
+    slow mode, as Keras's on a CPU)."""
+    slow = dict(slow or {})
     rng = np.random.default_rng(seed)
     energy_j = dict(energy_j or {f: 1000.0 for f in frameworks})
     duration_s = dict(duration_s or {f: 20.0 for f in frameworks})
@@ -107,6 +111,8 @@ def write_campaign(
             run_id = f"{it:03d}-{pos}-{fw}"
             dur = float(duration_s[fw] * rise * (1 + cv * rng.standard_normal()))
             total = float(energy_j[fw] * rise * (1 + cv * rng.standard_normal()))
+            if it % 2 == 0 and fw in slow:
+                dur, total = dur * slow[fw], total * slow[fw]
             if run_id in outliers:
                 total *= 3
             status = "failed" if run_id in failed else "ok"
