@@ -1,14 +1,20 @@
-"""Training speed of each framework on the same data with the same threads, side by side.
+"""Training speed of each framework's workload next to an expert's plain loop, side by side.
 
     python benchmarks/workloads.py [--frameworks keras,torch,jax] [--threads N]
-        [--limit-train 8192] [--epochs 2] [--repeat 1] [--data DIR]
+        [--batch-sizes 64,128] [--limit-train 3840] [--epochs 2] [--repeat 3] [--data DIR]
 
-Runs the real entrypoint from each framework's environment (.venvs/<framework>), one run
-at a time so they do not compete for the CPU, and reads the throughput from the run's own
-events: images/second of the steady state (epochs after the first; within the first epoch,
-after its first step when there is only one), the first step (compilation), the copy of
-the training set to the device, start-up and peak memory. Prints a table; `--json` prints
-the figures as one object instead."""
+Runs the real entrypoint from each framework's environment (.venvs/<framework>), and after
+(or before: the order alternates from one repetition to the next, so slow drift of the
+machine's load cancels) each workload run the framework's reference in
+benchmarks/references/: the shortest, plainest training loop an expert would write for the
+same model on the same data, sharing no code with the workload. One process at a time, so
+they do not compete for the CPU. Throughput is images/second of the steady state (epochs
+after the first; with one epoch, epoch 1 after its first step). For each framework and batch
+size it prints the workload's and the reference's images/second (median and range over the
+repetitions) and the workload/reference ratio of each repetition's pair (median and range),
+with the load average the runs saw; the workload's first step (compilation), the copy of
+the training set to the device, start-up and peak memory come from its result.json.
+`--json` prints the figures as one object instead."""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+REFERENCES = REPO / "benchmarks" / "references"
 sys.path.insert(0, str(REPO))
 
 
@@ -38,13 +45,32 @@ def steady_images_per_s(result: dict[str, Any], events: list[dict[str, Any]]) ->
     return (n - batch) / (end - first_step)
 
 
-def run_once(framework: str, data: Path, args: argparse.Namespace) -> dict[str, Any]:
-    python = Path(os.environ.get("FWENERGY_VENVS", REPO / ".venvs")) / framework / "bin/python"
+def _python(framework: str) -> Path:
+    return Path(os.environ.get("FWENERGY_VENVS", REPO / ".venvs")) / framework / "bin/python"
+
+
+def run_reference(framework: str, data: Path, args: argparse.Namespace, batch: int) -> float:
+    """Steady-state images/second of the framework's reference loop."""
+    cmd = [str(_python(framework)), str(REFERENCES / f"ref_{framework}.py"), "--data", str(data)]
+    cmd += ["--batch-size", str(batch), "--epochs", str(args.epochs)]
+    cmd += ["--limit-train", str(args.limit_train)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"reference {framework} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    epoch_s = json.loads(proc.stdout.strip().splitlines()[-1])["epoch_s"]
+    later = epoch_s[1:] or epoch_s
+    return args.limit_train * len(later) / sum(later)
+
+
+def run_once(framework: str, data: Path, args: argparse.Namespace, batch: int) -> dict[str, Any]:
+    python = _python(framework)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         cmd = [str(python), "-m", "workload", "train", "--data", str(data), "--out", str(out)]
         cmd += ["--epochs", str(args.epochs), "--limit-train", str(args.limit_train)]
-        cmd += ["--limit-test", str(args.limit_test), "--batch-size", str(args.batch_size)]
+        cmd += ["--limit-test", str(args.limit_test), "--batch-size", str(batch)]
         cmd += ["--device", args.device]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
@@ -66,15 +92,58 @@ def run_once(framework: str, data: Path, args: argparse.Namespace) -> dict[str, 
     }
 
 
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def pairs(framework: str, data: Path, args: argparse.Namespace, batch: int) -> dict[str, Any]:
+    """`args.repeat` pairs of (workload, reference) runs, the order alternating."""
+    work: list[dict[str, Any]] = []
+    ref: list[float] = []
+    load: list[float] = []
+    for r in range(args.repeat):
+        load.append(os.getloadavg()[0])
+        if r % 2 == 0:
+            work.append(run_once(framework, data, args, batch))
+            ref.append(run_reference(framework, data, args, batch))
+        else:
+            ref.append(run_reference(framework, data, args, batch))
+            work.append(run_once(framework, data, args, batch))
+        print(
+            f"  batch {batch} {framework} #{r + 1}: workload {work[-1]['images_per_s']:.0f}, "
+            f"reference {ref[-1]:.0f} images/s, load {load[-1]:.1f}",
+            file=sys.stderr,
+        )
+    speeds = [w["images_per_s"] for w in work]
+    summary: dict[str, Any] = {
+        "workload_images_per_s": _spread(speeds),
+        "reference_images_per_s": _spread(ref),
+        "ratio": _spread([w / r for w, r in zip(speeds, ref, strict=True)]),
+        "load_avg_1min": _spread(load),
+        "runs": [{"workload": w, "reference": r} for w, r in zip(speeds, ref, strict=True)],
+    }
+    for key in ("first_step_s", "to_device_s", "startup_s"):
+        summary[key] = statistics.median(w[key] for w in work)
+    summary["peak_rss_mib"] = max(w["peak_rss_mib"] for w in work)
+    summary["loss"] = work[-1]["loss"]
+    summary["threads"] = work[-1]["threads"]
+    summary["version"] = work[-1]["version"]
+    return summary
+
+
+def _range(s: dict[str, float], fmt: str) -> str:
+    return f"{s['median']:{fmt}} [{s['min']:{fmt}}-{s['max']:{fmt}}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", default="keras,torch,jax")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--limit-train", type=int, default=8192)
-    parser.add_argument("--limit-test", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--limit-train", type=int, default=3840)
+    parser.add_argument("--limit-test", type=int, default=512)
+    parser.add_argument("--batch-sizes", default="64,128")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--data", type=Path, default=None, help="prepared dataset (default: synthetic)"
@@ -94,42 +163,32 @@ def main() -> None:
             train_count=args.limit_train,
             test_count=args.limit_test,
         )
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(args.repeat):
-        for framework in args.frameworks.split(","):
-            rows.setdefault(framework, []).append(run_once(framework, data, args))
-
+    batches = [int(b) for b in args.batch_sizes.split(",")]
     summary = {
-        f: {
-            "images_per_s": statistics.median(r["images_per_s"] for r in runs),
-            "first_step_s": statistics.median(r["first_step_s"] for r in runs),
-            "to_device_s": statistics.median(r["to_device_s"] for r in runs),
-            "startup_s": statistics.median(r["startup_s"] for r in runs),
-            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-            "loss": runs[-1]["loss"],
-            "threads": runs[-1]["threads"],
-            "version": runs[-1]["version"],
-            "runs": len(runs),
-        }
-        for f, runs in rows.items()
+        str(batch): {f: pairs(f, data, args, batch) for f in args.frameworks.split(",")}
+        for batch in batches
     }
     if args.json:
         print(json.dumps(summary, indent=2))
         return
     print(
-        f"{args.limit_train} images x {args.epochs} epochs, batch {args.batch_size}, "
-        f"device {args.device}, {args.repeat} run(s) each (median)"
+        f"{args.limit_train} images x {args.epochs} epochs, device {args.device}, "
+        f"{args.repeat} alternating workload/reference pair(s) each: median [min-max]"
     )
-    header = f"{'framework':<10}{'version':<14}{'threads':>8}{'images/s':>10}"
-    header += f"{'1st step s':>11}{'to device s':>12}{'startup s':>10}{'peak MiB':>9}{'loss':>8}"
+    header = f"{'batch':>5} {'framework':<10}{'version':<13}{'thr':>4}{'workload img/s':>18}"
+    header += f"{'reference img/s':>18}{'ratio':>19}{'load':>15}{'1st step s':>11}"
+    header += f"{'startup s':>10}{'peak MiB':>9}"
     print(header)
-    for f, s in summary.items():
-        print(
-            f"{f:<10}{s['version']:<14}{s['threads']:>8}{s['images_per_s']:>10.0f}"
-            f"{s['first_step_s']:>11.2f}{s['to_device_s']:>12.3f}{s['startup_s']:>10.2f}"
-            f"{s['peak_rss_mib']:>9.0f}"
-            f"{s['loss']:>8.4f}"
-        )
+    for batch, rows in summary.items():
+        for f, s in rows.items():
+            print(
+                f"{batch:>5} {f:<10}{s['version']:<13}{s['threads']:>4}"
+                f"{_range(s['workload_images_per_s'], '.0f'):>18}"
+                f"{_range(s['reference_images_per_s'], '.0f'):>18}"
+                f"{_range(s['ratio'], '.2f'):>19}{_range(s['load_avg_1min'], '.1f'):>15}"
+                f"{s['first_step_s']:>11.2f}{s['startup_s']:>10.2f}{s['peak_rss_mib']:>9.0f}"
+            )
+    print("ratio: workload / reference images/s of each pair; load: 1-minute load average")
 
 
 if __name__ == "__main__":
