@@ -32,25 +32,32 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCES = REPO / "benchmarks" / "references"
 sys.path.insert(0, str(REPO))
 
+from analysis.modes import two_modes  # noqa: E402
 
-def steady_images_per_s(result: dict[str, Any], events: list[dict[str, Any]]) -> float:
-    n = result["dataset"]["train_count"]
-    batch = result["config"]["batch_size"]
-    epochs = result["epochs"]
-    if len(epochs) > 1:
-        later = epochs[1:]
-        return n * len(later) / sum(e["duration_s"] for e in later)
-    first_step = next(e["t"] for e in events if e["event"] == "first_step_end")
-    end = next(e["t"] for e in events if e["event"] == "epoch_end")
-    return (n - batch) / (end - first_step)
+
+def steady(n: int, epochs: list[dict[str, float]]) -> dict[str, float]:
+    """Images per second of wall time and per second of CPU time (every thread of the
+    process) over the epochs after the first. CPU time does not count time spent waiting for
+    a CPU, so on a shared machine its ratio is far steadier than the wall-time one; it does
+    not see a loop that leaves a thread idle, which the wall time and `cpu_use` do."""
+    later = epochs[1:]
+    wall = sum(e["duration_s"] for e in later)
+    cpu = sum(e["cpu_s"] for e in later)
+    return {
+        "images_per_s": n * len(later) / wall,
+        "images_per_cpu_s": n * len(later) / cpu,
+        "cpu_use": cpu / wall,  # CPUs busy on average, at most --threads
+    }
 
 
 def _python(framework: str) -> Path:
     return Path(os.environ.get("FWENERGY_VENVS", REPO / ".venvs")) / framework / "bin/python"
 
 
-def run_reference(framework: str, data: Path, args: argparse.Namespace, batch: int) -> float:
-    """Steady-state images/second of the framework's reference loop."""
+def run_reference(
+    framework: str, data: Path, args: argparse.Namespace, batch: int
+) -> dict[str, float]:
+    """Steady-state speed of the framework's reference loop."""
     cmd = [str(_python(framework)), str(REFERENCES / f"ref_{framework}.py"), "--data", str(data)]
     cmd += ["--batch-size", str(batch), "--epochs", str(args.epochs)]
     cmd += ["--limit-train", str(args.limit_train)]
@@ -59,9 +66,11 @@ def run_reference(framework: str, data: Path, args: argparse.Namespace, batch: i
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"reference {framework} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    epoch_s = json.loads(proc.stdout.strip().splitlines()[-1])["epoch_s"]
-    later = epoch_s[1:] or epoch_s
-    return args.limit_train * len(later) / sum(later)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    epochs = [
+        {"duration_s": w, "cpu_s": c} for w, c in zip(out["epoch_s"], out["cpu_s"], strict=True)
+    ]
+    return steady(args.limit_train, epochs)
 
 
 def run_once(framework: str, data: Path, args: argparse.Namespace, batch: int) -> dict[str, Any]:
@@ -78,9 +87,8 @@ def run_once(framework: str, data: Path, args: argparse.Namespace, batch: int) -
         if proc.returncode != 0:
             raise SystemExit(f"{framework} failed ({proc.returncode}): {proc.stderr[-2000:]}")
         result = json.loads((out / "result.json").read_text())
-        events = [json.loads(line) for line in (out / "events.jsonl").open()]
     return {
-        "images_per_s": steady_images_per_s(result, events),
+        **steady(result["dataset"]["train_count"], result["epochs"]),
         "first_step_s": result["phases"]["compile_s"],
         "to_device_s": result["phases"]["data_to_device_s"],
         "startup_s": result["phases"]["startup_s"],
@@ -99,7 +107,7 @@ def _spread(values: list[float]) -> dict[str, float]:
 def pairs(framework: str, data: Path, args: argparse.Namespace, batch: int) -> dict[str, Any]:
     """`args.repeat` pairs of (workload, reference) runs, the order alternating."""
     work: list[dict[str, Any]] = []
-    ref: list[float] = []
+    ref: list[dict[str, float]] = []
     load: list[float] = []
     for r in range(args.repeat):
         load.append(os.getloadavg()[0])
@@ -111,17 +119,26 @@ def pairs(framework: str, data: Path, args: argparse.Namespace, batch: int) -> d
             work.append(run_once(framework, data, args, batch))
         print(
             f"  batch {batch} {framework} #{r + 1}: workload {work[-1]['images_per_s']:.0f}, "
-            f"reference {ref[-1]:.0f} images/s, load {load[-1]:.1f}",
+            f"reference {ref[-1]['images_per_s']:.0f} images/s; per CPU-second "
+            f"{work[-1]['images_per_cpu_s']:.0f} vs {ref[-1]['images_per_cpu_s']:.0f}; "
+            f"load {load[-1]:.1f}",
             file=sys.stderr,
         )
-    speeds = [w["images_per_s"] for w in work]
-    summary: dict[str, Any] = {
-        "workload_images_per_s": _spread(speeds),
-        "reference_images_per_s": _spread(ref),
-        "ratio": _spread([w / r for w, r in zip(speeds, ref, strict=True)]),
-        "load_avg_1min": _spread(load),
-        "runs": [{"workload": w, "reference": r} for w, r in zip(speeds, ref, strict=True)],
-    }
+    summary: dict[str, Any] = {"load_avg_1min": _spread(load), "runs": []}
+    for key in ("images_per_s", "images_per_cpu_s", "cpu_use"):
+        summary[f"workload_{key}"] = _spread([w[key] for w in work])
+        summary[f"reference_{key}"] = _spread([r[key] for r in ref])
+    summary["ratio"] = _spread(
+        [w["images_per_s"] / r["images_per_s"] for w, r in zip(work, ref, strict=True)]
+    )
+    summary["cpu_ratio"] = _spread(
+        [w["images_per_cpu_s"] / r["images_per_cpu_s"] for w, r in zip(work, ref, strict=True)]
+    )
+    summary["runs"] = [
+        {"workload": {k: w[k] for k in r}, "reference": r} for w, r in zip(work, ref, strict=True)
+    ]
+    speeds = [w["images_per_s"] for w in work] + [r["images_per_s"] for r in ref]
+    summary["bimodal"] = two_modes(speeds).bimodal
     for key in ("first_step_s", "to_device_s", "startup_s"):
         summary[key] = statistics.median(w[key] for w in work)
     summary["peak_rss_mib"] = max(w["peak_rss_mib"] for w in work)
@@ -150,6 +167,8 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the steady state is the epochs after the first")
 
     data = args.data
     if data is None:
@@ -176,8 +195,8 @@ def main() -> None:
         f"{args.repeat} alternating workload/reference pair(s) each: median [min-max]"
     )
     header = f"{'batch':>5} {'framework':<10}{'version':<13}{'thr':>4}{'workload img/s':>18}"
-    header += f"{'reference img/s':>18}{'ratio':>19}{'load':>15}{'1st step s':>11}"
-    header += f"{'startup s':>10}{'peak MiB':>9}"
+    header += f"{'reference img/s':>18}{'ratio':>19}{'CPU-time ratio':>19}{'load':>15}"
+    header += f"{'1st step s':>11}{'startup s':>10}{'peak MiB':>9}"
     print(header)
     for batch, rows in summary.items():
         for f, s in rows.items():
@@ -185,10 +204,16 @@ def main() -> None:
                 f"{batch:>5} {f:<10}{s['version']:<13}{s['threads']:>4}"
                 f"{_range(s['workload_images_per_s'], '.0f'):>18}"
                 f"{_range(s['reference_images_per_s'], '.0f'):>18}"
-                f"{_range(s['ratio'], '.2f'):>19}{_range(s['load_avg_1min'], '.1f'):>15}"
+                f"{_range(s['ratio'], '.2f'):>19}{_range(s['cpu_ratio'], '.2f'):>19}"
+                f"{_range(s['load_avg_1min'], '.1f'):>15}"
                 f"{s['first_step_s']:>11.2f}{s['startup_s']:>10.2f}{s['peak_rss_mib']:>9.0f}"
             )
-    print("ratio: workload / reference images/s of each pair; load: 1-minute load average")
+            if s["bimodal"]:
+                print(f"      warning: {f}'s images/s at batch {batch} fall into two modes")
+    print(
+        "ratio: workload / reference images/s of each pair (wall time); CPU-time ratio: the "
+        "same per CPU-second, steady under background load; load: 1-minute load average"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -76,9 +77,15 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         for epoch in range(1, config.epochs + 1):
             order = epoch_order(config.seed, epoch, n)
             start = events.emit("epoch_start", epoch=epoch)
+            cpu_start = time.process_time()
             loss = fw.train_epoch(order, _first_step_callback(events, epoch))
+            cpu_s = time.process_time() - cpu_start
             end = events.emit("epoch_end", epoch=epoch, mean_loss=loss)
-            epochs.append({"epoch": epoch, "mean_loss": loss, "duration_s": end - start})
+            # CPU time of every thread of the process: on a shared machine an epoch that
+            # took longer with the same CPU time waited for a CPU, it did not do more work.
+            epochs.append(
+                {"epoch": epoch, "mean_loss": loss, "duration_s": end - start, "cpu_s": cpu_s}
+            )
 
         eval_start = events.emit("eval_start")
         test_loss, accuracy = fw.evaluate(data.x_test, data.y_test)
