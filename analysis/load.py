@@ -51,6 +51,7 @@ BASE_COLUMNS = [
     "edp_j_s",
     "steady_epoch_energy_j",
     "steady_epoch_duration_s",
+    "steady_epoch_cpu_s",
     "steady_step_energy_j",
     "steady_step_duration_s",
     "test_accuracy",
@@ -131,6 +132,12 @@ def _steady(row: dict[str, Any], result: dict[str, Any] | None) -> None:
         else:
             value = math.nan
         row[f"steady_epoch_{unit}"] = value
+    # CPU time of the process's threads (result.json's epochs[].cpu_s, where the workload
+    # records it): an epoch that took longer for the same CPU time was waiting for a CPU.
+    cpu = [
+        _num(e.get("cpu_s")) for e in (result or {}).get("epochs") or [] if e.get("epoch", 0) >= 2
+    ]
+    row["steady_epoch_cpu_s"] = float(sum(cpu) / len(cpu)) if cpu else math.nan
     config = (result or {}).get("config") or {}
     count = _num(((result or {}).get("dataset") or {}).get("train_count"))
     batch = _num(config.get("batch_size"))

@@ -534,6 +534,18 @@ def _steady_power_w(ok: pd.DataFrame) -> pd.Series:
     return ok["steady_epoch_energy_j"] / ok["steady_epoch_duration_s"]
 
 
+def _cpu_of_modes(cpu: pd.Series | None, high: np.ndarray) -> str:
+    """What the process's CPU time says of two modes: the same CPU time per epoch in both
+    means the slow runs waited for a CPU (other load), more means they did more work."""
+    if cpu is None or cpu.isna().any():
+        return ""
+    low_cpu, high_cpu = float(cpu[~high].median()), float(cpu[high].median())
+    return (
+        f" CPU time per steady epoch: median {low_cpu:.4g} s in the first mode, "
+        f"{high_cpu:.4g} s in the second."
+    )
+
+
 def bimodal_warnings(ok: pd.DataFrame, frameworks: Iterable[str]) -> list[str]:
     """One warning per framework and quantity whose runs fall into two populations
     (analysis.modes): the steady-state epoch time and the steady-state mean power. A
@@ -554,13 +566,14 @@ def bimodal_warnings(ok: pd.DataFrame, frameworks: Iterable[str]) -> list[str]:
                 continue
             ids = ok.loc[mine, "run_id"].astype(str).to_numpy()
             high = np.asarray(m.high)
+            cpu = ok.loc[mine, "steady_epoch_cpu_s"] if "steady_epoch_cpu_s" in ok else None
             out.append(
                 f"{fw}: {what} is bimodal, two populations of runs: {int((~high).sum())} "
                 f"around {m.low_mean:.4g} {unit} ({', '.join(ids[~high])}) and "
                 f"{int(high.sum())} around {m.high_mean:.4g} {unit} ({', '.join(ids[high])}) "
                 f"(two-normal mixture: BIC lower by {m.delta_bic:.1f}, Ashman's D "
                 f"{m.ashman_d:.1f}). Its median and intervals mix two modes; find the cause "
-                "(docs/workloads.md) before comparing."
+                "(docs/workloads.md) before comparing." + _cpu_of_modes(cpu, high)
             )
     return out
 

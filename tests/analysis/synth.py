@@ -111,8 +111,11 @@ def write_campaign(
             run_id = f"{it:03d}-{pos}-{fw}"
             dur = float(duration_s[fw] * rise * (1 + cv * rng.standard_normal()))
             total = float(energy_j[fw] * rise * (1 + cv * rng.standard_normal()))
+            busy_cpus = 4.0  # threads busy on average: epochs' cpu_s = duration x this
             if it % 2 == 0 and fw in slow:
+                # the slow mode waits for a CPU: longer, the same CPU time
                 dur, total = dur * slow[fw], total * slow[fw]
+                busy_cpus /= slow[fw]
             if run_id in outliers:
                 total *= 3
             status = "failed" if run_id in failed else "ok"
@@ -135,6 +138,7 @@ def write_campaign(
                 with_power_csv=with_power_csv,
                 extra_domains=dict(extra_domains or {}),
                 summable_flag=summable_flag,
+                busy_cpus=busy_cpus,
             )
             state_lines.append(
                 json.dumps(
@@ -217,6 +221,7 @@ def _write_run(
     with_power_csv: bool,
     extra_domains: dict[str, float],
     summable_flag: bool,
+    busy_cpus: float,
 ) -> None:
     dur = end - start
     # phase boundaries
@@ -306,7 +311,9 @@ def _write_run(
     for k in (1, 2, 3):
         s, e = bounds[f"epoch_{k}"]
         loss = round(0.3 / k + 0.001 * float(rng.random()), 6)
-        losses.append({"epoch": k, "mean_loss": loss, "duration_s": e - s})
+        losses.append(
+            {"epoch": k, "mean_loss": loss, "duration_s": e - s, "cpu_s": (e - s) * busy_cpus}
+        )
         events.append({"event": "epoch_start", "epoch": k, "t": s})
         if k == 1:
             events.append({"event": "first_step_end", "epoch": 1, "t": bounds["compile"][1]})

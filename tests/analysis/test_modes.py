@@ -3,6 +3,7 @@ runs of one framework fall into two populations says so and names the runs of ea
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,9 @@ def test_report_warns_of_a_bimodal_framework_and_names_the_runs(bimodal_campaign
     head, tail = warning.split(" and ", 1)
     assert "6 around" in head and all(p in head for p in fast) and not any(p in head for p in slow)
     assert "6 around" in tail and all(p in tail for p in slow)
+    # the slow mode waited for a CPU: the same CPU time per epoch in both modes
+    cpu = re.search(r"median ([\d.]+) s in the first mode, ([\d.]+) s in the second", warning)
+    assert cpu and float(cpu[1]) == pytest.approx(float(cpu[2]), rel=0.1)
     # same power in both modes: only the time is bimodal; torch and jax are one population
     assert "steady-state power is bimodal" not in md
     assert "torch: steady-state" not in md and "jax: steady-state" not in md
