@@ -74,7 +74,7 @@ report: host-venv  ## analyse the latest campaign (CAMPAIGN=results/<id>/campaig
 	@test -n "$(CAMPAIGN)" || { echo "no campaign in results/: run make campaign first" >&2; exit 2; }
 	$(HOST)/orchestrator analyze $(dir $(CAMPAIGN))
 
-bench-workloads: venvs  ## images/second of each framework, same data, same threads
+bench-workloads: venvs  ## each workload's images/second as a ratio to an expert's plain loop (BENCH_ARGS="--repeat 5")
 	$(HOST)/python benchmarks/workloads.py $(BENCH_ARGS)
 
 bench-meters: host-venv  ## host CPU cost and latency of each meter's sampling

@@ -135,7 +135,9 @@ def pairs(framework: str, data: Path, args: argparse.Namespace, batch: int) -> d
         [w["images_per_cpu_s"] / r["images_per_cpu_s"] for w, r in zip(work, ref, strict=True)]
     )
     summary["runs"] = [
-        {"workload": {k: w[k] for k in r}, "reference": r} for w, r in zip(work, ref, strict=True)
+        {"first": "workload" if i % 2 == 0 else "reference"}
+        | {"workload": {k: w[k] for k in r}, "reference": r}
+        for i, (w, r) in enumerate(zip(work, ref, strict=True))
     ]
     speeds = [w["images_per_s"] for w in work] + [r["images_per_s"] for r in ref]
     summary["bimodal"] = two_modes(speeds).bimodal

@@ -1,0 +1,67 @@
+"""benchmarks/workloads.py (`make bench-workloads`): each workload next to an expert's plain
+reference loop (benchmarks/references/), in alternating pairs, as a ratio with its spread."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FRAMEWORKS, REPO, VENVS, framework_python, require
+
+REFERENCES = REPO / "benchmarks" / "references"
+
+
+def test_each_reference_shares_no_code_with_the_workload() -> None:
+    for framework in FRAMEWORKS:
+        tree = ast.parse((REFERENCES / f"ref_{framework}.py").read_text())
+        imported = {
+            (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        assert not {m for m in imported if m.split(".")[0].startswith("workload")}, framework
+        assert "sys" not in imported  # no sys.path games to reach images/
+
+
+def test_bench_prints_each_workload_as_a_ratio_to_its_reference(tmp_path: Path) -> None:
+    for framework in FRAMEWORKS:
+        require(framework_python(framework).exists(), "framework environments: make venvs")
+    cmd = [sys.executable, str(REPO / "benchmarks" / "workloads.py"), "--json"]
+    cmd += ["--limit-train", "128", "--limit-test", "32", "--batch-sizes", "32,64"]
+    cmd += ["--repeat", "2", "--threads", "1"]
+    env = {**os.environ, "FWENERGY_VENVS": str(VENVS)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert set(summary) == {"32", "64"}
+    for rows in summary.values():
+        assert set(rows) == set(FRAMEWORKS)
+        for s in rows.values():
+            assert len(s["runs"]) == 2
+            for key in ("ratio", "cpu_ratio", "workload_images_per_s", "reference_images_per_s"):
+                assert 0 < s[key]["min"] <= s[key]["median"] <= s[key]["max"]
+            ratios = [
+                r["workload"]["images_per_s"] / r["reference"]["images_per_s"] for r in s["runs"]
+            ]
+            assert min(ratios) == s["ratio"]["min"] and max(ratios) == s["ratio"]["max"]
+            # one thread: at most one CPU busy (CPU time from result.json's epochs[].cpu_s)
+            for r in s["runs"]:
+                assert 0 < r["workload"]["cpu_use"] < 1.2 and 0 < r["reference"]["cpu_use"] < 1.2
+            assert [r["first"] for r in s["runs"]] == ["workload", "reference"]
+    log = [line for line in proc.stderr.splitlines() if line.strip().startswith("batch")]
+    assert len(log) == 2 * 2 * len(FRAMEWORKS)
+
+
+def test_bench_refuses_one_epoch() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "workloads.py"), "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr
