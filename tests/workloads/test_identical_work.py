@@ -143,6 +143,8 @@ def test_result_records_versions_threads_device_and_memory(runs):
         assert res["peak_rss_bytes"] > 100 * 2**20
         phases = res["phases"]
         assert 0 < phases["compile_s"] < phases["train_s"] < phases["total_s"]
+        # CPU time of each epoch, next to its wall time (one thread: at most about 1 CPU busy)
+        assert all(0 < e["cpu_s"] < 1.5 * e["duration_s"] for e in res["epochs"])
         assert res["config"]["init"] == "shared" and res["config"]["seed"] == 7
 
 
