@@ -1,27 +1,13 @@
-"""Reference: the plainest expert JAX (Flax + Optax) training loop for the benchmark's CNN.
+"""Reference: the plainest expert JAX (Flax + Optax) training loop for the benchmark's CNN
+(usage and output: harness.py). Shares no code with the workload (its own data loading,
+model and loop), so that benchmarks/workloads.py can show how close the workload comes to
+it. Batches are gathered in NumPy and fed to one jitted step, as in Flax's MNIST example."""
 
-    python ref_jax.py --data DIR [--batch-size 64] [--epochs 2] [--threads N] [--limit-train N]
-
-Shares no code with the workload (its own data loading, model and loop), so that
-benchmarks/workloads.py can show how close the workload comes to what an expert would write.
-Batches are gathered in NumPy and fed to one jitted step, as in Flax's MNIST example.
-Prints one JSON object: the wall and CPU time of each epoch."""
-
-import argparse
-import json
 import os
-import time
-from pathlib import Path
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--data", type=Path, required=True)
-parser.add_argument("--batch-size", type=int, default=64)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-parser.add_argument("--limit-train", type=int, default=None)
-args = parser.parse_args()
-# XLA:CPU sizes its thread pool from the CPUs the process may use.
-os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
+from harness import EpochClock, arguments, training_set
+
+args = arguments()
 os.environ["JAX_PLATFORMS"] = "cpu"
 
 import flax.linen as nn  # noqa: E402
@@ -30,10 +16,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-manifest = json.loads((args.data / "dataset.json").read_text())
-with np.load(args.data / manifest["file"]) as npz:
-    x = npz["x_train"][: args.limit_train].astype(np.float32)[..., None] / 255
-    y = npz["y_train"][: args.limit_train].astype(np.int32)
+x, y = training_set(args)
+x, y = x[..., None], y.astype(np.int32)  # NHWC
 
 
 class CNN(nn.Module):
@@ -62,19 +46,13 @@ def train_step(params, opt_state, xb, yb):
 
 
 rng = np.random.default_rng(0)
-epoch_s = []
-cpu_s = []
+clock = EpochClock()
 for _ in range(args.epochs):
-    start, cpu_start = time.perf_counter(), time.process_time()
+    clock.start()
     order = rng.permutation(len(y))
     for i in range(0, len(y), args.batch_size):
         idx = order[i : i + args.batch_size]
         params, opt_state, loss = train_step(params, opt_state, x[idx], y[idx])
     jax.block_until_ready(params)
-    epoch_s.append(time.perf_counter() - start)
-    cpu_s.append(time.process_time() - cpu_start)
-print(
-    json.dumps(
-        {"epoch_s": epoch_s, "cpu_s": cpu_s, "version": jax.__version__, "loss": float(loss)}
-    )
-)
+    clock.stop()
+clock.report(jax.__version__, float(loss))

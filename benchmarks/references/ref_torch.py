@@ -1,35 +1,17 @@
-"""Reference: the plainest expert PyTorch training loop for the benchmark's CNN.
+"""Reference: the plainest expert PyTorch training loop for the benchmark's CNN (usage and
+output: harness.py). Shares no code with the workload (its own data loading, model and
+loop), so that benchmarks/workloads.py can show how close the workload comes to it."""
 
-    python ref_torch.py --data DIR [--batch-size 64] [--epochs 2] [--threads N] [--limit-train N]
+from harness import EpochClock, arguments, training_set
 
-Shares no code with the workload (its own data loading, model and loop), so that
-benchmarks/workloads.py can show how close the workload comes to what an expert would write.
-Prints one JSON object: the wall and CPU time of each epoch."""
+args = arguments()
 
-import argparse
-import json
-import os
-import time
-from pathlib import Path
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--data", type=Path, required=True)
-parser.add_argument("--batch-size", type=int, default=64)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-parser.add_argument("--limit-train", type=int, default=None)
-args = parser.parse_args()
-os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
-
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 torch.set_num_threads(args.threads)
-manifest = json.loads((args.data / "dataset.json").read_text())
-with np.load(args.data / manifest["file"]) as npz:
-    x = torch.from_numpy(npz["x_train"][: args.limit_train]).float().div(255).unsqueeze(1)
-    y = torch.from_numpy(npz["y_train"][: args.limit_train]).long()
+x_np, y_np = training_set(args)
+x, y = torch.from_numpy(x_np).unsqueeze(1), torch.from_numpy(y_np)  # NCHW
 
 model = nn.Sequential(
     nn.Conv2d(1, 64, 3, padding=1),
@@ -44,10 +26,9 @@ model = nn.Sequential(
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 loss_fn = nn.CrossEntropyLoss()
 
-epoch_s = []
-cpu_s = []
+clock = EpochClock()
 for _ in range(args.epochs):
-    start, cpu_start = time.perf_counter(), time.process_time()
+    clock.start()
     order = torch.randperm(len(y))
     for i in range(0, len(y), args.batch_size):
         idx = order[i : i + args.batch_size]
@@ -55,10 +36,5 @@ for _ in range(args.epochs):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    epoch_s.append(time.perf_counter() - start)
-    cpu_s.append(time.process_time() - cpu_start)
-print(
-    json.dumps(
-        {"epoch_s": epoch_s, "cpu_s": cpu_s, "version": torch.__version__, "loss": loss.item()}
-    )
-)
+    clock.stop()
+clock.report(torch.__version__, loss.item())
