@@ -10,6 +10,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from workload import IMPLEMENTATIONS
 from workload.config import DEVICES, INITS, TrainConfig, available_cpus
 from workload.errors import WorkloadInputError
 
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=None, help="CPU threads (default: every allowed CPU)"
     )
     train.add_argument("--init", choices=INITS, default=default["init"])
+    train.add_argument(
+        "--implementation",
+        default=None,
+        help="how the framework runs the training loop: "
+        + "; ".join(f"{f}: {', '.join(names)}" for f, names in IMPLEMENTATIONS.items())
+        + " (default: the first)",
+    )
     return parser
 
 
@@ -58,6 +66,7 @@ def main(argv: list[str] | None = None, process_start: float | None = None) -> i
             device=args.device,
             threads=args.threads if args.threads is not None else available_cpus(),
             init=args.init,
+            implementation=args.implementation,
         )
         from workload.runner import train
 

@@ -26,6 +26,7 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 1
     init: str = "shared"
+    implementation: str | None = None  # None: the framework's default (workload.IMPLEMENTATIONS)
 
     def validate(self) -> TrainConfig:
         positive = {
@@ -53,7 +54,9 @@ class TrainConfig:
     def record(self) -> dict[str, Any]:
         """What result.json keeps of the configuration (paths are the host's business)."""
         keep = asdict(self)
-        for key in ("data", "out", "threads", "device"):
+        # The implementation is result.json's own key: it may differ between runs that do
+        # identical work, which is what `config` must show.
+        for key in ("data", "out", "threads", "device", "implementation"):
             keep.pop(key)
         return keep
 
