@@ -44,6 +44,7 @@ from orchestrator.runtimes.base import (
     Runtime,
     status_of,
 )
+from orchestrator.runtimes.variants import variant
 
 
 class CampaignStopped(Exception):
@@ -152,6 +153,7 @@ def run_record(
         energy=energy.block,
         phases=phase_block(recordings, phases_from_events(events), span),
         notes=sorted({n for rec in recordings for n in rec.notes}),
+        variant=variant(run.framework).record(),
     )
     return with_gaps(record, gaps)
 
@@ -206,7 +208,7 @@ def measure_run(
         framework=run.framework,
         data_dir=ctx.data_dir,
         out_dir=run_dir,
-        workload_args=ctx.workload.args(),
+        workload_args=ctx.workload.args() + variant(run.framework).workload_args(),
         cpuset=ctx.protocol.cpuset,
         memory_limit=ctx.protocol.memory_limit,
         device=ctx.workload.device,

@@ -119,7 +119,7 @@ class RunRecord(_Record):
     (runtime, meters, energy, phases) are specified field by field in docs/formats.md."""
 
     SCHEMA = RUN_SCHEMA
-    OMITTED_WHEN_NONE = ("imported",)
+    OMITTED_WHEN_NONE = ("imported", "variant")
 
     run_id: str
     iteration: int
@@ -137,6 +137,8 @@ class RunRecord(_Record):
     notes: list[str]
     duration_s: float | None = None  # derived: ended_at - started_at
     imported: dict[str, Any] | None = None  # only in imported campaigns
+    # `framework` is the variant's name (torch:compile); this is its parts (Variant.record)
+    variant: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.started_at is not None and self.ended_at is not None:

@@ -91,7 +91,10 @@ class JaxFramework(Framework):
         # inject_hyperparams keeps the hyperparameters in the optimizer state, where
         # `training` reads them back (optax.adam alone closes over them).
         self.tx = optax.inject_hyperparams(optax.adam)(
-            learning_rate=self.config.learning_rate, b1=ADAM_BETA_1, b2=ADAM_BETA_2, eps=ADAM_EPSILON
+            learning_rate=self.config.learning_rate,
+            b1=ADAM_BETA_1,
+            b2=ADAM_BETA_2,
+            eps=ADAM_EPSILON,
         )
         self.opt_state = self.tx.init(self.params)
         step = partial(_train_step, self.model, self.tx, self.config.batch_size)
@@ -141,7 +144,13 @@ class JaxFramework(Framework):
             # for a step except the first, which is timed as compilation.
             for step in range(full):
                 self.params, self.opt_state, loss_sum = self._step(
-                    self.params, self.opt_state, loss_sum, self._x_train, self._y_train, order_d, step
+                    self.params,
+                    self.opt_state,
+                    loss_sum,
+                    self._x_train,
+                    self._y_train,
+                    order_d,
+                    step,
                 )
                 if step == 0:
                     loss_sum.block_until_ready()

@@ -72,7 +72,9 @@ class TorchFramework(Framework):
             amsgrad=False,
         )
         self.loss_fn = nn.CrossEntropyLoss(reduction="mean")
-        self._train_step = torch.compile(self._step) if self.implementation == "compile" else self._step
+        self._train_step = (
+            torch.compile(self._step) if self.implementation == "compile" else self._step
+        )
         return sum(p.numel() for p in self.model.parameters())
 
     def training(self) -> Training:
