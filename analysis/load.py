@@ -28,6 +28,8 @@ SUMMABLE = re.compile(r"^(cpu-package|dram|gpu)-\d+$")
 BASE_COLUMNS = [
     "run_id",
     "framework",
+    "implementation",
+    "framework_version",
     "iteration",
     "position",
     "status",
@@ -148,7 +150,9 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
     gross = _summable_total({d: e.get("gross_j") for d, e in energy.items()}, summable)
     row: dict[str, Any] = {
         "run_id": run["run_id"],
-        "framework": run["framework"],
+        "framework": run["framework"],  # the variant's name, e.g. torch:compile
+        "implementation": None,
+        "framework_version": None,
         "iteration": _num(run.get("iteration")),
         "position": _num(run.get("position")),
         "status": run["status"],
@@ -180,6 +184,8 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
     if result is not None:
         for key in ("test_accuracy", "test_loss", "peak_rss_bytes", "parameter_count"):
             row[key] = _num(result.get(key))
+        for key in ("implementation", "framework_version"):
+            row[key] = result.get(key)
     for domain, e in sorted(energy.items()):
         row[f"{domain}_gross_j"] = _num(e.get("gross_j"))
         row[f"{domain}_net_j"] = math.nan

@@ -104,7 +104,7 @@ def variant(name: str) -> Variant:
     """The registered variant `name`; VariantError (one line, the choices) otherwise."""
     found = REGISTRY.get(name)
     if found is None:
-        raise VariantError(f"unknown framework variant {name!r}; choose from {', '.join(REGISTRY)}")
+        raise VariantError(f"unknown framework {name!r}; choose from {', '.join(REGISTRY)}")
     return found
 
 
@@ -114,7 +114,7 @@ def parse_variants(text: str) -> tuple[str, ...]:
     unknown = [n for n in names if n not in REGISTRY]
     if unknown or not names:
         raise VariantError(
-            f"unknown framework variant {', '.join(unknown) or repr(text)}; "
+            f"unknown framework {', '.join(unknown) or repr(text)}; "
             f"choose from {', '.join(REGISTRY)} "
             "(comma-separated, each FRAMEWORK[@VERSION][:IMPLEMENTATION])"
         )

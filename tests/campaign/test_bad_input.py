@@ -26,7 +26,10 @@ def _assert_refused(r, results: Path, *expected: str) -> None:  # type: ignore[n
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--frameworks", "keras,mxnet"], ["unknown framework mxnet", "keras, torch, jax"]),
+        (["--frameworks", "keras,mxnet"], ["unknown framework mxnet", "keras, keras:xla"]),
+        # unknown versions and implementations: the line lists every variant that exists
+        (["--frameworks", "jax@0.3"], ["unknown framework jax@0.3", "jax@0.5", "torch:compile"]),
+        (["--frameworks", "torch:jit"], ["unknown framework torch:jit", "torch, torch:compile"]),
         (["--iterations", "0"], ["--iterations must be at least 1"]),
         (["--epochs", "-3"], ["--epochs must be at least 1"]),
         (["--idle", "-1"], ["--idle must be 0 or more seconds"]),
