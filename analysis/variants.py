@@ -113,7 +113,5 @@ def effects(found: list[Spread]) -> list[str]:
                 if math.isfinite(widest) and s.ratio < widest
                 else ""
             )
-            lines.append(
-                f"{what} at each framework's best: {s.slow} / {s.fast} = {x}{note}"
-            )
+            lines.append(f"{what} at each framework's best: {s.slow} / {s.fast} = {x}{note}")
     return lines

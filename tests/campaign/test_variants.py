@@ -31,19 +31,27 @@ def test_the_makefile_builds_and_installs_the_registrys_frameworks() -> None:
     assert tuple(line.group(1).split()) == tuple(variant(f).environment for f in FRAMEWORKS)
 
 
+def _has_gpu(v: Variant) -> bool:
+    return requirements_file(v.requirements_folder, "gpu").exists()
+
+
 def test_compose_has_a_cpu_and_a_gpu_service_per_image() -> None:
     compose = (REPO / "compose.yaml").read_text()
     services = compose.split("\nservices:\n", 1)[1]
     names = set(re.findall(r"^  ([a-z][a-z0-9@.-]*):$", services, re.MULTILINE))
     by_image = {v.image: v for v in VARIANTS}
-    gpu = {i for i, v in by_image.items() if requirements_file(v.requirements_folder, "gpu").exists()}
+    gpu = {
+        i for i, v in by_image.items() if requirements_file(v.requirements_folder, "gpu").exists()
+    }
     assert names == set(by_image) | {f"{i}-gpu" for i in gpu}
     built = re.findall(r"FRAMEWORK: ([a-z0-9.-]+)", services)
     expected = [by_image[i].framework for i in [*by_image, *gpu]]
     assert sorted(built) == sorted(expected)  # each service builds its own image
     for image, v in by_image.items():
         if v.version:  # its own pins, its own wheel folder
-            args = re.search(rf"^  {re.escape(image)}:\n(?:    .*\n)*?.*args: (.*)$", services, re.M)
+            args = re.search(
+                rf"^  {re.escape(image)}:\n(?:    .*\n)*?.*args: (.*)$", services, re.M
+            )
             assert args is not None, image
             assert f"REQUIREMENTS_DIR: images/{v.requirements_folder}" in args.group(1)
             assert f"WHEELS: {image}" in args.group(1)
