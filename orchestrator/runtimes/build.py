@@ -165,7 +165,9 @@ def build_images(
     log: Callable[[str], None] = print,
 ) -> dict[str, str]:
     """Build several images in turn; framework -> image id."""
-    names = parse_variants(",".join(frameworks))
+    # One build per image: an implementation (torch:compile) runs in its framework's image.
+    by_image = {variant(n).image: n for n in reversed(parse_variants(",".join(frameworks)))}
+    names = tuple(reversed(by_image.values()))
     if device not in ("cpu", "gpu"):
         raise BuildError(f"--device must be cpu or gpu, not {device!r}")
     network = build_network(connect(), network)
