@@ -169,10 +169,11 @@ def _variants(doc: Document, study: Study) -> None:
     doc.add(Heading("Frameworks or implementations?"))
     doc.add(
         Para(
-            "Within a framework, its slowest variant over its fastest (implementation "
-            "effect); between frameworks, each framework's fastest variant against the "
-            "others' (framework effect). Ratios >= 1 by the medians, with the 95% interval "
-            "of the paired estimate; an interval that excludes 1 is a clear difference."
+            "Within a framework, its slowest variant over its fastest (an implementation "
+            "or a version effect); between frameworks, each framework's fastest variant "
+            "against the others' (a framework effect). Ratios >= 1 by the medians, with the "
+            "95% interval of the paired estimate; an interval that excludes 1 is a clear "
+            "difference."
         )
     )
     names = {m.column: m.label for m in (*PRIMARY, *SECONDARY)}

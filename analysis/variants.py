@@ -20,11 +20,22 @@ def framework_of(variant: str) -> str:
     return variant.split(":", 1)[0].split("@", 1)[0]
 
 
+def _within(a: str, b: str) -> str:
+    """What separates two variants of one framework: "implementation", "version" or both."""
+    version = a.split(":", 1)[0] != b.split(":", 1)[0]
+    implementation = a.partition(":")[2] != b.partition(":")[2]
+    if version and implementation:
+        return "implementation and version"
+    return "version" if version else "implementation"
+
+
 @dataclass(frozen=True)
 class Spread:
     """`slow` over `fast` on one metric: a ratio >= 1 (by the medians) with its interval."""
 
-    kind: str  # "implementation" (within one framework) or "framework" (fastest vs fastest)
+    # within one framework: "implementation", "version" or "implementation and version";
+    # "framework": two frameworks' fastest variants
+    kind: str
     metric: str
     fast: str  # variant names
     slow: str
@@ -85,7 +96,8 @@ def spreads(study: Study, metric: str) -> list[Spread]:
             continue
         fastest[fw] = measured[0]
         if len(measured) > 1:
-            s = _ratio(study, metric, measured[0], measured[-1], "implementation")
+            kind = _within(measured[0], measured[-1])
+            s = _ratio(study, metric, measured[0], measured[-1], kind)
             if s is not None:
                 out.append(s)
     for a, b in combinations(sorted(fastest, key=lambda f: medians[fastest[f]]), 2):
@@ -99,17 +111,19 @@ def effects(found: list[Spread]) -> list[str]:
     """One sentence per finding: which differences belong to the framework and which to how
     its training loop is written."""
     lines = []
-    widest = max((s.ratio for s in found if s.kind == "implementation"), default=math.nan)
+    widest = max((s.ratio for s in found if s.kind != "framework"), default=math.nan)
     for s in found:
         x = f"{s.ratio:.2f}x ({s.ratio_ci_low:.2f}-{s.ratio_ci_high:.2f})"
-        if s.kind == "implementation":
-            what = "an implementation effect" if s.clear else "no clear implementation effect"
+        if s.kind != "framework":
+            article = "an" if s.kind.startswith("implementation") else "a"
+            what = f"{article} {s.kind} effect" if s.clear else f"no clear {s.kind} effect"
             lines.append(f"{what} within {framework_of(s.fast)}: {s.slow} / {s.fast} = {x}")
         else:
             what = "a framework effect" if s.clear else "no clear framework effect"
             note = (
-                "; smaller than the widest implementation spread, "
-                f"{widest:.2f}x: how the loop is written matters more here"
+                "; smaller than the widest spread within a framework, "
+                f"{widest:.2f}x: how the loop is written (or which version runs it) matters "
+                "more here"
                 if math.isfinite(widest) and s.ratio < widest
                 else ""
             )

@@ -62,3 +62,12 @@ def test_implementation_spreads_sit_next_to_framework_spreads(report: Path) -> N
     assert "an implementation effect within torch" in section
     assert "no clear implementation effect within jax" in section
     assert "a framework effect at each framework's best" in section
+
+
+def test_a_version_is_told_apart_from_an_implementation() -> None:
+    from analysis.variants import _within, framework_of
+
+    assert framework_of("jax@0.5:scan") == framework_of("jax") == "jax"
+    assert _within("jax", "jax:scan") == "implementation"
+    assert _within("jax", "jax@0.5") == "version"
+    assert _within("jax:scan", "jax@0.5") == "implementation and version"
