@@ -218,9 +218,14 @@ def test_the_evidence_check_compares_the_optimizer_loss_and_metrics(runs):
     keras_before = json.loads(json.dumps(runs["keras"]["result"]))
     keras_before["optimizer"]["epsilon"] = 1e-7
     keras_before["training_metrics"] = ["compile_metrics"]
-    ev = gather({"keras": [keras_before], "torch": [runs["torch"]["result"]]})
-    failed = {c.name for c in ev.checks if not c.identical}
-    assert failed == {"optimizer.epsilon", "training_metrics"}
+
+    def failed(keras: dict[str, Any]) -> set[str]:
+        ev = gather({"keras": [keras], "torch": [runs["torch"]["result"]]})
+        return {c.name for c in ev.checks if not c.identical}
+
+    # (thread pools the frameworks size differently, e.g. inter_op, differ either way)
+    new = failed(keras_before) - failed(runs["keras"]["result"])
+    assert new == {"optimizer.epsilon", "training_metrics"}
 
 
 def test_default_implementations_agree_on_the_epoch_1_loss_within_0_05_percent(runs):
