@@ -26,7 +26,7 @@ CHECK_KEYS = (
 )
 # `optimizer.` holds every Adam hyperparameter as the framework's optimizer object holds it,
 # `loss.` the loss function, whether it takes logits, and its reduction.
-CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "loss.")
+CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "loss.", "numerics.")
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -232,3 +232,16 @@ def test_default_implementations_agree_on_the_epoch_1_loss_within_0_05_percent(r
     losses = {f: r["result"]["epochs"][0]["mean_loss"] for f, r in runs.items()}
     for a, b in itertools.combinations(losses, 2):
         assert abs(losses[a] - losses[b]) / losses[b] < 0.0005, losses
+
+
+def test_the_same_numerics_in_every_framework(runs):
+    """Precision, TF32, convolution autotuning and GPU memory preallocation are set
+    explicitly in every framework and read back, with the same keys, so the identical-work
+    check can compare them (on a CPU: exact float32 everywhere)."""
+    numerics = {f: r["result"]["numerics"] for f, r in runs.items()}
+    assert all(n == numerics["torch"] for n in numerics.values()), numerics
+    assert numerics["torch"] == {
+        "precision": "fp32", "tf32_matmul": False, "tf32_conv": False,
+        "conv_autotune": False, "gpu_memory_preallocated": False,
+    }  # fmt: skip
+    assert {r["result"]["config"]["precision"] for r in runs.values()} == {"fp32"}

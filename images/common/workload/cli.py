@@ -5,14 +5,16 @@ Exit codes: 0 done, 2 bad arguments or input (one line on stderr), 1 anything el
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
 from workload import IMPLEMENTATIONS
-from workload.config import DEVICES, INITS, TrainConfig, available_cpus
+from workload.config import DEVICES, INITS, PRECISIONS, TrainConfig, available_cpus
 from workload.errors import WorkloadInputError
+from workload.framework import framework_name, load_framework
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,19 +43,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--init", choices=INITS, default=default["init"])
     train.add_argument(
+        "--precision", choices=PRECISIONS, default=default["precision"],
+        help="float32 products on a GPU: exact (fp32) or TF32 tensor cores (tf32)",
+    )  # fmt: skip
+    train.add_argument(
         "--implementation",
         default=None,
         help="how the framework runs the training loop: "
         + "; ".join(f"{f}: {', '.join(names)}" for f, names in IMPLEMENTATIONS.items())
         + " (default: the first)",
     )
+    commands.add_parser(
+        "devices", help="print the GPUs this framework can use, as one JSON object on stdout"
+    )
     return parser
+
+
+def devices() -> int:
+    """What the orchestrator asks before a GPU campaign: does this environment's framework
+    see a GPU? One JSON object on stdout."""
+    name = framework_name()
+    print(json.dumps({"framework": name, "gpus": load_framework(name).gpus()}))
+    return 0
 
 
 def main(argv: list[str] | None = None, process_start: float | None = None) -> int:
     process_start = time.time() if process_start is None else process_start
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "devices":
+            return devices()
         config = TrainConfig(
             data=args.data,
             out=args.out,
@@ -66,6 +85,7 @@ def main(argv: list[str] | None = None, process_start: float | None = None) -> i
             device=args.device,
             threads=args.threads if args.threads is not None else available_cpus(),
             init=args.init,
+            precision=args.precision,
             implementation=args.implementation,
         )
         from workload.runner import train

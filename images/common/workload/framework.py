@@ -12,7 +12,7 @@ import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +32,10 @@ class Setup:
     device_name: str
     intra_op_threads: int
     inter_op_threads: int | None  # None where the framework has no such pool
+    # The float32 numerics the framework really uses (result.json's `numerics`), read back
+    # from it where it can say: precision, TF32 for matmul and convolution, the cuDNN
+    # algorithm choice, GPU memory preallocation. Compared across frameworks.
+    numerics: dict[str, Any] = field(default_factory=dict)
 
     def device(self) -> dict[str, str]:
         return {"used": self.device_used, "name": self.device_name}
@@ -61,6 +65,13 @@ class Framework(ABC):
     def setup(self) -> Setup:
         """Apply thread and device settings; return what is really used. Raise `no_gpu(...)`
         when --device gpu finds no GPU."""
+
+    @staticmethod
+    @abstractmethod
+    def gpus() -> list[str]:
+        """The names of the GPUs this framework's build can use here (empty for a CPU build or
+        a machine without a GPU): what `python -m workload devices` reports, so that the
+        orchestrator can refuse a GPU campaign before it starts."""
 
     @abstractmethod
     def build(self, weights: SharedWeights | None) -> int:
