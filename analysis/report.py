@@ -186,7 +186,9 @@ def _variants(doc: Document, study: Study) -> None:
                 s.kind,
                 f"{s.slow} / {s.fast}",
                 f"{fmt(s.ratio, 3)}x",
-                f"{fmt(s.ratio_ci_low, 3)} – {fmt(s.ratio_ci_high, 3)}",
+                f"{fmt(s.ratio_ci_low, 3)} – {fmt(s.ratio_ci_high, 3)}"
+                if s.ratio_ci_low > 0 and math.isfinite(s.ratio_ci_high)
+                else "unbounded (too few iterations)",
                 s.verdict,
             ]
             for s in found

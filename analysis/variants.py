@@ -113,7 +113,9 @@ def effects(found: list[Spread]) -> list[str]:
     lines = []
     widest = max((s.ratio for s in found if s.kind != "framework"), default=math.nan)
     for s in found:
-        x = f"{s.ratio:.2f}x ({s.ratio_ci_low:.2f}-{s.ratio_ci_high:.2f})"
+        bounded = s.ratio_ci_low > 0 and math.isfinite(s.ratio_ci_high)
+        interval = f"{s.ratio_ci_low:.2f}-{s.ratio_ci_high:.2f}" if bounded else "unbounded"
+        x = f"{s.ratio:.2f}x ({interval})"
         if s.kind != "framework":
             article = "an" if s.kind.startswith("implementation") else "a"
             what = f"{article} {s.kind} effect" if s.clear else f"no clear {s.kind} effect"
