@@ -89,10 +89,12 @@ class DockerExecution(Execution):
         kwargs: dict[str, Any] = {
             "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
             "network_mode": "none",
-            "volumes": {
-                str(spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "ro"},
-                str(spec.out_dir.resolve()): {"bind": OUT_MOUNT, "mode": "rw"},
-            },
+            # Mounts, not `volumes`: the volume syntax is `host:container:mode`, and a run
+            # folder named after a variant (001-2-torch:compile) has a colon of its own.
+            "mounts": [
+                docker.types.Mount(DATA_MOUNT, str(spec.data_dir.resolve()), "bind", True),
+                docker.types.Mount(OUT_MOUNT, str(spec.out_dir.resolve()), "bind", False),
+            ],
             "labels": dict(spec.labels),
             "detach": True,
         }
