@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis import evidence, plots
@@ -170,11 +171,13 @@ def analyze(
 def _summarise(console: Console, study: Study) -> None:
     """The human summary on stderr, hyperfine-style: what was found, then what to distrust."""
     for c in study.conclusions:
-        console.print(f"  {c.text}", highlight=False, soft_wrap=True)
+        console.print(f"  {c.text}", highlight=False, soft_wrap=True, markup=False)
     if not study.conclusions:
         console.print("  no supported difference between the frameworks", highlight=False)
     for w in study.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True, markup=True
+        )
 
 
 def _outlier_labels(runs: pd.DataFrame, study: Study) -> list[str]:

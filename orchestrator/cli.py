@@ -22,15 +22,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts hold literal brackets ("[/sys/class/powercap]", "[35]"): never Rich markup.
+    rich_markup_mode=None,
 )
-data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
-err = Console(stderr=True)
+# Data (paths, names, a workload's output) is never markup: a call that styles its own
+# constant text says markup=True and escapes whatever data it embeds.
+err = Console(stderr=True, markup=False)
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, markup=True
+    )
     sys.exit(code)
 
 
@@ -191,7 +197,7 @@ def analyze_command(
         report = analyze(campaign, report_out, seed=seed, console=err)
     except AnalysisInputError as exc:
         raise UserError(str(exc)) from exc
-    err.print(f"report written to {report}", highlight=False, soft_wrap=True)
+    err.print(f"report written to {report}", highlight=False, soft_wrap=True, markup=False)
 
 
 # --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.campaign.dataset import resolve_dataset
 from orchestrator.campaign.folder import SCHEMA_VERSION, CampaignFolder
@@ -85,7 +86,7 @@ def new_campaign(
     meters = _open_meters(settings.protocol.meter, settings.protocol.interval_ms, meter_paths)
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
-    console.print(why, highlight=False)
+    console.print(why, highlight=False, soft_wrap=True, markup=False)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = CampaignFolder.new_id(results, prepared.name)
     campaign = {
@@ -110,7 +111,7 @@ def new_campaign(
         "provenance": provenance.collect(software, runtime.kind, settings.workload.device),
     }
     folder = CampaignFolder.create(results, campaign_id, campaign)
-    console.print(f"campaign folder: {folder.root}", highlight=False)
+    console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True, markup=False)
     if on_folder is not None:
         on_folder(folder.root)
     ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
@@ -150,8 +151,16 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
     for cid in runtime.reap({CAMPAIGN_LABEL: campaign["campaign_id"]}):
-        console.print(f"removed container {cid[:12]} left by an interrupted run", highlight=False)
-    console.print(f"resuming {folder.root} (runtime: {runtime.kind})", highlight=False)
+        console.print(
+            f"removed container {cid[:12]} left by an interrupted run", highlight=False,
+            markup=False,
+        )  # fmt: skip
+    console.print(
+        f"resuming {folder.root} (runtime: {runtime.kind})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     ctx = Context(folder, campaign["campaign_id"], plan, workload, protocol, Path(prepared.path),
                   runtime, meters)  # fmt: skip
     _run(ctx, console)
@@ -198,13 +207,19 @@ def campaign_command(
             f"orchestrator campaign --resume {folder[0] if folder else 'DIR'}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         sys.exit(exc.exit_code)
     except CampaignStopped as exc:
-        console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True,
+            markup=True,
+        )  # fmt: skip
         sys.exit(1)
     if single_run and folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
         if any(s["status"] != "ok" for s in states):
             sys.exit(1)  # the protocol has already said why, in one line
-    console.print(f"done: {folder[0] if folder else ''}", highlight=False)
+    console.print(
+        f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True, markup=False
+    )

@@ -52,7 +52,7 @@ class CampaignProgress:
 
     def note(self, message: str) -> None:
         """A line that is printed whether or not stderr is a terminal."""
-        self.console.print(message, highlight=False, soft_wrap=True)
+        self.console.print(message, highlight=False, soft_wrap=True, markup=False)
 
     def _eta_s(self) -> float | None:
         if not self.run_durations_s:

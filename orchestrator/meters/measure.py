@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.errors import UserError
 from orchestrator.meters.base import Meter, Recording
@@ -165,22 +167,28 @@ def _run(command: list[str]) -> tuple[int, float, float]:
 
 def render(m: Measurement, console: Console) -> None:
     """The human summary, for stderr."""
+    # The command line is data: escaped, never read as markup.
     status = "[green]0[/]" if m.exit_code == 0 else f"[red]{m.exit_code}[/]"
     console.print(
-        f"[bold]{' '.join(m.command)}[/]: {m.duration_s:.3f} s, exit code {status}, "
-        f"meters {', '.join(m.meters)}",
+        f"[bold]{escape(' '.join(m.command))}[/]: {m.duration_s:.3f} s, exit code {status}, "
+        f"meters {escape(', '.join(m.meters))}",
         highlight=False,
+        markup=True,
     )
     if m.domains:
         table = Table("domain", "energy (J)", "mean power (W)", "method", "meter")
         for name, d in m.domains.items():
             power = "" if d.mean_power_w is None else f"{d.mean_power_w:.2f}"
-            method = f"{d.method} [yellow](estimated)[/]" if d.estimated else d.method
-            table.add_row(name, f"{d.energy_j:.3f}", power, method, d.meter)
+            method = Text(d.method)
+            if d.estimated:
+                method.append(" (estimated)", style="yellow")
+            table.add_row(Text(name), f"{d.energy_j:.3f}", power, method, Text(d.meter))
         console.print(table)
     else:
-        console.print("[bold red]NO ENERGY WAS MEASURED[/] (time only)")
+        console.print("[bold red]NO ENERGY WAS MEASURED[/] (time only)", markup=True)
     for note in m.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True, markup=True
+        )
     if m.output:
-        console.print(f"raw samples in {m.output}", highlight=False)
+        console.print(f"raw samples in {m.output}", highlight=False, markup=False)
