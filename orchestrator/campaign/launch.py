@@ -188,8 +188,16 @@ def campaign_command(
 ) -> None:
     """`orchestrator campaign` and `run`: a new or resumed campaign, and how it ended. An
     interruption exits 128+signal with the resume command; --max-failures exits 1, and so
-    does a single run (`orchestrator run`) that did not end ok."""
+    does a single run (`orchestrator run`) that did not end ok, and a campaign in which no
+    run ended ok."""
     folder: list[Path] = []
+    # Every path the user gave is made absolute here, once: the workload runs in another
+    # working directory (the run folder, or a container), where a relative one means
+    # something else.
+    results, resume, data, source = (
+        None if p is None else p.absolute() for p in (results, resume, data, source)
+    )
+    assert results is not None
     try:
         if resume is not None:
             extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
@@ -216,10 +224,17 @@ def campaign_command(
             markup=True,
         )  # fmt: skip
         sys.exit(1)
-    if single_run and folder:
+    if folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
-        if any(s["status"] != "ok" for s in states):
+        if single_run and any(s["status"] != "ok" for s in states):
             sys.exit(1)  # the protocol has already said why, in one line
+        if states and not any(s["status"] == "ok" for s in states):
+            console.print(
+                f"no run ended ok in {folder[0]}: see runs/*/stdout.log, fix the cause, "
+                "then start again (or --resume to keep the failed runs)",
+                highlight=False, soft_wrap=True, markup=False,
+            )  # fmt: skip
+            sys.exit(1)
     console.print(
         f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True, markup=False
     )

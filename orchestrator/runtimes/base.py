@@ -37,6 +37,12 @@ class RunSpec:
     device: str = "cpu"
     labels: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The workload runs in another working directory (the run folder, a container): a
+        # relative path would point elsewhere there. The CLI makes every path absolute.
+        if not (self.data_dir.is_absolute() and self.out_dir.is_absolute()):
+            raise ValueError(f"RunSpec paths must be absolute: {self.data_dir}, {self.out_dir}")
+
 
 @dataclass(frozen=True)
 class ExitState:
