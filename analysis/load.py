@@ -169,11 +169,16 @@ def phase_names(runs: pd.DataFrame) -> list[str]:
     return [c[len("phase_") : -len("_duration_s")] for c in cols]
 
 
-def _read_state(path: Path) -> list[dict[str, Any]]:
+def _read_state(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
+    lines = path.read_text(errors="replace").split("\n")
+    # A crash mid-write leaves a last line without its newline: that run never finished
+    # recording, so it is skipped (with a note); any other bad line is damage.
+    if lines[-1].strip():
+        notes.append("state.jsonl ends in an unterminated line (a crash mid-write); skipped")
     rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(lines[:-1], 1):
         if not line.strip():
             continue
         try:
@@ -218,7 +223,7 @@ def load_campaign(folder: Path) -> Campaign:
         run_dirs[run["run_id"]] = run_dir
         records[run["run_id"]] = run
     # a run that state.jsonl records but whose folder is gone still counts as a non-ok run
-    for state in _read_state(folder / "state.jsonl"):
+    for state in _read_state(folder / "state.jsonl", notes):
         run_id = state.get("run_id")
         if run_id and run_id not in records and state.get("framework"):
             rows.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -10,10 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestrator.campaign.trust import check_folder, check_layout, inside
 from orchestrator.errors import UserError
 
 CAMPAIGN_SCHEMA = "fwenergy.campaign"
 SCHEMA_VERSION = 1
+LOCK_FILE = "orchestrator.lock"
 
 
 class CampaignFolderError(UserError):
@@ -37,9 +40,39 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         raise
 
 
+class FolderInUseError(CampaignFolderError):
+    """Another orchestrator holds the campaign folder."""
+
+
 class CampaignFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock_fd: int | None = None
+
+    def lock(self) -> None:
+        """Hold the folder for this process's lifetime: one orchestrator per folder, or
+        every missing run would run twice and each would clear the other's run folder.
+
+        flock(2) on a file inside: the kernel drops it when the holder dies, even by
+        kill -9, so a crashed orchestrator never leaves a stale lock behind. The holder
+        writes its pid there for the message a second one gets."""
+        path = self.root / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise CampaignFolderError(f"cannot lock {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise FolderInUseError(
+                f"{self.root} is in use by another orchestrator (pid {holder}); wait for it "
+                "to end, or stop it (Ctrl-C, kill) and then resume"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
 
     @property
     def campaign_json(self) -> Path:
@@ -50,10 +83,10 @@ class CampaignFolder:
         return self.root / "state.jsonl"
 
     def run_dir(self, run_id: str) -> Path:
-        return self.root / "runs" / run_id
+        return inside(self.root, self.root / "runs" / run_id)
 
     def idle_dir(self, run_id: str) -> Path:
-        return self.root / "idle" / run_id
+        return inside(self.root, self.root / "idle" / run_id)
 
     @staticmethod
     def new_id(results: Path, dataset_name: str, now: float | None = None) -> str:
@@ -70,20 +103,24 @@ class CampaignFolder:
         results.mkdir(parents=True, exist_ok=True)
         # Assemble beside the final name, then rename: no half-made campaign is ever visible.
         tmp = Path(tempfile.mkdtemp(prefix=f".{campaign_id}.", dir=results))
+        folder = cls(tmp)
         try:
             (tmp / "runs").mkdir()
             (tmp / "idle").mkdir()
             write_json_atomic(tmp / "campaign.json", campaign)
+            folder.lock()  # held before the folder is visible: no resume can slip in
             tmp.chmod(0o755)
             tmp.rename(results / campaign_id)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return cls(results / campaign_id)
+        folder.root = results / campaign_id
+        return folder
 
     @classmethod
     def open(cls, root: Path) -> tuple[CampaignFolder, dict[str, Any]]:
         folder = cls(root)
+        check_layout(root)  # before reading: campaign.json itself may be a link
         try:
             campaign = json.loads(folder.campaign_json.read_text())
         except FileNotFoundError:
@@ -93,17 +130,25 @@ class CampaignFolder:
             ) from None
         except (OSError, ValueError) as exc:
             raise CampaignFolderError(f"cannot read {folder.campaign_json}: {exc}") from None
-        if campaign.get("schema") != CAMPAIGN_SCHEMA or campaign.get("schema_version") != 1:
+        if (
+            not isinstance(campaign, dict)
+            or campaign.get("schema") != CAMPAIGN_SCHEMA
+            or campaign.get("schema_version") != 1
+        ):
             raise CampaignFolderError(
                 f"{folder.campaign_json} is not a {CAMPAIGN_SCHEMA} v{SCHEMA_VERSION} file; "
                 "was it written by another version of fwenergy?"
             )
+        check_folder(root, campaign)
         return folder, campaign
 
     @staticmethod
     def fresh(path: Path) -> Path:
-        """An empty folder at `path`: whatever an interrupted attempt left there is cleared."""
-        if path.exists():
+        """An empty folder at `path`: whatever an interrupted attempt left there is cleared.
+        A link is removed, never followed (rmtree itself does not follow links inside)."""
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
         return path

@@ -28,7 +28,7 @@ from orchestrator.campaign.plan import (
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
-from orchestrator.campaign.state import finished_runs
+from orchestrator.campaign.state import finished_runs, repair_state
 from orchestrator.data import read_prepared
 from orchestrator.errors import DataError, RuntimeUnavailableError
 from orchestrator.machine import provenance
@@ -123,6 +123,10 @@ def new_campaign(
 def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Path:
     """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
     folder, campaign = CampaignFolder.open(root)
+    folder.lock()
+    repaired = repair_state(folder.state_jsonl)
+    if repaired:
+        console.print(f"note: {repaired}", highlight=False, soft_wrap=True, markup=False)
     plan = Plan(
         tuple(campaign["frameworks"]),
         campaign["iterations"],
@@ -194,10 +198,8 @@ def campaign_command(
     # Every path the user gave is made absolute here, once: the workload runs in another
     # working directory (the run folder, or a container), where a relative one means
     # something else.
-    results, resume, data, source = (
-        None if p is None else p.absolute() for p in (results, resume, data, source)
-    )
-    assert results is not None
+    results = results.absolute()
+    resume, data, source = (None if p is None else p.absolute() for p in (resume, data, source))
     try:
         if resume is not None:
             extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
