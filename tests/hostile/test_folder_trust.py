@@ -126,7 +126,7 @@ def test_the_analysis_still_refuses_a_damaged_line_in_the_middle(
     state = folder / "state.jsonl"
     first, second = state.read_bytes().splitlines(keepends=True)
     state.write_bytes(first[:20] + b"\n" + second)
-    with pytest.raises(AnalysisInputError, match="state.jsonl:1"):
+    with pytest.raises(AnalysisInputError, match=r"state\.jsonl:1"):
         load_campaign(folder)
 
 
