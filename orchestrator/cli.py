@@ -177,12 +177,22 @@ def analyze_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    latest: Annotated[
+        Path | None,
+        typer.Option(help="analyse the newest campaign folder in this folder (make report)"),
+    ] = None,
 ) -> None:
     """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
     from analysis.analyze import analyze
     from analysis.errors import AnalysisInputError
 
     report_out = out
+    if latest is not None:
+        from orchestrator.campaign.folder import newest_campaign
+
+        if campaign is not None or energibridge_csvs is not None:
+            raise UserError("--latest picks the campaign folder: give no other")
+        campaign = newest_campaign(latest)
     if energibridge_csvs is not None and campaign is not None:
         raise UserError("give either a campaign folder or --energibridge-csvs, not both")
     if energibridge_csvs is not None:

@@ -152,3 +152,13 @@ class CampaignFolder:
             shutil.rmtree(path)
         path.mkdir(parents=True)
         return path
+
+
+def newest_campaign(results: Path) -> Path:
+    """The campaign folder under `results` whose campaign.json was written last."""
+    found = [p.parent for p in results.glob("*/campaign.json") if not p.parent.name.startswith(".")]
+    if not found:
+        raise CampaignFolderError(
+            f"no campaign folder in {results}: run `orchestrator campaign` (make campaign) first"
+        )
+    return max(found, key=lambda d: (d / "campaign.json").stat().st_mtime)
