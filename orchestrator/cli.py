@@ -226,6 +226,9 @@ PowercapRoot = Annotated[
     Path | None, _opt("powercap tree for the rapl meter [/sys/class/powercap]")
 ]
 EnergiBridge = Annotated[Path | None, _opt("the energibridge executable [from PATH]")]
+Reap = typer.Option(
+    "--reap", help="remove running containers of other campaigns instead of refusing to measure"
+)
 
 
 @app.command()
@@ -274,6 +277,7 @@ def campaign(
     results: Annotated[Path, typer.Option(help="folder that holds campaign folders")] = _RESULTS,
     powercap_root: PowercapRoot = None,
     energibridge: EnergiBridge = None,
+    reap: Annotated[bool, Reap] = False,
 ) -> None:
     """Measure every framework, many times, in a shuffled order, with warm-up and idle gaps."""
     from orchestrator.campaign.launch import MeterPaths, campaign_command
@@ -289,6 +293,7 @@ def campaign(
     campaign_command(
         options, profile, resume=resume, data=data, dataset=dataset, source=source,
         results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
+        reap=reap,
     )  # fmt: skip
 
 
@@ -314,6 +319,7 @@ def run_once(
     results: Annotated[Path, typer.Option(help="folder that holds campaign folders")] = _RESULTS,
     powercap_root: PowercapRoot = None,
     energibridge: EnergiBridge = None,
+    reap: Annotated[bool, Reap] = False,
 ) -> None:
     """One measured run of one framework: a one-run campaign folder, no warm-up, no idle."""
     from orchestrator.campaign.launch import MeterPaths, campaign_command
@@ -328,7 +334,7 @@ def run_once(
     campaign_command(
         options, None, resume=None, data=data, dataset=dataset, source=source,
         results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
-        single_run=True,
+        single_run=True, reap=reap,
     )  # fmt: skip
 
 

@@ -63,6 +63,33 @@ def _protocol_json(
     return p
 
 
+def _measure_alone(runtime: Runtime, campaign_id: str | None, reap: bool,
+                   console: Console) -> None:  # fmt: skip
+    """No run is measured beside another campaign's workload: refuse; with --reap, remove
+    those whose orchestrator is gone (a live campaign's container is never touched)."""
+    for c in runtime.measured_elsewhere(campaign_id):
+        if c.leftover and reap:
+            runtime.remove(c.container_id)
+            console.print(
+                f"removed container {c.container_id[:12]} of campaign {c.campaign_id}, "
+                "left by a killed orchestrator (--reap)",
+                highlight=False, soft_wrap=True, markup=False,
+            )  # fmt: skip
+        elif c.leftover:
+            raise RuntimeUnavailableError(
+                f"container {c.container_id[:12]} of campaign {c.campaign_id} is still "
+                "running, left by a killed orchestrator; a run measured beside it would count "
+                f"its energy: resume that campaign, `docker rm -f {c.container_id[:12]}`, or "
+                "pass --reap"
+            )
+        else:
+            raise RuntimeUnavailableError(
+                f"campaign {c.campaign_id} is measuring now (container "
+                f"{c.container_id[:12]}, orchestrator {c.owner}); two campaigns at once spoil "
+                "each other's energy: wait for it to end"
+            )
+
+
 def new_campaign(
     options: dict[str, Any],
     profile: str | None,
@@ -74,6 +101,7 @@ def new_campaign(
     meter_paths: MeterPaths,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
+    reap: bool = False,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
@@ -87,6 +115,7 @@ def new_campaign(
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False, soft_wrap=True, markup=False)
+    _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = CampaignFolder.new_id(results, prepared.name)
     campaign = {
@@ -120,7 +149,9 @@ def new_campaign(
     return folder.root
 
 
-def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Path:
+def resume_campaign(
+    root: Path, meter_paths: MeterPaths, console: Console, reap: bool = False
+) -> Path:
     """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
     folder, campaign = CampaignFolder.open(root)
     folder.lock()
@@ -154,6 +185,7 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"the {', '.join(changed)} image changed since the campaign began; a campaign "
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
+    _measure_alone(runtime, campaign["campaign_id"], reap, console)
     for cid in runtime.reap({CAMPAIGN_LABEL: campaign["campaign_id"]}):
         console.print(
             f"removed container {cid[:12]} left by an interrupted run", highlight=False,
@@ -189,6 +221,7 @@ def campaign_command(
     meter_paths: MeterPaths,
     console: Console,
     single_run: bool = False,
+    reap: bool = False,
 ) -> None:
     """`orchestrator campaign` and `run`: a new or resumed campaign, and how it ended. An
     interruption exits 128+signal with the resume command; --max-failures exits 1, and so
@@ -205,11 +238,11 @@ def campaign_command(
             extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
             check_resume_options({**options, **extra})
             folder.append(resume)
-            resume_campaign(resume, meter_paths, console)
+            resume_campaign(resume, meter_paths, console, reap=reap)
         else:
             new_campaign(
                 options, profile, data=data, dataset=dataset, source=source, results=results,
-                meter_paths=meter_paths, console=console, on_folder=folder.append,
+                meter_paths=meter_paths, console=console, on_folder=folder.append, reap=reap,
             )  # fmt: skip
     except Interrupted as exc:
         console.print(

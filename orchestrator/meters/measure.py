@@ -25,6 +25,7 @@ from orchestrator.errors import UserError
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
+from orchestrator.runtimes.process import exit_status
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,7 @@ def _run(command: list[str]) -> tuple[int, float, float]:
         proc.send_signal(signal.SIGINT)
         code = proc.wait()
     end_s = time.time()
-    # Killed by a signal: report it as a shell does, 128 + the signal number.
-    return (128 - code if code < 0 else code), start_s, end_s
+    return exit_status(code), start_s, end_s
 
 
 def render(m: Measurement, console: Console) -> None:

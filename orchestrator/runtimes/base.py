@@ -10,6 +10,8 @@ passes; `stop` ends it early (timeout, Ctrl-C); `finish` collects logs and the e
 
 from __future__ import annotations
 
+import os
+import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,43 @@ STOP_GRACE_S = 10.0
 # leftovers of a killed orchestrator can be found and removed.
 CAMPAIGN_LABEL = "io.fwenergy.campaign"
 RUN_LABEL = "io.fwenergy.run"
+# host:pid of the orchestrator that started it: a leftover is a container whose owner is
+# gone, which --reap may remove; another campaign's live container it never touches.
+OWNER_LABEL = "io.fwenergy.owner"
+
+
+def owner_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when the orchestrator named by an owner label no longer runs on this host.
+    A container without the label, or of another host, counts as gone only without one."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's (or namespace's) orchestrator: assume it lives
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A running measured container of another campaign."""
+
+    container_id: str
+    campaign_id: str
+    owner: str | None
+
+    @property
+    def leftover(self) -> bool:
+        return owner_gone(self.owner)
 
 
 @dataclass(frozen=True)
@@ -96,6 +135,15 @@ class Runtime(ABC):
     def reap(self, labels: dict[str, str]) -> list[str]:
         """Remove leftovers of an orchestrator that was killed (kill -9) mid-run."""
         return []
+
+    def measured_elsewhere(self, campaign_id: str | None) -> list[Foreign]:
+        """Running measured workloads of other campaigns: leftovers of a killed
+        orchestrator, or another campaign measuring now."""
+        return []
+
+    def remove(self, container_id: str) -> None:
+        """Remove one container found by measured_elsewhere."""
+        raise NotImplementedError(f"the {self.kind} runtime finds no containers")
 
 
 def status_of(exit_state: ExitState, timed_out: bool, aborted: bool) -> Status:
