@@ -107,6 +107,33 @@ def connect() -> Any:
     return client
 
 
+def container_options(spec: RunSpec, user: str) -> dict[str, Any]:
+    """The container of one run, hardening aside (benchmarks/hardening.py runs both)."""
+    import docker
+
+    kwargs: dict[str, Any] = {
+        "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
+        "network_mode": "none",
+        "volumes": {
+            str(spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "ro"},
+            str(spec.out_dir.resolve()): {"bind": OUT_MOUNT, "mode": "rw"},
+        },
+        "labels": dict(spec.labels),
+        "detach": True,
+        "user": user,
+    }
+    if spec.cpuset:
+        kwargs["cpuset_cpus"] = spec.cpuset
+    if spec.memory_limit:
+        # Swap equal to the limit: no swapping, so a too-small limit is an OOM, not a
+        # slow run with distorted energy.
+        kwargs["mem_limit"] = spec.memory_limit
+        kwargs["memswap_limit"] = spec.memory_limit
+    if spec.device == "gpu":
+        kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    return kwargs
+
+
 def _own_run_folder(out_dir: Path, uid: int, gid: int) -> None:
     for path in [out_dir, *out_dir.rglob("*")]:
         with contextlib.suppress(OSError):
@@ -135,35 +162,13 @@ class DockerExecution(Execution):
     def _create(self) -> None:
         import docker
 
-        spec = self.spec
-        kwargs: dict[str, Any] = {
-            "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
-            "network_mode": "none",
-            "volumes": {
-                str(spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "ro"},
-                str(spec.out_dir.resolve()): {"bind": OUT_MOUNT, "mode": "rw"},
-            },
-            "labels": dict(spec.labels),
-            "detach": True,
-            "user": self._user(),
-            **hardening(),
-        }
-        if spec.cpuset:
-            kwargs["cpuset_cpus"] = spec.cpuset
-        if spec.memory_limit:
-            # Swap equal to the limit: no swapping, so a too-small limit is an OOM, not a
-            # slow run with distorted energy.
-            kwargs["mem_limit"] = spec.memory_limit
-            kwargs["memswap_limit"] = spec.memory_limit
-        if spec.device == "gpu":
-            kwargs["device_requests"] = [
-                docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])
-            ]
+        kwargs = {**container_options(self.spec, self._user()), **hardening()}
         try:
             self.container = self.client.containers.create(self.image.id, **kwargs)
         except docker.errors.APIError as exc:
             raise RuntimeUnavailableError(
-                f"docker could not create the {spec.framework} container: {exc.explanation or exc}"
+                f"docker could not create the {self.spec.framework} container: "
+                f"{exc.explanation or exc}"
             ) from exc
 
     def start(self) -> None:
