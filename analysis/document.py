@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,34 +66,45 @@ class Document:
         self.blocks.extend(blocks)
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# What Markdown (or HTML inside it) acts on anywhere in a line, and at its start.
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_LINE_START = re.compile(r"^([0-9]+(?=[.)])|)([#+=>.)-])")
+
+
+def md_text(text: str) -> str:
+    """Plain text as Markdown that shows exactly that text, on one line. Blocks hold plain
+    text, and much of it comes from the campaign folder (framework names, errors,
+    versions), which is not ours: no link, image, HTML or table cell may come of it."""
+    line = _MD_INLINE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    return _MD_LINE_START.sub(r"\1\\\2", line)
 
 
 def to_markdown(doc: Document, base: Path) -> str:
     """Figures are linked relative to `base`, the folder report.md is written to."""
-    out = [f"# {doc.title}", ""]
+    out = [f"# {md_text(doc.title)}", ""]
     for b in doc.blocks:
         match b:
             case Heading(text, level):
-                out += [f"{'#' * level} {text}", ""]
+                out += [f"{'#' * level} {md_text(text)}", ""]
             case Para(text):
-                out += [text, ""]
+                out += [md_text(text), ""]
             case Callout(text, loud):
-                out += [f"> **{'WARNING: ' if loud else 'Note: '}**{text}", ""]
+                out += [f"> **{'WARNING: ' if loud else 'Note: '}**{md_text(text)}", ""]
             case Bullets(items):
-                out += [f"- {i}" for i in items] + [""]
+                out += [f"- {md_text(i)}" for i in items] + [""]
             case Table(header, rows, caption):
                 if caption:
-                    out += [f"*{caption}*", ""]
-                out.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+                    out += [f"*{md_text(caption)}*", ""]
+                out.append("| " + " | ".join(md_text(h) for h in header) + " |")
                 out.append("|" + "|".join(" --- " for _ in header) + "|")
-                out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+                out += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in rows]
                 out.append("")
             case Figure(png, caption):
-                out += [f"![{caption}]({png.relative_to(base).as_posix()})", "", f"*{caption}*", ""]
+                link = png.relative_to(base).as_posix()
+                out += [f"![{md_text(caption)}]({link})", "", f"*{md_text(caption)}*", ""]
             case Code(text):
-                out += ["```", text, "```", ""]
+                fence = "`" * max(3, 1 + max((len(r) for r in re.findall("`+", text)), default=0))
+                out += [fence, text, fence, ""]
     return "\n".join(out)
 
 
