@@ -1,5 +1,6 @@
 """The live display on stderr: overall progress and ETA, what runs now, the last run's time
-and energy. When stderr is not a terminal it stays quiet: only one-line notes are printed."""
+and energy. When stderr is not a terminal (nohup, CI, a Slurm job) it prints plain lines
+instead: one per phase change and one per finished run, each with the time of day."""
 
 from __future__ import annotations
 
@@ -76,7 +77,15 @@ class CampaignProgress:
         if self._live is not None:
             self._live.refresh()
 
+    def _log(self, message: str) -> None:
+        """A plain line for a log file; only when there is no live display."""
+        if not self.live_enabled:
+            stamp = time.strftime("%H:%M:%S")
+            self.console.print(f"{stamp} {message}", highlight=False, soft_wrap=True, markup=False)
+
     def set(self, current: str, detail: str = "") -> None:
+        if (current, detail) != (self.current, self.detail):
+            self._log(f"{current} {detail}".rstrip())
         self.current, self.detail = current, detail
         self._refresh()
 
@@ -99,4 +108,5 @@ class CampaignProgress:
         self.last = f"{run['run_id']} {run['status']} in {duration:.1f} s" + (
             f", {', '.join(parts)}" if parts else ", no energy measured"
         )
+        self._log(f"run {self.done}/{self.total} done: {self.last}")
         self._refresh()
