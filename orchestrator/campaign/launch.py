@@ -20,6 +20,7 @@ from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
     Plan,
+    check_against_dataset,
     check_resume_options,
     protocol_from_json,
     resolve_options,
@@ -111,6 +112,7 @@ def new_campaign(
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
+    check_against_dataset(settings.workload, prepared.train_count, prepared.test_count)
     meters = _open_meters(settings.protocol.meter, settings.protocol.interval_ms, meter_paths)
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)

@@ -247,6 +247,23 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
     )
 
 
+def check_against_dataset(workload: WorkloadSettings, train_count: int, test_count: int) -> None:
+    """What only the dataset can bound, checked before the campaign folder exists (the
+    workload checks the same, but only after the folder and a container were made)."""
+    for flag, limit, count in (
+        ("--limit-train", workload.limit_train, train_count),
+        ("--limit-test", workload.limit_test, test_count),
+    ):
+        if limit is not None and limit > count:
+            raise PlanError(f"{flag} {limit} exceeds the dataset's {count} images")
+    n_train = workload.limit_train or train_count
+    if workload.batch_size > n_train:
+        raise PlanError(
+            f"--batch-size {workload.batch_size} exceeds the {n_train} training images: one "
+            "partial batch per epoch is not the training asked for; give a smaller batch"
+        )
+
+
 def workload_from_json(d: dict[str, Any]) -> WorkloadSettings:
     return WorkloadSettings(**{f.name: d[f.name] for f in fields(WorkloadSettings)})
 
