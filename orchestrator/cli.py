@@ -3,8 +3,10 @@ user errors become one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -16,13 +18,15 @@ from rich.markup import escape
 from typer._click.exceptions import UsageError
 
 from orchestrator.errors import UserError
+from orchestrator.meters.registry import METER_NAMES
+from orchestrator.runtimes.variants import FRAMEWORKS, REGISTRY
 
 app = typer.Typer(
     help="Measure the energy of ML frameworks doing identical work.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Help texts hold literal brackets ("[/sys/class/powercap]", "[35]"): never Rich markup.
+    # Help texts hold literal brackets ("[/sys/class/powercap]"): never read them as markup.
     rich_markup_mode=None,
 )
 data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True, rich_markup_mode=None)
@@ -56,6 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _opt(help_text: str) -> Any:
+    return typer.Option(help=help_text, show_default=False)
+
+
 @data_app.command("prepare")
 def data_prepare(
     *,
@@ -66,32 +74,18 @@ def data_prepare(
         str, typer.Option("--dataset", help="mnist, fashion-mnist or synthetic.")
     ] = "mnist",
     source: Annotated[
-        Path | None,
-        typer.Option(
-            "--source", help="Folder with the four IDX files (.gz or not); else download."
-        ),
+        Path | None, _opt("Folder with the four IDX files (.gz or not); else download.")
     ] = None,
     mirror: Annotated[
-        str | None,
-        typer.Option("--mirror", help="Base URL to download from instead of the dataset's site."),
+        str | None, _opt("Base URL to download from instead of the dataset's site.")
     ] = None,
     cache_dir: Annotated[
         Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Download cache (default $FWENERGY_CACHE/datasets or ~/.cache/fwenergy/datasets).",
-        ),
+        _opt("Download cache (default $FWENERGY_CACHE/datasets or ~/.cache/fwenergy/datasets)."),
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the synthetic data (default 0).")
-    ] = None,
-    train_count: Annotated[
-        int | None,
-        typer.Option("--train-count", help="Synthetic training images (default 60000)."),
-    ] = None,
-    test_count: Annotated[
-        int | None, typer.Option("--test-count", help="Synthetic test images (default 10000).")
-    ] = None,
+    seed: Annotated[int | None, _opt("Seed of the synthetic data (default 0).")] = None,
+    train_count: Annotated[int | None, _opt("Synthetic training images (default 60000).")] = None,
+    test_count: Annotated[int | None, _opt("Synthetic test images (default 10000).")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a different dataset already in --out.")
     ] = False,
@@ -123,9 +117,7 @@ def data_prepare(
 def measure(
     command: Annotated[list[str], typer.Argument(help="the command to run, after --; no shell")],
     *,
-    meter: Annotated[
-        str, typer.Option(help="auto, energibridge, rapl, nvml, none, or a comma list")
-    ] = "auto",
+    meter: Annotated[str, typer.Option(help=f"{', '.join(METER_NAMES)}, or a comma list")] = "auto",
     interval_ms: Annotated[int, typer.Option(help="sampling interval in milliseconds")] = 100,
     output: Annotated[
         Path | None, typer.Option(help="folder to keep the raw and power CSVs in")
@@ -212,130 +204,61 @@ def analyze_command(
 
 # --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------
 
-_FW_HELP = "comma-separated: keras,torch,jax"
-_RESULTS = Path("results")
-_ALL_FRAMEWORKS = ["keras", "torch", "jax"]
+
+def _table_command(name: str, doc: str, handler: Callable[[dict[str, Any]], None]) -> None:
+    """Register `name` with the options of campaign/options.py that it takes: the table is
+    the one declaration of flag, type, help and default; typer reads the signature."""
+    from orchestrator.campaign.options import for_command
+    from orchestrator.campaign.plan import DEFAULTS
+
+    params, annotations = [], {}
+    for o in for_command(name):
+        kind = o.type if o.required else o.type | None
+        option = typer.Option(o.flag, help=o.help_text(DEFAULTS), show_default=False)
+        annotation = Annotated[kind, option]  # type: ignore[valid-type]
+        default = inspect.Parameter.empty if o.required else None
+        params.append(inspect.Parameter(o.key, inspect.Parameter.KEYWORD_ONLY,
+                                        default=default, annotation=annotation))  # fmt: skip
+        annotations[o.key] = annotation
+
+    def command(**given: Any) -> None:
+        handler(given)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = annotations
+    command.__doc__ = doc
+    app.command(name)(command)
 
 
-def _opt(help_text: str) -> Any:
-    return typer.Option(help=help_text, show_default=False)
+def _launch(given: dict[str, Any], *, single_run: bool = False) -> None:
+    from orchestrator.campaign.launch import Inputs, MeterPaths, campaign_command
+    from orchestrator.campaign.options import BY_KEY
+
+    settings = {k: v for k, v in given.items() if BY_KEY[k].setting}
+    inputs = Inputs(
+        given["data"], given["dataset"], given["source"], given["results"] or Path("results"),
+        MeterPaths(given["powercap_root"], given["energibridge"]),
+    )  # fmt: skip
+    campaign_command(settings, given.get("profile"), inputs, resume=given.get("resume"),
+                     console=err, single_run=single_run, reap=bool(given.get("reap")))  # fmt: skip
 
 
-Seconds = float | None
-PowercapRoot = Annotated[
-    Path | None, _opt("powercap tree for the rapl meter [/sys/class/powercap]")
-]
-EnergiBridge = Annotated[Path | None, _opt("the energibridge executable [from PATH]")]
-Reap = typer.Option(
-    "--reap", help="remove running containers of other campaigns instead of refusing to measure"
+def _run_once(given: dict[str, Any]) -> None:
+    # One run: a one-run campaign folder, no warm-up, no idle gap.
+    fixed = {"iterations": 1, "frameworks": given["framework"], "warmup_s": 0.0, "idle_s": 0.0}
+    _launch(given | fixed, single_run=True)
+
+
+_table_command(
+    "campaign",
+    "Measure every framework, many times, in a shuffled order, with warm-up and idle gaps.",
+    _launch,
 )
-
-
-@app.command()
-def campaign(
-    *,
-    iterations: Annotated[int | None, _opt("repetitions of every framework [35]")] = None,
-    frameworks: Annotated[str | None, _opt(f"{_FW_HELP} [all three]")] = None,
-    warmup: Annotated[
-        Seconds, _opt("seconds of every core busy before the first run [300]")
-    ] = None,
-    idle: Annotated[Seconds, _opt("seconds of measured idle after every run [60]")] = None,
-    runtime: Annotated[str | None, _opt("auto, docker or local [auto]")] = None,
-    meter: Annotated[
-        str | None, _opt("auto, none, rapl, nvml, energibridge, or a list [auto]")
-    ] = None,
-    interval_ms: Annotated[
-        int | None, _opt("meter sampling interval in milliseconds [100]")
-    ] = None,
-    resume: Annotated[
-        Path | None, _opt("continue the campaign folder DIR where it stopped")
-    ] = None,
-    profile: Annotated[str | None, _opt("paper (the reference study) or quick (minutes)")] = None,
-    seed: Annotated[int | None, _opt("seeds the run order and the workload [0]")] = None,
-    data: Annotated[
-        Path | None, _opt("a prepared dataset folder (orchestrator data prepare)")
-    ] = None,
-    dataset: Annotated[
-        str | None, _opt("mnist, fashion-mnist or synthetic, prepared on the fly")
-    ] = None,
-    source: Annotated[
-        Path | None, _opt("folder with the dataset's IDX files (with --dataset)")
-    ] = None,
-    epochs: Annotated[int | None, _opt("passed to the workload [3]")] = None,
-    batch_size: Annotated[int | None, _opt("passed to the workload [64]")] = None,
-    learning_rate: Annotated[float | None, _opt("passed to the workload [0.001]")] = None,
-    limit_train: Annotated[int | None, _opt("passed to the workload: the first N images")] = None,
-    limit_test: Annotated[int | None, _opt("passed to the workload: the first N images")] = None,
-    threads: Annotated[
-        int | None, _opt("CPU threads of every framework [CPUs of --cpuset]")
-    ] = None,
-    device: Annotated[str | None, _opt("cpu or gpu [cpu]")] = None,
-    cpuset: Annotated[str | None, _opt("CPUs for the workload, e.g. 1-7 [all but CPU 0]")] = None,
-    memory_limit: Annotated[str | None, _opt("docker memory limit, e.g. 8g")] = None,
-    run_timeout: Annotated[Seconds, _opt("seconds before a run is stopped [3600]")] = None,
-    max_failures: Annotated[int | None, _opt("stop after this many failed runs [10]")] = None,
-    results: Annotated[Path, typer.Option(help="folder that holds campaign folders")] = _RESULTS,
-    powercap_root: PowercapRoot = None,
-    energibridge: EnergiBridge = None,
-    reap: Annotated[bool, Reap] = False,
-) -> None:
-    """Measure every framework, many times, in a shuffled order, with warm-up and idle gaps."""
-    from orchestrator.campaign.launch import MeterPaths, campaign_command
-
-    options = {
-        "iterations": iterations, "frameworks": frameworks, "warmup_s": warmup, "idle_s": idle,
-        "runtime": runtime, "meter": meter, "interval_ms": interval_ms, "seed": seed,
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "limit_train": limit_train, "limit_test": limit_test, "threads": threads,
-        "device": device, "cpuset": cpuset, "memory_limit": memory_limit,
-        "run_timeout_s": run_timeout, "max_failures": max_failures,
-    }  # fmt: skip
-    campaign_command(
-        options, profile, resume=resume, data=data, dataset=dataset, source=source,
-        results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
-        reap=reap,
-    )  # fmt: skip
-
-
-@app.command("run")
-def run_once(
-    *,
-    framework: Annotated[str, typer.Option(help="keras, torch or jax")],
-    runtime: Annotated[str, typer.Option(help="auto, docker or local")] = "auto",
-    meter: Annotated[str, typer.Option(help="auto, none, rapl, nvml, energibridge")] = "auto",
-    interval_ms: Annotated[int, typer.Option(help="meter sampling interval in ms")] = 100,
-    data: Annotated[Path | None, _opt("a prepared dataset folder")] = None,
-    dataset: Annotated[str | None, _opt("mnist, fashion-mnist or synthetic [mnist]")] = None,
-    source: Annotated[Path | None, _opt("folder with the dataset's IDX files")] = None,
-    epochs: Annotated[int | None, _opt("passed to the workload [3]")] = None,
-    batch_size: Annotated[int | None, _opt("passed to the workload [64]")] = None,
-    limit_train: Annotated[int | None, _opt("passed to the workload")] = None,
-    limit_test: Annotated[int | None, _opt("passed to the workload")] = None,
-    threads: Annotated[int | None, _opt("CPU threads for the framework")] = None,
-    device: Annotated[str | None, _opt("cpu or gpu [cpu]")] = None,
-    cpuset: Annotated[str | None, _opt("CPUs for the workload, e.g. 1-7")] = None,
-    memory_limit: Annotated[str | None, _opt("docker memory limit, e.g. 8g")] = None,
-    run_timeout: Annotated[Seconds, _opt("seconds before the run is stopped [3600]")] = None,
-    results: Annotated[Path, typer.Option(help="folder that holds campaign folders")] = _RESULTS,
-    powercap_root: PowercapRoot = None,
-    energibridge: EnergiBridge = None,
-    reap: Annotated[bool, Reap] = False,
-) -> None:
-    """One measured run of one framework: a one-run campaign folder, no warm-up, no idle."""
-    from orchestrator.campaign.launch import MeterPaths, campaign_command
-
-    options = {
-        "iterations": 1, "frameworks": framework, "warmup_s": 0.0, "idle_s": 0.0,
-        "runtime": runtime, "meter": meter, "interval_ms": interval_ms, "epochs": epochs,
-        "batch_size": batch_size, "limit_train": limit_train, "limit_test": limit_test,
-        "threads": threads, "device": device, "cpuset": cpuset, "memory_limit": memory_limit,
-        "run_timeout_s": run_timeout,
-    }  # fmt: skip
-    campaign_command(
-        options, None, resume=None, data=data, dataset=dataset, source=source,
-        results=results, meter_paths=MeterPaths(powercap_root, energibridge), console=err,
-        single_run=True, reap=reap,
-    )  # fmt: skip
+_table_command(
+    "run",
+    "One measured run of one framework: a one-run campaign folder, no warm-up, no idle.",
+    _run_once,
+)
 
 
 @app.command()
@@ -352,7 +275,7 @@ def build(
     from orchestrator.runtimes.build import build_images
 
     build_images(
-        framework or _ALL_FRAMEWORKS, device=device, network=network, base_image=base_image,
+        framework or list(FRAMEWORKS), device=device, network=network, base_image=base_image,
         torch_index_url=torch_index_url, wheelhouse=wheelhouse,
         log=lambda line: err.print(line, soft_wrap=True, highlight=False, markup=False),
     )  # fmt: skip
@@ -362,9 +285,11 @@ def build(
 def doctor(
     *,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
-    frameworks: Annotated[str, typer.Option(help=_FW_HELP)] = "keras,torch,jax",
-    powercap_root: PowercapRoot = None,
-    energibridge: EnergiBridge = None,
+    frameworks: Annotated[str, typer.Option(help=f"comma-separated, of {', '.join(REGISTRY)}")] = (
+        ",".join(FRAMEWORKS)
+    ),
+    powercap_root: Annotated[Path | None, _opt("powercap tree for the rapl meter")] = None,
+    energibridge: Annotated[Path | None, _opt("the energibridge executable [from PATH]")] = None,
 ) -> None:
     """What on this machine would spoil a measurement, and how to fix it."""
     from orchestrator.machine.doctor import report

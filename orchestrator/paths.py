@@ -21,11 +21,11 @@ def cache_root() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "fwenergy"
 
 
-def requirements_file(framework: str, device: str = "cpu") -> Path:
+def requirements_file(image: str, device: str = "cpu") -> Path:
     """The pinned requirements an image (and its local environment) is built from; GPU
     images have their own file, which may include the CPU one with `-r`."""
     name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
-    return IMAGES / framework / name
+    return IMAGES / image / name
 
 
 def default_venvs() -> Path:

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.runtimes import variants
+
 REPO = Path(__file__).resolve().parent.parent
 VENVS = Path(os.environ.get("FWENERGY_VENVS", REPO / ".venvs"))
-FRAMEWORKS = ("keras", "torch", "jax")
+FRAMEWORKS = variants.FRAMEWORKS
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 def framework_python(framework: str) -> Path:
-    return VENVS / framework / "bin" / "python"
+    return VENVS / variants.variant(framework).environment / "bin" / "python"
 
 
 @pytest.fixture(scope="session")

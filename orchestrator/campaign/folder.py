@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from orchestrator.campaign.records import CampaignDocument, RecordError, RunRecord, StateLine
+from orchestrator.campaign.state import append_state
 from orchestrator.campaign.trust import check_folder, check_layout, inside
 from orchestrator.errors import UserError
 
-CAMPAIGN_SCHEMA = "fwenergy.campaign"
-SCHEMA_VERSION = 1
 LOCK_FILE = "orchestrator.lock"
 
 
@@ -98,31 +100,41 @@ class CampaignFolder:
         return cid
 
     @classmethod
-    def create(cls, results: Path, campaign_id: str, campaign: dict[str, Any]) -> CampaignFolder:
-        """The folder with its campaign.json, all or nothing."""
+    @contextlib.contextmanager
+    def assembling(
+        cls, results: Path, campaign_id: str, campaign: CampaignDocument
+    ) -> Iterator[CampaignFolder]:
+        """A folder with its campaign.json, assembled beside its final name and renamed into
+        place when the block ends without an error: no half-made campaign is ever visible."""
         results.mkdir(parents=True, exist_ok=True)
-        # Assemble beside the final name, then rename: no half-made campaign is ever visible.
         tmp = Path(tempfile.mkdtemp(prefix=f".{campaign_id}.", dir=results))
         folder = cls(tmp)
         try:
             (tmp / "runs").mkdir()
             (tmp / "idle").mkdir()
-            write_json_atomic(tmp / "campaign.json", campaign)
+            write_json_atomic(tmp / "campaign.json", campaign.to_json())
             folder.lock()  # held before the folder is visible: no resume can slip in
+            yield folder
             tmp.chmod(0o755)
             tmp.rename(results / campaign_id)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         folder.root = results / campaign_id
+
+    @classmethod
+    def create(cls, results: Path, campaign_id: str, campaign: CampaignDocument) -> CampaignFolder:
+        """The folder with its campaign.json, all or nothing."""
+        with cls.assembling(results, campaign_id, campaign) as folder:
+            pass
         return folder
 
     @classmethod
-    def open(cls, root: Path) -> tuple[CampaignFolder, dict[str, Any]]:
+    def open(cls, root: Path) -> tuple[CampaignFolder, CampaignDocument]:
         folder = cls(root)
         check_layout(root)  # before reading: campaign.json itself may be a link
         try:
-            campaign = json.loads(folder.campaign_json.read_text())
+            data = json.loads(folder.campaign_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CampaignFolderError(
                 f"{root} has no campaign.json; --resume takes a folder made by "
@@ -130,17 +142,20 @@ class CampaignFolder:
             ) from None
         except (OSError, ValueError) as exc:
             raise CampaignFolderError(f"cannot read {folder.campaign_json}: {exc}") from None
-        if (
-            not isinstance(campaign, dict)
-            or campaign.get("schema") != CAMPAIGN_SCHEMA
-            or campaign.get("schema_version") != 1
-        ):
-            raise CampaignFolderError(
-                f"{folder.campaign_json} is not a {CAMPAIGN_SCHEMA} v{SCHEMA_VERSION} file; "
-                "was it written by another version of fwenergy?"
-            )
-        check_folder(root, campaign)
+        try:
+            campaign = CampaignDocument.from_json(data, str(folder.campaign_json))
+        except RecordError as exc:
+            raise CampaignFolderError(str(exc)) from None
+        check_folder(root, campaign.campaign_id, campaign.frameworks, campaign.order)
         return folder, campaign
+
+    def write_run(self, record: RunRecord) -> None:
+        """run.json into the run's folder, then its state line: the run counts as done only
+        once its record is complete on disk."""
+        write_json_atomic(self.run_dir(record.run_id) / "run.json", record.to_json())
+
+    def append_state(self, line: StateLine) -> None:
+        append_state(self.state_jsonl, line)
 
     @staticmethod
     def fresh(path: Path) -> Path:

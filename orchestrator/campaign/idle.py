@@ -3,16 +3,15 @@ baseline that run.json's net energy subtracts."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
+from orchestrator.campaign.records import IDLE_SCHEMA, SCHEMA_VERSION
 from orchestrator.meters.base import Meter, Recording
-
-IDLE_SCHEMA = "fwenergy.idle"
+from orchestrator.meters.window import MeterWindow
 
 
 def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> dict[str, Any]:
@@ -27,7 +26,7 @@ def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> di
     }
     return {
         "schema": IDLE_SCHEMA,
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "start": start_s,
         "end": end_s,
         "duration_s": end_s - start_s,
@@ -65,19 +64,13 @@ def read_idle_records(folder: CampaignFolder) -> list[dict[str, Any]]:
 def measure_idle(meters: list[Meter], out_dir: Path, duration_s: float) -> dict[str, Any]:
     """Sample the idle machine for `duration_s`; on interruption the folder is removed."""
     CampaignFolder.fresh(out_dir)
-    started: list[Meter] = []
     try:
-        for m in meters:
-            m.start(out_dir)
-            started.append(m)
-        time.sleep(duration_s)
-        recordings = [m.stop() for m in started]
+        with MeterWindow(meters, out_dir) as window:
+            time.sleep(duration_s)
     except BaseException:
-        for m in started:
-            with contextlib.suppress(Exception):
-                m.stop()
         CampaignFolder.fresh(out_dir).rmdir()
         raise
+    recordings = window.recordings
     # The gap is the meters' window (the none meter has one too).
     start_s = min(r.start_s for r in recordings)
     end_s = max(r.end_s for r in recordings)

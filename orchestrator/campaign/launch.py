@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.campaign.dataset import resolve_dataset
-from orchestrator.campaign.folder import SCHEMA_VERSION, CampaignFolder
+from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
@@ -29,6 +29,7 @@ from orchestrator.campaign.plan import (
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
+from orchestrator.campaign.records import CampaignDocument
 from orchestrator.campaign.state import finished_runs, repair_state
 from orchestrator.data import read_prepared
 from orchestrator.errors import DataError, RuntimeUnavailableError
@@ -46,6 +47,18 @@ class MeterPaths:
 
     powercap_root: Path | None = None
     energibridge: Path | None = None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a campaign reads from this machine, named at the edge (the CLI) and not part of
+    the plan: the dataset, where campaign folders go, where the meters read."""
+
+    data: Path | None = None
+    dataset: str | None = None
+    source: Path | None = None
+    results: Path = Path("results")
+    meter_paths: MeterPaths = MeterPaths()
 
 
 def _open_meters(spec: str, interval_ms: int, paths: MeterPaths) -> list[Meter]:
@@ -94,12 +107,8 @@ def _measure_alone(runtime: Runtime, campaign_id: str | None, reap: bool,
 def new_campaign(
     options: dict[str, Any],
     profile: str | None,
+    inputs: Inputs,
     *,
-    data: Path | None,
-    dataset: str | None,
-    source: Path | None,
-    results: Path,
-    meter_paths: MeterPaths,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
     reap: bool = False,
@@ -107,40 +116,41 @@ def new_campaign(
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
     settings = settings_from_options(options, profile)
+    data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
     if results.exists() and not results.is_dir():
         raise DataError(f"--results {results} is a file; give a folder for campaign folders")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
     check_against_dataset(settings.workload, prepared.train_count, prepared.test_count)
-    meters = _open_meters(settings.protocol.meter, settings.protocol.interval_ms, meter_paths)
+    meters = _open_meters(
+        settings.protocol.meter, settings.protocol.interval_ms, inputs.meter_paths
+    )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False, soft_wrap=True, markup=False)
     _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = CampaignFolder.new_id(results, prepared.name)
-    campaign = {
-        "schema": "fwenergy.campaign",
-        "schema_version": SCHEMA_VERSION,
-        "campaign_id": campaign_id,
-        "created_at": time.time(),
-        "profile": settings.profile,
-        "frameworks": frameworks,
-        "iterations": settings.plan.iterations,
-        "seed": settings.plan.seed,
-        "order": [list(row) for row in settings.plan.order],
-        "protocol": _protocol_json(settings, runtime, meters),
-        "workload": asdict(settings.workload),
-        "dataset": {
+    campaign = CampaignDocument(
+        campaign_id=campaign_id,
+        created_at=time.time(),
+        profile=settings.profile,
+        frameworks=frameworks,
+        iterations=settings.plan.iterations,
+        seed=settings.plan.seed,
+        order=[list(row) for row in settings.plan.order],
+        protocol=_protocol_json(settings, runtime, meters),
+        workload=asdict(settings.workload),
+        dataset={
             "name": prepared.name,
             "path": str(Path(prepared.path).resolve()),
             "sha256": prepared.sha256,
             "train_count": prepared.train_count,
             "test_count": prepared.test_count,
         },
-        "provenance": provenance.collect(software, runtime.kind, settings.workload.device),
-    }
+        provenance=provenance.collect(software, runtime.kind, settings.workload.device),
+    )
     folder = CampaignFolder.create(results, campaign_id, campaign)
     console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True, markup=False)
     if on_folder is not None:
@@ -156,30 +166,35 @@ def resume_campaign(
 ) -> Path:
     """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
     folder, campaign = CampaignFolder.open(root)
+    if campaign.workload is None or campaign.dataset is None or campaign.seed is None:
+        raise DataError(
+            f"{root} was imported, not measured here: there is nothing to resume; analyse it "
+            "with `orchestrator analyze`"
+        )
     folder.lock()
     repaired = repair_state(folder.state_jsonl)
     if repaired:
         console.print(f"note: {repaired}", highlight=False, soft_wrap=True, markup=False)
     plan = Plan(
-        tuple(campaign["frameworks"]),
-        campaign["iterations"],
-        campaign["seed"],
-        tuple(tuple(row) for row in campaign["order"]),
+        tuple(campaign.frameworks),
+        campaign.iterations,
+        campaign.seed,
+        tuple(tuple(row) for row in campaign.order),
     )
-    workload = workload_from_json(campaign["workload"])
-    proto = campaign["protocol"]
+    workload = workload_from_json(campaign.workload)
+    proto = campaign.protocol
     protocol = protocol_from_json(proto, proto["runtime"])
-    prepared = read_prepared(Path(campaign["dataset"]["path"]))
-    if prepared.sha256 != campaign["dataset"]["sha256"]:
+    prepared = read_prepared(Path(campaign.dataset["path"]))
+    if prepared.sha256 != campaign.dataset["sha256"]:
         raise DataError(
             f"the dataset at {prepared.path} changed since the campaign began "
-            f"(sha256 {prepared.sha256[:12]} != {campaign['dataset']['sha256'][:12]}); "
+            f"(sha256 {prepared.sha256[:12]} != {campaign.dataset['sha256'][:12]}); "
             "restore it or start a new campaign"
         )
     meter_spec = proto.get("meter") or ",".join(proto["meters"])
     meters = _open_meters(meter_spec, protocol.interval_ms, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
-    recorded = campaign["provenance"].get("images") or {}
+    recorded = campaign.provenance.get("images") or {}
     now = runtime.software(list(plan.frameworks), workload.device)
     changed = [f for f, image_id in recorded.items() if now.get(f, {}).get("image_id") != image_id]
     if changed:
@@ -187,8 +202,8 @@ def resume_campaign(
             f"the {', '.join(changed)} image changed since the campaign began; a campaign "
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
-    _measure_alone(runtime, campaign["campaign_id"], reap, console)
-    for cid in runtime.reap({CAMPAIGN_LABEL: campaign["campaign_id"]}):
+    _measure_alone(runtime, campaign.campaign_id, reap, console)
+    for cid in runtime.reap({CAMPAIGN_LABEL: campaign.campaign_id}):
         console.print(
             f"removed container {cid[:12]} left by an interrupted run", highlight=False,
             markup=False,
@@ -199,7 +214,7 @@ def resume_campaign(
         soft_wrap=True,
         markup=False,
     )
-    ctx = Context(folder, campaign["campaign_id"], plan, workload, protocol, Path(prepared.path),
+    ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
                   runtime, meters)  # fmt: skip
     _run(ctx, console)
     return folder.root
@@ -214,13 +229,9 @@ def _run(ctx: Context, console: Console) -> None:
 def campaign_command(
     options: dict[str, Any],
     profile: str | None,
+    inputs: Inputs,
     *,
     resume: Path | None,
-    data: Path | None,
-    dataset: str | None,
-    source: Path | None,
-    results: Path,
-    meter_paths: MeterPaths,
     console: Console,
     single_run: bool = False,
     reap: bool = False,
@@ -233,19 +244,24 @@ def campaign_command(
     # Every path the user gave is made absolute here, once: the workload runs in another
     # working directory (the run folder, or a container), where a relative one means
     # something else.
-    results = results.absolute()
-    resume, data, source = (None if p is None else p.absolute() for p in (resume, data, source))
+    inputs = replace(
+        inputs,
+        data=inputs.data and inputs.data.absolute(),
+        source=inputs.source and inputs.source.absolute(),
+        results=inputs.results.absolute(),
+    )
+    resume = resume and resume.absolute()
     try:
         if resume is not None:
-            extra = {"profile": profile, "data": data, "dataset": dataset, "source": source}
+            extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
+                     "source": inputs.source}  # fmt: skip
             check_resume_options({**options, **extra})
             folder.append(resume)
-            resume_campaign(resume, meter_paths, console, reap=reap)
+            resume_campaign(resume, inputs.meter_paths, console, reap=reap)
         else:
             new_campaign(
-                options, profile, data=data, dataset=dataset, source=source, results=results,
-                meter_paths=meter_paths, console=console, on_folder=folder.append, reap=reap,
-            )  # fmt: skip
+                options, profile, inputs, console=console, on_folder=folder.append, reap=reap
+            )
     except Interrupted as exc:
         console.print(
             f"{exc}; the run in progress is recorded as aborted. Resume with: "
@@ -263,9 +279,9 @@ def campaign_command(
         sys.exit(1)
     if folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
-        if single_run and any(s["status"] != "ok" for s in states):
+        if single_run and any(s.status != "ok" for s in states):
             sys.exit(1)  # the protocol has already said why, in one line
-        if states and not any(s["status"] == "ok" for s in states):
+        if states and not any(s.status == "ok" for s in states):
             console.print(
                 f"no run ended ok in {folder[0]}: see runs/*/stdout.log, fix the cause, "
                 "then start again (or --resume to keep the failed runs)",

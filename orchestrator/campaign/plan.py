@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import random
 import re
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from orchestrator.campaign.options import OPTIONS, flag
 from orchestrator.errors import UserError
-from orchestrator.runtimes.base import FRAMEWORKS
 from orchestrator.runtimes.process import parse_cpuset
+from orchestrator.runtimes.variants import FRAMEWORKS, VariantError, parse_variants
 
 
 class PlanError(UserError):
@@ -152,22 +153,15 @@ def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, A
     return merged
 
 
-def parse_frameworks(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in FRAMEWORKS]
-    if unknown or not names:
-        raise PlanError(
-            f"unknown framework {', '.join(unknown) or repr(text)}; "
-            f"choose from {', '.join(FRAMEWORKS)} (comma-separated)"
-        )
-    if len(set(names)) != len(names):
-        raise PlanError(f"framework listed twice in {text!r}; name each once")
-    return names
-
-
-def _positive(name: str, value: Any, minimum: float = 1) -> None:
-    if value is not None and value < minimum:
-        raise PlanError(f"--{name.replace('_', '-')} must be at least {minimum}, not {value}")
+def check_bounds(o: dict[str, Any]) -> None:
+    """Every option with a lower bound in the options table, checked in one place."""
+    for opt in OPTIONS:
+        value = o.get(opt.key)
+        if opt.minimum is None or value is None or value >= opt.minimum:
+            continue
+        if opt.key.endswith("_s"):
+            raise PlanError(f"{opt.flag} must be {opt.minimum:g} or more seconds, not {value}")
+        raise PlanError(f"{opt.flag} must be at least {opt.minimum:g}, not {value}")
 
 
 def check_cpuset(cpuset: str) -> int:
@@ -197,21 +191,17 @@ def default_cpuset() -> str | None:
 def settings_from_options(options: dict[str, Any], profile: str | None) -> CampaignSettings:
     """Every option checked; raises PlanError with one actionable line."""
     o = resolve_options(options, profile)
-    frameworks = parse_frameworks(o["frameworks"])
-    for name in ("iterations", "epochs", "batch_size", "limit_train", "limit_test", "threads",
-                 "max_failures", "interval_ms"):  # fmt: skip
-        _positive(name, o[name])
-    for name in ("warmup_s", "idle_s"):
-        if o[name] < 0:
-            raise PlanError(f"--{name[:-2]} must be 0 or more seconds, not {o[name]}")
+    try:
+        frameworks = parse_variants(o["frameworks"])
+    except VariantError as exc:
+        raise PlanError(str(exc)) from None
+    check_bounds(o)
     if o["run_timeout_s"] <= 0:
         raise PlanError(f"--run-timeout must be more than 0 seconds, not {o['run_timeout_s']}")
     if o["learning_rate"] <= 0:
         raise PlanError(f"--learning-rate must be positive, not {o['learning_rate']}")
     if o["device"] not in ("cpu", "gpu"):
         raise PlanError(f"--device must be cpu or gpu, not {o['device']!r}")
-    if o["seed"] < 0:
-        raise PlanError(f"--seed must be 0 or more, not {o['seed']}")
     if o["memory_limit"] is not None and not _MEMORY.match(str(o["memory_limit"])):
         raise PlanError(f"--memory-limit {o['memory_limit']!r} is not a size like 8g or 512m")
     cpuset = o["cpuset"] if o["cpuset"] is not None else default_cpuset()
@@ -250,17 +240,17 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
 def check_against_dataset(workload: WorkloadSettings, train_count: int, test_count: int) -> None:
     """What only the dataset can bound, checked before the campaign folder exists (the
     workload checks the same, but only after the folder and a container were made)."""
-    for flag, limit, count in (
-        ("--limit-train", workload.limit_train, train_count),
-        ("--limit-test", workload.limit_test, test_count),
+    for key, limit, count in (
+        ("limit_train", workload.limit_train, train_count),
+        ("limit_test", workload.limit_test, test_count),
     ):
         if limit is not None and limit > count:
-            raise PlanError(f"{flag} {limit} exceeds the dataset's {count} images")
+            raise PlanError(f"{flag(key)} {limit} exceeds the dataset's {count} images")
     n_train = workload.limit_train or train_count
     if workload.batch_size > n_train:
         raise PlanError(
-            f"--batch-size {workload.batch_size} exceeds the {n_train} training images: one "
-            "partial batch per epoch is not the training asked for; give a smaller batch"
+            f"{flag('batch_size')} {workload.batch_size} exceeds the {n_train} training images: "
+            "one partial batch per epoch is not the training asked for; give a smaller batch"
         )
 
 
@@ -274,16 +264,12 @@ def protocol_from_json(d: dict[str, Any], runtime: str) -> ProtocolSettings:
     return replace(p, runtime=runtime)
 
 
-def as_json(obj: Any) -> dict[str, Any]:
-    return asdict(obj)
-
-
 def check_resume_options(options: dict[str, Any]) -> None:
     """--resume continues the recorded plan: a plan option beside it would be ignored, so
     it is refused instead."""
     given = sorted(k for k, v in options.items() if v is not None)
     if given:
-        names = ", ".join("--" + k.removesuffix("_s").replace("_", "-") for k in given)
+        names = ", ".join(flag(k) for k in given)
         raise PlanError(
             f"--resume continues the recorded plan; drop {names} (start a new campaign "
             "to change them)"

@@ -12,6 +12,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
+from orchestrator.campaign.records import RunRecord
+
 
 def _fmt_s(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -98,14 +100,13 @@ class CampaignProgress:
         self._run_started = time.monotonic()
         self.set_detail("(running)")
 
-    def run_finished(self, run: dict[str, Any]) -> None:
+    def run_finished(self, run: RunRecord) -> None:
         self._run_started = None
         self.done += 1
-        duration = run.get("duration_s") or 0.0
+        duration = run.duration_s or 0.0
         self.run_durations_s.append(duration)
-        energy = run.get("energy") or {}
-        parts = [f"{d} {e['gross_j']:.0f} J" for d, e in energy.items() if "gross_j" in e]
-        self.last = f"{run['run_id']} {run['status']} in {duration:.1f} s" + (
+        parts = [f"{d} {e['gross_j']:.0f} J" for d, e in run.energy.items() if "gross_j" in e]
+        self.last = f"{run.run_id} {run.status} in {duration:.1f} s" + (
             f", {', '.join(parts)}" if parts else ", no energy measured"
         )
         self._log(f"run {self.done}/{self.total} done: {self.last}")

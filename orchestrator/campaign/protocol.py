@@ -4,22 +4,23 @@ finished run is recorded in state.jsonl, which is all resume needs."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
+from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.idle import baseline_power_w, measure_idle, read_idle_records
 from orchestrator.campaign.interrupts import Interrupted, Interrupts
 from orchestrator.campaign.plan import Plan, PlannedRun, ProtocolSettings, WorkloadSettings
 from orchestrator.campaign.progress import CampaignProgress
-from orchestrator.campaign.state import append_state, finished_runs
+from orchestrator.campaign.records import RunRecord
+from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.warmup import warm_up
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.energy import energy_block, energy_per_phase, phases_from_events
+from orchestrator.meters.window import MeterWindow
 from orchestrator.runtimes.base import (
     CAMPAIGN_LABEL,
     OWNER_LABEL,
@@ -31,8 +32,6 @@ from orchestrator.runtimes.base import (
     owner_label,
     status_of,
 )
-
-RUN_SCHEMA = "fwenergy.run"
 
 
 class CampaignStopped(Exception):
@@ -99,27 +98,24 @@ def run_record(
     recordings: list[Recording],
     events: list[dict[str, Any]],
     baseline_w: dict[str, float],
-) -> dict[str, Any]:
+) -> RunRecord:
     """run.json (docs/formats.md), from what happened. Pure."""
     phases = phases_from_events(events)
     per_phase = energy_per_phase(recordings, phases)
-    return {
-        "schema": RUN_SCHEMA,
-        "schema_version": 1,
-        "run_id": run.run_id,
-        "iteration": run.iteration,
-        "position": run.position,
-        "framework": run.framework,
-        "status": status,
-        "exit_code": exit_state.exit_code,
-        "error": error,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "duration_s": None if started_at is None or ended_at is None else ended_at - started_at,
-        "runtime": runtime_block,
-        "meters": _meters_block(meters, recordings),
-        "energy": energy_block(recordings, baseline_w or None),
-        "phases": [
+    return RunRecord(
+        run_id=run.run_id,
+        iteration=run.iteration,
+        position=run.position,
+        framework=run.framework,
+        status=status,
+        exit_code=exit_state.exit_code,
+        error=error,
+        started_at=started_at,
+        ended_at=ended_at,
+        runtime=runtime_block,
+        meters=_meters_block(meters, recordings),
+        energy=energy_block(recordings, baseline_w or None),
+        phases=[
             {
                 "name": p.name,
                 "start": p.start_s,
@@ -129,8 +125,8 @@ def run_record(
             }
             for p in phases
         ],
-        "notes": sorted({n for rec in recordings for n in rec.notes}),
-    }
+        notes=sorted({n for rec in recordings for n in rec.notes}),
+    )
 
 
 def _error_text(status: str, exit_state: ExitState, ctx: Context, run_dir: Path) -> str | None:
@@ -162,7 +158,7 @@ def _wait(ctx: Context, execution: Execution, started_at: float, progress: Campa
 
 def measure_run(
     ctx: Context, run: PlannedRun, interrupts: Interrupts, progress: CampaignProgress
-) -> dict[str, Any]:
+) -> RunRecord:
     """One run, start to state line. Re-raises Interrupted after recording the run aborted."""
     run_dir = CampaignFolder.fresh(ctx.folder.run_dir(run.run_id))
     baseline_w = baseline_power_w(read_idle_records(ctx.folder))
@@ -177,8 +173,7 @@ def measure_run(
         labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id, OWNER_LABEL: owner_label()},
     )
     execution: Execution | None = None
-    started: list[Meter] = []
-    recordings: list[Recording] = []
+    window = MeterWindow(ctx.meters, run_dir)
     started_at = ended_at = None
     timed_out = False
     interrupted: Interrupted | None = None
@@ -188,9 +183,7 @@ def measure_run(
             f"iteration {run.iteration}/{ctx.plan.iterations} {run.framework}", "(preparing)"
         )
         execution = ctx.runtime.prepare(spec)  # before the meter: container copies are slow
-        for m in ctx.meters:
-            m.start(run_dir)
-            started.append(m)
+        window.start()
         started_at = time.time()
         execution.start()
         progress.run_started()
@@ -206,16 +199,16 @@ def measure_run(
     except BaseException:
         # Not a run outcome (the engine failed, a bug): clean up and let it surface. The run
         # has no state line, so resume redoes it.
-        for m in started:
-            with contextlib.suppress(Exception):
-                m.stop()
+        window.abort()
         if execution is not None:
             execution.cleanup()
         raise
     # From here on a signal waits until the run is recorded: meters stopped, logs collected,
     # container removed, run.json and the state line written.
     with interrupts.deferred():
-        recordings = [m.stop() for m in started]
+        recordings = window.stop()
+        # The window starts all meters or none (a failed start stops the others again).
+        started = window.meters if recordings else []
         runtime_block: dict[str, Any] = {"kind": ctx.runtime.kind}
         if execution is not None:
             if started_at is not None:
@@ -235,19 +228,8 @@ def measure_run(
             recordings=recordings, events=read_events(run_dir / "events.jsonl"),
             baseline_w=baseline_w,
         )  # fmt: skip
-        write_json_atomic(run_dir / "run.json", record)
-        append_state(
-            ctx.folder.state_jsonl,
-            {
-                "run_id": run.run_id,
-                "iteration": run.iteration,
-                "position": run.position,
-                "framework": run.framework,
-                "status": status,
-                "exit_code": exit_state.exit_code,
-                "finished_at": time.time(),
-            },
-        )
+        ctx.folder.write_run(record)
+        ctx.folder.append_state(record.state_line(finished_at=time.time()))
     if interrupted is not None:
         raise interrupted
     return record
@@ -261,7 +243,7 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
     """Run what the plan still needs. Raises Interrupted (folder resumable) or
     CampaignStopped (--max-failures)."""
     done = finished_runs(ctx.folder.state_jsonl)
-    failures = sum(1 for r in done.values() if r["status"] != "ok")
+    failures = sum(1 for r in done.values() if r.status != "ok")
     todo = [r for r in ctx.plan.runs() if r.run_id not in done]
     if not todo:
         progress.note("every planned run is already recorded; nothing to do")
@@ -279,9 +261,9 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
         for run in todo:
             record = measure_run(ctx, run, interrupts, progress)
             progress.run_finished(record)
-            if record["status"] != "ok":
+            if record.status != "ok":
                 failures += 1
-                progress.note(f"run {run.run_id} {record['status']}: {record['error']}")
+                progress.note(f"run {run.run_id} {record.status}: {record.error}")
                 if failures >= ctx.protocol.max_failures:
                     raise CampaignStopped(
                         f"stopped after {failures} failed runs (--max-failures "

@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+from orchestrator.campaign.records import StateLine
 
 DONE = frozenset({"ok", "failed", "timeout", "oom"})  # aborted or missing runs are redone
 
 
-def append_state(path: Path, record: dict[str, Any]) -> None:
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+def append_state(path: Path, line: StateLine) -> None:
+    data = (json.dumps(line.to_json(), sort_keys=True) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        written = os.write(fd, line)
-        if written != len(line):
-            raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -46,21 +47,23 @@ def repair_state(path: Path) -> str | None:
     )
 
 
-def read_state(path: Path) -> dict[str, dict[str, Any]]:
-    """run_id -> its last complete record."""
+def read_state(path: Path) -> dict[str, StateLine]:
+    """run_id -> its last complete line. A line that is JSON but not a state line is an
+    error (RecordError), not something to skip: the file was damaged or written by another
+    tool."""
     if not path.exists():
         return {}
-    out: dict[str, dict[str, Any]] = {}
-    for raw in path.read_bytes().split(b"\n"):
+    out: dict[str, StateLine] = {}
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         # The last element is b"" after a final newline, or a torn line after a crash.
         try:
-            rec = json.loads(raw)
+            data = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(rec, dict) and "run_id" in rec:
-            out[rec["run_id"]] = rec
+        line = StateLine.from_json(data, f"{path} line {number}")
+        out[line.run_id] = line
     return out
 
 
-def finished_runs(path: Path) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in read_state(path).items() if v.get("status") in DONE}
+def finished_runs(path: Path) -> dict[str, StateLine]:
+    return {k: v for k, v in read_state(path).items() if v.status in DONE}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UserError
-from orchestrator.runtimes.base import FRAMEWORKS
+from orchestrator.runtimes.variants import REGISTRY
 
 RUN_ID = re.compile(r"^(?P<iteration>[0-9]{3,})-(?P<position>[0-9]+)-(?P<framework>.+)$")
 # Campaign ids become folder names and Docker label values.
@@ -37,8 +37,8 @@ def _refuse(root: Path, what: str) -> UntrustedFolderError:
 
 
 def check_framework(root: Path, name: Any) -> str:
-    if not isinstance(name, str) or name not in FRAMEWORKS:
-        raise _refuse(root, f"unknown framework {name!r} (known: {', '.join(FRAMEWORKS)})")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise _refuse(root, f"unknown framework {name!r} (known: {', '.join(REGISTRY)})")
     return name
 
 
@@ -71,21 +71,18 @@ def check_layout(root: Path) -> None:
             raise _refuse(root, f"{sub} is not a folder")
 
 
-def check_plan(root: Path, campaign: dict[str, Any]) -> None:
+def check_plan(root: Path, campaign_id: str, frameworks: list[str], order: list[list[str]]) -> None:
     """The names resume builds run ids, folders, interpreters and containers from."""
-    cid = campaign.get("campaign_id")
-    if not isinstance(cid, str) or not CAMPAIGN_ID.match(cid):
-        raise _refuse(root, f"campaign_id {cid!r} is not a plain name")
-    frameworks = campaign.get("frameworks")
-    if not isinstance(frameworks, list) or not frameworks:
-        raise _refuse(root, "frameworks is not a list of framework names")
+    if not CAMPAIGN_ID.match(campaign_id):
+        raise _refuse(root, f"campaign_id {campaign_id!r} is not a plain name")
+    if not frameworks:
+        raise _refuse(root, "frameworks is empty")
     for name in frameworks:
         check_framework(root, name)
-    order = campaign.get("order")
-    if not isinstance(order, list) or not order:
-        raise _refuse(root, "order is not a list of iterations")
+    if not order:
+        raise _refuse(root, "order is empty")
     for row in order:
-        if not isinstance(row, list) or sorted(map(str, row)) != sorted(frameworks):
+        if sorted(map(str, row)) != sorted(frameworks):
             raise _refuse(root, f"an iteration of order, {row!r}, is not the frameworks once each")
         for name in row:
             check_framework(root, name)
@@ -100,8 +97,10 @@ def check_entries(root: Path) -> None:
                 raise _refuse(root, f"{sub}/{entry.name} is a symbolic link")
 
 
-def check_folder(root: Path, campaign: dict[str, Any]) -> None:
+def check_folder(
+    root: Path, campaign_id: str, frameworks: list[str], order: list[list[str]]
+) -> None:
     """Everything resume will act on, checked before it acts on any of it."""
     check_layout(root)
     check_entries(root)
-    check_plan(root, campaign)
+    check_plan(root, campaign_id, frameworks, order)

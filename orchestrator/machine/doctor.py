@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -15,9 +16,9 @@ from rich.text import Text
 
 from orchestrator.errors import UserError
 from orchestrator.machine import provenance
+from orchestrator.runtimes.variants import parse_variants
 
 Level = Literal["ok", "warn", "fail", "info"]
-BUSY_CPU_S = 2.0  # a process using more CPU than this during the sample is "busy"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,22 @@ class Finding:
     fix: str | None = None
 
 
+def ok(check: str, detail: str) -> Finding:
+    return Finding(check, "ok", detail)
+
+
+def info(check: str, detail: str) -> Finding:
+    return Finding(check, "info", detail)
+
+
+def warn(check: str, detail: str, fix: str | None = None) -> Finding:
+    return Finding(check, "warn", detail, fix)
+
+
+def fail(check: str, detail: str, fix: str | None = None) -> Finding:
+    return Finding(check, "fail", detail, fix)
+
+
 def check_engine(frameworks: list[str]) -> list[Finding]:
     from orchestrator.runtimes.docker import DockerRuntime
 
@@ -35,19 +52,18 @@ def check_engine(frameworks: list[str]) -> list[Finding]:
         rt = DockerRuntime()
     except UserError as exc:
         return [
-            Finding(
+            warn(
                 "docker engine",
-                "warn",
                 str(exc),
                 "start Docker (or use --runtime local with `make venvs`)",
             )
         ]
-    out = [Finding("docker engine", "ok", "the engine answers")]
+    out = [ok("docker engine", "the engine answers")]
     missing = rt.missing_images(frameworks, "cpu")
     if missing:
-        out.append(Finding("images", "warn", f"missing: {', '.join(missing)}", "make build"))
+        out.append(warn("images", f"missing: {', '.join(missing)}", "make build"))
     else:
-        out.append(Finding("images", "ok", "all framework images present"))
+        out.append(ok("images", "all framework images present"))
     return out
 
 
@@ -57,61 +73,55 @@ def check_meters(powercap_root: Path | None, energibridge: Path | None) -> list[
     try:
         meters = open_meters("auto", powercap_root=powercap_root, energibridge=energibridge)
     except UserError as exc:
-        return [Finding("meters", "fail", str(exc), "see docs/meters.md")]
+        return [fail("meters", str(exc), "see docs/meters.md")]
     names = [m.name for m in meters]
     if names == ["none"]:
         return [
-            Finding(
+            fail(
                 "meters",
-                "fail",
                 "no energy meter readable: only time is measured",
                 "make RAPL readable (sudo chmod a+r /sys/class/powercap/*/energy_uj) "
                 "or install EnergiBridge / an NVIDIA driver",
             )
         ]
     domains = [d for m in meters for d in m.domains()]
-    return [Finding("meters", "ok", f"{', '.join(names)}: {', '.join(domains) or 'no domains'}")]
+    return [ok("meters", f"{', '.join(names)}: {', '.join(domains) or 'no domains'}")]
 
 
 def check_cpu() -> list[Finding]:
     out = []
     govs = provenance.governors()
     if not govs:
-        out.append(
-            Finding("cpu governor", "info", "not readable (no cpufreq here: VM or container?)")
-        )
+        out.append(info("cpu governor", "not readable (no cpufreq here: VM or container?)"))
     elif set(govs) == {"performance"}:
-        out.append(Finding("cpu governor", "ok", "performance on every CPU"))
+        out.append(ok("cpu governor", "performance on every CPU"))
     else:
         out.append(
-            Finding(
+            warn(
                 "cpu governor",
-                "warn",
                 f"{govs}: the clock follows load",
                 "sudo cpupower frequency-set -g performance",
             )
         )
     boost = provenance.boost()
     if boost is None:
-        out.append(Finding("turbo/boost", "info", "not readable here"))
+        out.append(info("turbo/boost", "not readable here"))
     elif boost == "on":
         out.append(
-            Finding(
+            warn(
                 "turbo/boost",
-                "warn",
                 "on: clocks depend on temperature and history",
                 "echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo "
                 "(AMD: echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost)",
             )
         )
     else:
-        out.append(Finding("turbo/boost", "ok", "off"))
+        out.append(ok("turbo/boost", "off"))
     smt = provenance.smt()
     if smt in ("on", "forceon"):
         out.append(
-            Finding(
+            warn(
                 "smt",
-                "warn",
                 "SMT is on: sibling threads share a core",
                 "echo off | sudo tee /sys/devices/system/cpu/smt/control, "
                 "or pin with --cpuset to one thread per core",
@@ -127,14 +137,13 @@ def check_memory() -> list[Finding]:
     total, free = mem.get("SwapTotal", 0), mem.get("SwapFree", 0)
     if total and total - free > 0:
         return [
-            Finding(
+            warn(
                 "swap",
-                "warn",
                 f"{(total - free) >> 20} MiB swapped out",
                 "sudo swapoff -a && sudo swapon -a (or free memory first)",
             )
         ]
-    return [Finding("swap", "ok", "nothing swapped" if total else "no swap configured")]
+    return [ok("swap", "nothing swapped" if total else "no swap configured")]
 
 
 def _cpu_ticks() -> dict[int, tuple[str, int]]:
@@ -178,15 +187,14 @@ def check_load(sample_s: float = 1.0) -> list[Finding]:
     if busy:
         names = ", ".join(f"{n} (pid {p}, {share:.0%} of a CPU)" for share, n, p in busy[:5])
         out.append(
-            Finding(
+            warn(
                 "busy processes",
-                "warn",
                 names,
                 "stop them (systemctl stop ..., close applications) before measuring",
             )
         )
     else:
-        out.append(Finding("busy processes", "ok", "none above 5% of a CPU"))
+        out.append(ok("busy processes", "none above 5% of a CPU"))
     return out
 
 
@@ -194,14 +202,13 @@ def check_time_and_thermal() -> list[Finding]:
     out = []
     sync = provenance.time_sync()
     if sync is None:
-        out.append(Finding("time sync", "info", "timedatectl cannot say"))
+        out.append(info("time sync", "timedatectl cannot say"))
     elif sync:
-        out.append(Finding("time sync", "ok", "NTP synchronised"))
+        out.append(ok("time sync", "NTP synchronised"))
     else:
         out.append(
-            Finding(
+            warn(
                 "time sync",
-                "warn",
                 "the clock is not synchronised: sample and event "
                 "times still agree (one clock), but start times drift",
                 "sudo timedatectl set-ntp true",
@@ -210,32 +217,45 @@ def check_time_and_thermal() -> list[Finding]:
     temps = provenance.thermal_zones()
     hot = {k: v for k, v in temps.items() if v >= 70}
     if not temps:
-        out.append(Finding("thermal", "info", "no thermal zones readable"))
+        out.append(info("thermal", "no thermal zones readable"))
     elif hot:
         out.append(
-            Finding(
+            warn(
                 "thermal",
-                "warn",
                 f"hot: {hot}",
                 "let the machine cool down; check fans and airflow",
             )
         )
     else:
-        out.append(Finding("thermal", "ok", f"max {max(temps.values()):.0f} C"))
+        out.append(ok("thermal", f"max {max(temps.values()):.0f} C"))
     return out
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the checks look at: the frameworks to run and where the meters read."""
+
+    frameworks: list[str]
+    powercap_root: Path | None = None
+    energibridge: Path | None = None
+
+
+# The checks, in the order they are shown. Adding a check is one line here.
+CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
+    lambda s: check_engine(s.frameworks),
+    lambda s: check_meters(s.powercap_root, s.energibridge),
+    lambda s: check_cpu(),
+    lambda s: check_memory(),
+    lambda s: check_load(),
+    lambda s: check_time_and_thermal(),
+)
 
 
 def diagnose(
     frameworks: list[str], powercap_root: Path | None = None, energibridge: Path | None = None
 ) -> list[Finding]:
-    return [
-        *check_engine(frameworks),
-        *check_meters(powercap_root, energibridge),
-        *check_cpu(),
-        *check_memory(),
-        *check_load(),
-        *check_time_and_thermal(),
-    ]
+    subject = Subject(frameworks, powercap_root, energibridge)
+    return [finding for check in CHECKS for finding in check(subject)]
 
 
 def as_json(findings: list[Finding]) -> dict[str, object]:
@@ -256,9 +276,7 @@ def report(
     console: Console,
 ) -> None:
     """Print the findings: a table on stderr, or one JSON object on stdout."""
-    from orchestrator.campaign.plan import parse_frameworks
-
-    findings = diagnose(list(parse_frameworks(frameworks)), powercap_root, energibridge)
+    findings = diagnose(list(parse_variants(frameworks)), powercap_root, energibridge)
     if json_out:
         print(json.dumps(as_json(findings), indent=2))
         return

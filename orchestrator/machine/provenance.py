@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.paths import REPO, requirements_file
+from orchestrator.runtimes.variants import variant
 
 CPU = Path("/sys/devices/system/cpu")
 
@@ -201,7 +202,7 @@ def requirement_pins(path: Path) -> dict[str, str]:
 
 def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     """The pins an image was built from (its label carries their SHA-256)."""
-    return requirement_pins(requirements_file(framework, device))
+    return requirement_pins(requirements_file(variant(framework).image, device))
 
 
 def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") -> dict[str, Any]:

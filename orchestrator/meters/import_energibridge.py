@@ -9,7 +9,6 @@ AMD, PACKAGE_ENERGY on Intel) and DRAM, where present, become the energy, wraps 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -19,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.records import CampaignDocument, RunRecord
 from orchestrator.errors import UserError
 from orchestrator.meters.base import Recording
 from orchestrator.meters.energibridge_csv import (
@@ -108,66 +109,52 @@ def _interval_ms(runs: list[SourceRun]) -> int | None:
 
 def import_energibridge_folder(src: Path, out: Path) -> Path:
     """Write the campaign folder for `src` at `out` (which must not exist yet) and return
-    it. It is built beside `out` and renamed into place only when complete."""
+    it. It is assembled beside `out` and renamed into place only when complete."""
     if out.exists():
         raise EnergiBridgeImportError(f"{out} already exists; choose a new output folder")
     runs = _collect(src)
-    tmp = out.parent / f".{out.name}.importing"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        _write(runs, src, tmp, out.name)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with CampaignFolder.assembling(out.parent, out.name, _campaign(runs, src, out.name)) as f:
+        interval_ms = _interval_ms(runs)
+        for run in sorted(runs, key=lambda r: (r.iteration, r.start_s)):
+            record = _write_run(run, f, src, interval_ms)
+            f.append_state(record.state_line(finished_at=record.ended_at or run.start_s))
     return out
 
 
-def _write(runs: list[SourceRun], src: Path, folder: Path, campaign_id: str) -> None:
-    groups = sorted({r.group for r in runs})
+def _campaign(runs: list[SourceRun], src: Path, campaign_id: str) -> CampaignDocument:
     iterations = sorted({r.iteration for r in runs})
-    interval_ms = _interval_ms(runs)
     # The order the runs started in, from their own clocks: what the study actually did.
     order = [
         [r.group for r in sorted((r for r in runs if r.iteration == i), key=lambda r: r.start_s)]
         for i in iterations
     ]
-    imported = {"source": str(src.resolve()), "tool": "energibridge", "imported_at": time.time()}
-    campaign = {
-        "schema": "fwenergy.campaign",
-        "schema_version": 1,
-        "campaign_id": campaign_id,
-        "created_at": min(r.start_s for r in runs),
-        "frameworks": groups,
-        "iterations": len(iterations),
-        "seed": None,
-        "order": order,
-        "protocol": {
+    return CampaignDocument(
+        campaign_id=campaign_id,
+        created_at=min(r.start_s for r in runs),
+        frameworks=sorted({r.group for r in runs}),
+        iterations=len(iterations),
+        seed=None,
+        order=order,
+        protocol={
             "warmup_s": None,
             "idle_s": None,
             "runtime": "imported",
             "meters": ["energibridge"],
-            "interval_ms": interval_ms,
+            "interval_ms": _interval_ms(runs),
         },
-        "workload": None,
-        "dataset": None,
-        "provenance": {},
-        "imported": imported,
-    }
-    (folder / "runs").mkdir(parents=True)
-    _write_json(folder / "campaign.json", campaign)
-    state_lines = []
-    for run in sorted(runs, key=lambda r: (r.iteration, r.start_s)):
-        state_lines.append(_write_run(run, folder / "runs", src, interval_ms))
-    (folder / "state.jsonl").write_text("".join(json.dumps(s) + "\n" for s in state_lines))
+        workload=None,
+        dataset=None,
+        provenance={},
+        imported={"source": str(src.resolve()), "tool": "energibridge", "imported_at": time.time()},
+    )
 
 
 def _write_run(
-    run: SourceRun, runs_dir: Path, src: Path, interval_ms: int | None
-) -> dict[str, Any]:
+    run: SourceRun, folder: CampaignFolder, src: Path, interval_ms: int | None
+) -> RunRecord:
     # Position 0 in the folder name: the planned position is unknown (run.json says null).
     run_id = f"{run.iteration:03d}-0-{run.group}"
-    d = runs_dir / run_id
+    d = folder.run_dir(run_id)
     d.mkdir()
     shutil.copyfile(run.csv, d / "samples-energibridge.csv")
     series, notes = energibridge_series(run.table, gpu=False)
@@ -176,42 +163,28 @@ def _write_run(
     start_s, end_s = float(time_s[0]), float(time_s[-1])
     write_power_csv(d / "power-energibridge.csv", series)
     recording = Recording("energibridge", start_s, end_s, series)
-    record = {
-        "schema": "fwenergy.run",
-        "schema_version": 1,
-        "run_id": run_id,
-        "iteration": run.iteration,
-        "position": None,
-        "framework": run.group,
-        "status": "ok",
-        "exit_code": None,
-        "error": None,
-        "started_at": start_s,
-        "ended_at": end_s,
-        "duration_s": end_s - start_s,
-        "runtime": {"kind": "imported"},
-        "meters": [
+    record = RunRecord(
+        run_id=run_id,
+        iteration=run.iteration,
+        position=None,
+        framework=run.group,
+        status="ok",
+        exit_code=None,
+        error=None,
+        started_at=start_s,
+        ended_at=end_s,
+        runtime={"kind": "imported"},
+        meters=[
             {
                 "name": "energibridge",
                 "interval_ms": interval_ms,
                 "samples": "samples-energibridge.csv",
             }
         ],
-        "energy": energy_block([recording], None),
-        "phases": [],
-        "notes": [n for n in notes if "CORE*_ENERGY" not in n],
-        "imported": {"source": str(run.csv.relative_to(src)), "tool": "energibridge"},
-    }
-    _write_json(d / "run.json", record)
-    return {
-        "run_id": run_id,
-        "iteration": run.iteration,
-        "position": None,
-        "framework": run.group,
-        "status": "ok",
-        "finished_at": end_s,
-    }
-
-
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+        energy=energy_block([recording], None),
+        phases=[],
+        notes=[n for n in notes if "CORE*_ENERGY" not in n],
+        imported={"source": str(run.csv.relative_to(src)), "tool": "energibridge"},
+    )
+    folder.write_run(record)
+    return record

@@ -6,7 +6,6 @@ start and end (the meters' extra milliseconds at either side are not counted).""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import signal
 import subprocess
@@ -22,9 +21,10 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.errors import UserError
-from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.base import Recording
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
+from orchestrator.meters.window import MeterWindow
 from orchestrator.runtimes.process import exit_status
 
 
@@ -119,20 +119,13 @@ def measure(
     meters = open_meters(spec, interval_ms, powercap_root=powercap_root, energibridge=energibridge)
     out_dir = output if output is not None else Path(tempfile.mkdtemp(prefix="fwenergy-"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    started: list[Meter] = []
     try:
-        for meter in meters:
-            meter.start(out_dir)
-            started.append(meter)
-        exit_code, start_s, end_s = _run(command)
-        recordings = [m.stop() for m in reversed(started)][::-1]
-        started = []
+        with MeterWindow(meters, out_dir) as window:
+            exit_code, start_s, end_s = _run(command)
     finally:
-        for meter in reversed(started):  # stop what runs, so no sampler or child is left
-            with contextlib.suppress(Exception):  # the original error is the one to report
-                meter.stop()
         if output is None:
             shutil.rmtree(out_dir, ignore_errors=True)
+    recordings = window.recordings
     domains, notes = summarise(recordings, start_s, end_s)
     if domains and end_s - start_s < 5 * interval_ms / 1000.0:
         # As hyperfine warns about outliers: a number from a handful of samples is coarse.

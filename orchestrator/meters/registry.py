@@ -8,6 +8,8 @@ With none of them readable it falls back to `none`, and says why for each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -18,7 +20,31 @@ from orchestrator.meters.none import NoneMeter
 from orchestrator.meters.nvml import NvmlMeter
 from orchestrator.meters.rapl import RaplMeter
 
-METER_NAMES = ("auto", "none", "rapl", "nvml", "energibridge")
+
+@dataclass(frozen=True)
+class MeterSources:
+    """Where this machine's meters read from, and which meters were chosen together (a
+    meter may leave out what another one already measures)."""
+
+    interval_ms: int
+    names: tuple[str, ...]
+    powercap_root: Path | None = None
+    energibridge: Path | None = None
+    nvml_module: ModuleType | None = None
+
+
+# One entry per meter: its name and how to open it. Adding a meter is one line here plus
+# its module (docs/adding.md).
+METERS: dict[str, Callable[[MeterSources], Meter]] = {
+    "none": lambda s: NoneMeter(s.interval_ms),
+    "rapl": lambda s: RaplMeter(s.interval_ms, powercap_root=s.powercap_root),
+    "nvml": lambda s: NvmlMeter(s.interval_ms, nvml_module=s.nvml_module),
+    # With nvml also chosen, the GPU is NVML's: EnergiBridge's -g would repeat it.
+    "energibridge": lambda s: EnergiBridgeMeter(
+        s.interval_ms, binary=s.energibridge, gpu="nvml" not in s.names
+    ),
+}
+METER_NAMES = ("auto", *METERS)
 
 
 def open_meters(
@@ -49,20 +75,8 @@ def open_meters(
         raise MeterError("rapl and energibridge read the same CPU counters; choose one of them")
     if names == ["auto"]:
         return _auto(interval_ms, powercap_root, energibridge, nvml_module)
-    meters: list[Meter] = []
-    for name in names:
-        if name == "none":
-            meters.append(NoneMeter(interval_ms))
-        elif name == "rapl":
-            meters.append(RaplMeter(interval_ms, powercap_root=powercap_root))
-        elif name == "nvml":
-            meters.append(NvmlMeter(interval_ms, nvml_module=nvml_module))
-        else:
-            # With nvml also chosen, the GPU is NVML's: EnergiBridge's -g would repeat it.
-            meters.append(
-                EnergiBridgeMeter(interval_ms, binary=energibridge, gpu="nvml" not in names)
-            )
-    return meters
+    sources = MeterSources(interval_ms, tuple(names), powercap_root, energibridge, nvml_module)
+    return [METERS[name](sources) for name in names]
 
 
 def _auto(

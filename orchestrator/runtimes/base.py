@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-FRAMEWORKS = ("keras", "torch", "jax")
 Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
-STOP_GRACE_S = 10.0
 # Docker labels on every measured container: which campaign and run it belongs to, so that
 # leftovers of a killed orchestrator can be found and removed.
 CAMPAIGN_LABEL = "io.fwenergy.campaign"
@@ -93,6 +91,9 @@ class ExitState:
 
 class Execution(ABC):
     """One prepared workload; see the module docstring for the order of calls."""
+
+    # How long `stop` waits for the workload to end after asking, before it kills it.
+    stop_grace_s: ClassVar[float] = 10.0
 
     @abstractmethod
     def start(self) -> None: ...

@@ -2,7 +2,7 @@
 version and the SHA-256 of the requirements they were built from.
 
 The engine's classic builder is used through the Docker SDK (no BuildKit features, so the
-same Dockerfiles build on a vfs engine without BuildKit)."""
+same Dockerfile builds on a vfs engine without BuildKit)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,14 @@ from orchestrator.errors import UserError
 from orchestrator.machine.provenance import requirement_pins
 from orchestrator.paths import REPO, requirements_file
 from orchestrator.runtimes.docker import connect, image_tag
+from orchestrator.runtimes.variants import parse_variants, variant
 
 WHEELHOUSE = REPO / ".wheelhouse"
+
+
+DOCKERFILE = "images/Dockerfile"  # one for every framework: FRAMEWORK is a build argument
+# PyPI's torch is the CUDA build; the CPU wheel (torch==X+cpu) is on PyTorch's own index.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 class BuildError(UserError):
@@ -31,22 +37,30 @@ def _pins(requirements: Path) -> set[tuple[str, str]]:
     return {(name.lower().replace("-", "_"), version) for name, version in pins}
 
 
-def _wheelhouse_has_pins(requirements: Path, wheelhouse: Path = WHEELHOUSE) -> bool:
-    """Whether .wheelhouse/ holds a wheel for every local-version pin (like torch's +cpu),
+def _wheelhouse_has_pins(requirements: Path, wheelhouse: Path) -> bool:
+    """Whether `wheelhouse` holds a wheel for every local-version pin (like torch's +cpu),
     the ones the package index cannot serve."""
     local = {(n, v) for n, v in _pins(requirements) if "+" in v}
     have = {tuple(w.name.split("-")[:2]) for w in wheelhouse.glob("*.whl")}
     return bool(local) and all((n, v) in {(a.lower(), b) for a, b in have} for n, v in local)
 
 
+def wheelhouse_of(framework: str) -> Path:
+    """The build context's wheel folder of one image (.wheelhouse/<image>/): each image sees
+    only its own wheels, so no image carries another's."""
+    return WHEELHOUSE / variant(framework).image
+
+
 def fill_wheelhouse(
-    wheels: Path, framework: str = "torch", wheelhouse: Path = WHEELHOUSE
+    wheels: Path, framework: str = "torch", wheelhouse: Path | None = None
 ) -> list[str]:
-    """Copy into the build context's .wheelhouse/ the wheels of `wheels` that the image's
-    requirements pin (name and version): only those, so the context stays small."""
+    """Copy into the image's wheel folder the wheels of `wheels` that its requirements pin
+    (name and version): only those, so the context stays small."""
     if not wheels.is_dir():
         raise BuildError(f"--wheelhouse {wheels} is not a folder of .whl files")
-    pins = _pins(requirements_file(framework, "cpu"))
+    wheelhouse = wheelhouse or wheelhouse_of(framework)
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    pins = _pins(requirements_file(variant(framework).image, "cpu"))
     copied = []
     for whl in sorted(wheels.glob("*.whl")):
         name, version = whl.name.split("-")[:2]
@@ -70,34 +84,37 @@ def build_image(
 ) -> str:
     """Build one image; returns its id. `network` is the build's network mode (e.g. "host"
     where the default bridge cannot reach the package index)."""
-    req = requirements_file(framework, device)
+    image = variant(framework).image
+    req = requirements_file(image, device)
     if not req.exists():
         raise BuildError(f"{req.relative_to(REPO)} is missing: no {device} variant of {framework}")
     client = connect()
     buildargs = {
+        "FRAMEWORK": image,
         "REQUIREMENTS": req.name,
         "FWENERGY_VERSION": __version__,
         "REQUIREMENTS_SHA256": hashlib.sha256(req.read_bytes()).hexdigest(),
     }
     if base_image:
         buildargs["BASE_IMAGE"] = base_image
-    if framework == "torch":
+    if variant(framework).framework == "torch":
         if torch_index_url is None and device == "gpu":
             # A 2.13.0+cpu wheel would satisfy ==2.13.0 and win: keep CPU sources out.
             torch_index_url = ""
             buildargs["FIND_LINKS"] = ""
-        if torch_index_url is None and _wheelhouse_has_pins(req):
+        if torch_index_url is None and _wheelhouse_has_pins(req, wheelhouse_of(framework)):
             torch_index_url = ""  # the pinned wheels are in .wheelhouse/: no index needed
-        if torch_index_url is not None:
-            buildargs["TORCH_INDEX_URL"] = torch_index_url
+        buildargs["EXTRA_INDEX_URL"] = (
+            TORCH_CPU_INDEX if torch_index_url is None else torch_index_url
+        )
     tag = image_tag(framework, device)
-    log(f"building {tag} (images/{framework}/Dockerfile, {req.name})")
+    log(f"building {tag} (images/Dockerfile, FRAMEWORK={image}, {req.name})")
     start = time.monotonic()
     image_id = None
     last_lines: list[str] = []
     for chunk in client.api.build(
         path=str(REPO),
-        dockerfile=f"images/{framework}/Dockerfile",
+        dockerfile=DOCKERFILE,
         tag=tag,
         buildargs=buildargs,
         network_mode=network,
@@ -146,16 +163,15 @@ def build_images(
     log: Callable[[str], None] = print,
 ) -> dict[str, str]:
     """Build several images in turn; framework -> image id."""
-    from orchestrator.campaign.plan import parse_frameworks
-
-    names = parse_frameworks(",".join(frameworks))
+    names = parse_variants(",".join(frameworks))
     if device not in ("cpu", "gpu"):
         raise BuildError(f"--device must be cpu or gpu, not {device!r}")
     network = build_network(connect(), network)
     if network:
         log(f"build network: {network}")
     if wheelhouse is not None:
-        log(f"wheelhouse: {', '.join(fill_wheelhouse(wheelhouse)) or 'no wheels'}")
+        for fw in names:
+            log(f"wheelhouse of {fw}: {', '.join(fill_wheelhouse(wheelhouse, fw)) or 'no wheels'}")
     return {
         fw: build_image(
             fw,

@@ -20,7 +20,6 @@ from orchestrator.errors import RuntimeUnavailableError
 from orchestrator.runtimes.base import (
     CAMPAIGN_LABEL,
     OWNER_LABEL,
-    STOP_GRACE_S,
     Execution,
     ExitState,
     Foreign,
@@ -28,6 +27,7 @@ from orchestrator.runtimes.base import (
     Runtime,
     entrypoint_args,
 )
+from orchestrator.runtimes.variants import variant
 
 IMAGE_REPOSITORY = "fwenergy"
 DATA_MOUNT = "/data"
@@ -89,7 +89,7 @@ def isolated_id() -> int:
 def image_tag(framework: str, device: str = "cpu", version: str = __version__) -> str:
     """The pinned image name shared by the orchestrator, compose.yaml and `make build`."""
     suffix = "-gpu" if device == "gpu" else ""
-    return f"{IMAGE_REPOSITORY}/{framework}:{version}{suffix}"
+    return f"{IMAGE_REPOSITORY}/{variant(framework).image}:{version}{suffix}"
 
 
 def connect() -> Any:
@@ -187,7 +187,7 @@ class DockerExecution(Execution):
         import docker
 
         with contextlib.suppress(docker.errors.APIError):
-            self.container.stop(timeout=int(STOP_GRACE_S))
+            self.container.stop(timeout=int(self.stop_grace_s))
 
     def finish(self) -> ExitState:
         self.container.reload()

@@ -13,15 +13,9 @@ from typing import IO, Any
 
 from orchestrator.errors import RuntimeUnavailableError
 from orchestrator.paths import default_venvs
-from orchestrator.runtimes.base import (
-    STOP_GRACE_S,
-    Execution,
-    ExitState,
-    RunSpec,
-    Runtime,
-    entrypoint_args,
-)
+from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
 from orchestrator.runtimes.process import die_with_parent, exit_status, parse_cpuset
+from orchestrator.runtimes.variants import variant
 
 
 def _child_setup(cpus: set[int] | None) -> None:
@@ -72,7 +66,7 @@ class LocalExecution(Execution):
             return
         self._signal_group(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=STOP_GRACE_S)
+            self.proc.wait(timeout=self.stop_grace_s)
         except subprocess.TimeoutExpired:
             self._signal_group(signal.SIGKILL)
             self.proc.wait()
@@ -104,7 +98,7 @@ class LocalRuntime(Runtime):
         self.venvs = venvs or default_venvs()
 
     def python(self, framework: str) -> Path:
-        return self.venvs / framework / "bin" / "python"
+        return self.venvs / variant(framework).environment / "bin" / "python"
 
     def check(self, frameworks: list[str], device: str) -> None:
         missing = [f for f in frameworks if not os.access(self.python(f), os.X_OK)]

@@ -231,6 +231,7 @@ def _write_run(
             else [{"name": meter, "interval_ms": 100, "samples": f"samples-{meter}.csv"}],
             "energy": energy,
             "phases": phases,
+            "notes": [],
         },
     )
     events = [

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.data import PreparedDataset, prepare_dataset
-from tests.conftest import framework_python, require
+from tests.conftest import FRAMEWORKS, framework_python, require
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +17,7 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
 
 @pytest.fixture
 def frameworks_installed() -> None:
-    for fw in ("keras", "torch", "jax"):
+    for fw in FRAMEWORKS:
         require(framework_python(fw).exists(), f"no {fw} environment: run `make venvs`")
 
 
@@ -29,7 +29,7 @@ def torch_installed() -> None:
 def failing_venvs(root: Path, exit_code: int = 1) -> Path:
     """Framework environments whose interpreter exits non-zero after a line on stderr: how a
     broken environment looks to the campaign (no mock: a real executable is started)."""
-    for fw in ("keras", "torch", "jax"):
+    for fw in FRAMEWORKS:
         bin_dir = root / fw / "bin"
         bin_dir.mkdir(parents=True)
         python = bin_dir / "python"

@@ -8,16 +8,21 @@ from pathlib import Path
 import pytest
 
 from orchestrator.campaign.idle import baseline_power_w
+from orchestrator.campaign.records import RecordError, StateLine
 from orchestrator.campaign.state import append_state, finished_runs, read_state
+
+
+def _line(run_id: str, status: str) -> StateLine:
+    return StateLine(run_id, 1, 1, "torch", status, finished_at=1.0)
 
 
 def test_lines_are_appended_and_the_last_record_of_a_run_wins(tmp_path: Path) -> None:
     path = tmp_path / "state.jsonl"
-    append_state(path, {"run_id": "001-1-torch", "status": "aborted"})
-    append_state(path, {"run_id": "001-2-jax", "status": "failed"})
-    append_state(path, {"run_id": "001-1-torch", "status": "ok"})
+    append_state(path, _line("001-1-torch", "aborted"))
+    append_state(path, _line("001-2-jax", "failed"))
+    append_state(path, _line("001-1-torch", "ok"))
     assert len(path.read_text().splitlines()) == 3
-    assert {k: v["status"] for k, v in read_state(path).items()} == {
+    assert {k: v.status for k, v in read_state(path).items()} == {
         "001-1-torch": "ok",
         "001-2-jax": "failed",
     }
@@ -25,7 +30,7 @@ def test_lines_are_appended_and_the_last_record_of_a_run_wins(tmp_path: Path) ->
 
 def test_a_torn_last_line_counts_as_not_done(tmp_path: Path) -> None:
     path = tmp_path / "state.jsonl"
-    append_state(path, {"run_id": "001-1-torch", "status": "ok"})
+    append_state(path, _line("001-1-torch", "ok"))
     with path.open("a") as f:
         f.write('{"run_id": "001-2-jax", "sta')  # what a crash mid-write could leave
     assert set(read_state(path)) == {"001-1-torch"}
@@ -35,15 +40,22 @@ def test_a_torn_last_line_counts_as_not_done(tmp_path: Path) -> None:
                                               ("oom", True), ("aborted", False)])  # fmt: skip
 def test_resume_redoes_only_aborted_runs(tmp_path: Path, status: str, done: bool) -> None:
     path = tmp_path / "state.jsonl"
-    append_state(path, {"run_id": "x", "status": status})
+    append_state(path, _line("x", status))
     assert ("x" in finished_runs(path)) is done
 
 
 def test_each_line_is_one_json_object(tmp_path: Path) -> None:
     path = tmp_path / "state.jsonl"
-    append_state(path, {"run_id": "a", "status": "ok", "note": "line\nbreak"})
+    append_state(path, _line("a\nb", "ok"))
     (line,) = path.read_text().splitlines()
-    assert json.loads(line)["note"] == "line\nbreak"
+    assert json.loads(line)["run_id"] == "a\nb"
+
+
+def test_a_line_of_the_wrong_shape_is_an_error_not_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    path.write_text('{"run_id": "001-1-torch", "status": 3}\n')
+    with pytest.raises(RecordError, match="line 1"):
+        read_state(path)
 
 
 def test_baseline_is_total_idle_energy_over_total_idle_time() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.campaign.plan import WorkloadSettings
 from orchestrator.data import PreparedDataset
-from orchestrator.runtimes.base import CAMPAIGN_LABEL, OWNER_LABEL, STOP_GRACE_S, RunSpec
+from orchestrator.runtimes.base import CAMPAIGN_LABEL, OWNER_LABEL, Execution, RunSpec
 from orchestrator.runtimes.docker import DockerRuntime
 from tests.campaign.helpers import TINY, cli, load, only_campaign
 
@@ -54,7 +54,7 @@ def test_a_measured_container_is_hardened_and_stops_at_once(
         # Not PID 1: the workload hears SIGTERM, no waiting out the grace period.
         t0 = time.monotonic()
         execution.stop()
-        assert time.monotonic() - t0 < STOP_GRACE_S / 2
+        assert time.monotonic() - t0 < Execution.stop_grace_s / 2
         state = execution.finish()
         assert state.exit_code == 128 + 15
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from workload.config import DEVICES, INITS, TrainConfig, available_cpus
@@ -25,17 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the reference CNN and evaluate it")
     train.add_argument("--data", type=Path, required=True, help="prepared dataset folder")
     train.add_argument("--out", type=Path, required=True, help="folder for events/result")
-    train.add_argument("--epochs", type=int, default=3)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--seed", type=int, default=0)
+    # The defaults are TrainConfig's: declared there once.
+    default = {f.name: f.default for f in fields(TrainConfig)}
+    train.add_argument("--epochs", type=int, default=default["epochs"])
+    train.add_argument("--batch-size", type=int, default=default["batch_size"])
+    train.add_argument("--learning-rate", type=float, default=default["learning_rate"])
+    train.add_argument("--seed", type=int, default=default["seed"])
     train.add_argument("--limit-train", type=int, default=None, help="first N training images")
     train.add_argument("--limit-test", type=int, default=None, help="first N test images")
-    train.add_argument("--device", choices=DEVICES, default="cpu")
+    train.add_argument("--device", choices=DEVICES, default=default["device"])
     train.add_argument(
         "--threads", type=int, default=None, help="CPU threads (default: every allowed CPU)"
     )
-    train.add_argument("--init", choices=INITS, default="shared")
+    train.add_argument("--init", choices=INITS, default=default["init"])
     return parser
 
 

@@ -1,0 +1,110 @@
+"""The options of `orchestrator campaign` and `orchestrator run`, defined once: key, flag,
+type, help, lower bound and which commands take them. cli.py builds both commands from this
+table, the plan checks bounds and names flags from it, and help texts take their defaults
+from plan.DEFAULTS, so no default is ever copied by hand.
+
+Adding an option is one entry here (and, for a workload option, a field of
+plan.WorkloadSettings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.meters.registry import METER_NAMES
+from orchestrator.runtimes.variants import REGISTRY
+
+BOTH = ("campaign", "run")
+CAMPAIGN = ("campaign",)
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # the key in the options dict and plan.DEFAULTS
+    flag: str
+    type: type
+    help: str
+    commands: tuple[str, ...] = BOTH
+    # Where the settings come from: a plan setting (checked, recorded in campaign.json), or
+    # an input at the edge (a folder, a binary) that is not part of the plan.
+    setting: bool = True
+    minimum: float | None = None  # inclusive lower bound, checked before anything is written
+    default_text: str | None = None  # said instead of the default value, e.g. "all but CPU 0"
+    required: bool = False
+
+    def help_text(self, defaults: dict[str, Any]) -> str:
+        """The help with its default in brackets, taken from the plan's defaults."""
+        if self.default_text is not None:
+            return f"{self.help} [{self.default_text}]"
+        default = defaults.get(self.key)
+        if default is None:
+            return self.help
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        return f"{self.help} [{shown}]"
+
+
+_FRAMEWORKS = ", ".join(REGISTRY)
+_METERS = ", ".join(METER_NAMES)
+
+OPTIONS: tuple[Option, ...] = (
+    Option("iterations", "--iterations", int, "repetitions of every framework", CAMPAIGN,
+           minimum=1),
+    Option("frameworks", "--frameworks", str, f"comma-separated, of {_FRAMEWORKS}", CAMPAIGN),
+    Option("framework", "--framework", str, f"one of {_FRAMEWORKS}", ("run",), setting=False,
+           required=True),
+    Option("warmup_s", "--warmup", float, "seconds of every core busy before the first run",
+           CAMPAIGN, minimum=0),
+    Option("idle_s", "--idle", float, "seconds of measured idle after every run", CAMPAIGN,
+           minimum=0),
+    Option("runtime", "--runtime", str, "auto, docker or local"),
+    Option("meter", "--meter", str, f"{_METERS}, or a comma list"),
+    Option("interval_ms", "--interval-ms", int, "meter sampling interval in milliseconds",
+           minimum=1),
+    Option("resume", "--resume", Path, "continue the campaign folder DIR where it stopped",
+           CAMPAIGN, setting=False),
+    Option("profile", "--profile", str, "paper (the reference study) or quick (minutes)",
+           CAMPAIGN, setting=False),
+    Option("seed", "--seed", int, "seeds the run order and the workload", CAMPAIGN, minimum=0),
+    Option("data", "--data", Path, "a prepared dataset folder (orchestrator data prepare)",
+           setting=False),
+    Option("dataset", "--dataset", str, "mnist, fashion-mnist or synthetic, prepared on the fly",
+           setting=False),
+    Option("source", "--source", Path, "folder with the dataset's IDX files (with --dataset)",
+           setting=False),
+    Option("epochs", "--epochs", int, "passed to the workload", minimum=1),
+    Option("batch_size", "--batch-size", int, "passed to the workload", minimum=1),
+    Option("learning_rate", "--learning-rate", float, "passed to the workload", CAMPAIGN),
+    Option("limit_train", "--limit-train", int, "passed to the workload: the first N images",
+           minimum=1),
+    Option("limit_test", "--limit-test", int, "passed to the workload: the first N images",
+           minimum=1),
+    Option("threads", "--threads", int, "CPU threads of every framework", minimum=1,
+           default_text="CPUs of --cpuset"),
+    Option("device", "--device", str, "cpu or gpu"),
+    Option("cpuset", "--cpuset", str, "CPUs for the workload, e.g. 1-7",
+           default_text="all but CPU 0 on 4 or more CPUs"),
+    Option("memory_limit", "--memory-limit", str, "docker memory limit, e.g. 8g"),
+    Option("run_timeout_s", "--run-timeout", float, "seconds before a run is stopped"),
+    Option("max_failures", "--max-failures", int, "stop after this many failed runs", CAMPAIGN,
+           minimum=1),
+    Option("results", "--results", Path, "folder that holds campaign folders", setting=False,
+           default_text="results"),
+    Option("powercap_root", "--powercap-root", Path, "powercap tree for the rapl meter",
+           setting=False, default_text="/sys/class/powercap"),
+    Option("energibridge", "--energibridge", Path, "the energibridge executable",
+           setting=False, default_text="from PATH"),
+    Option("reap", "--reap", bool, "remove running containers that a killed orchestrator left "
+           "(of any campaign) instead of refusing to measure beside them", setting=False),
+)  # fmt: skip
+
+BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}
+
+
+def flag(key: str) -> str:
+    return BY_KEY[key].flag
+
+
+def for_command(command: str) -> list[Option]:
+    return [o for o in OPTIONS if command in o.commands]

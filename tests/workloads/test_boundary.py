@@ -1,0 +1,52 @@
+"""The deliberate copies across the container boundary. The images cannot import the host's
+code (they hold only images/common and a framework), so a few small pieces exist on both
+sides; each pair is pinned here so the two can never drift apart:
+
+* the SHA-256 of a dataset file (orchestrator/data/hashing.py, workload/data.py);
+* the check of a prepared dataset against its manifest (orchestrator/data/prepared.py,
+  workload/data.py);
+* the workload's defaults (plan.WorkloadSettings, workload.config.TrainConfig):
+  tests/campaign/test_options.py;
+* the framework names (runtimes/variants.py, workload/__init__.py):
+  tests/campaign/test_variants.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from workload import data as workload_data
+from workload.errors import WorkloadInputError
+
+from orchestrator.data import prepare_dataset
+from orchestrator.data.hashing import sha256_file
+from orchestrator.data.prepared import read_prepared
+from orchestrator.errors import DataError
+
+
+def test_both_sides_hash_a_file_alike(tmp_path: Path) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(3 * (1 << 20) + 17))  # several read blocks and a remainder
+    assert workload_data._sha256(path) == sha256_file(path)
+
+
+def test_both_sides_accept_the_same_dataset_and_refuse_the_same_tampering(
+    tmp_path: Path,
+) -> None:
+    prepared = prepare_dataset(
+        "synthetic", tmp_path / "d", progress=False, train_count=64, test_count=32
+    )
+    folder = Path(prepared.path)
+    assert read_prepared(folder).sha256 == workload_data.check_dataset(folder).sha256
+    npz = folder / "dataset.npz"
+    raw = bytearray(npz.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    npz.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="SHA-256") as host:
+        read_prepared(folder)
+    with pytest.raises(WorkloadInputError, match="SHA-256") as image:
+        workload_data.check_dataset(folder)
+    for exc in (host.value, image.value):
+        assert "dataset.npz" in str(exc) and "\n" not in str(exc)
