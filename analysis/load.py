@@ -71,11 +71,13 @@ def _is_domain_col(col: str) -> bool:
 
 def read_json(path: Path, schema: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise AnalysisInputError(
             f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); repair or remove the file"
         ) from exc
+    except (UnicodeDecodeError, OSError) as exc:
+        raise AnalysisInputError(f"{path}: unreadable ({exc}); repair or remove the file") from exc
     if not isinstance(data, dict):
         raise AnalysisInputError(f"{path}: expected a JSON object; repair or remove the file")
     if data.get("schema") != schema or data.get("schema_version") != 1:
@@ -190,6 +192,23 @@ def _read_state(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _check_run(run: dict[str, Any], path: Path) -> None:
+    """The fields the table is built from, present and of their type (docs/formats.md)."""
+    for key in ("run_id", "framework", "status"):
+        if not run.get(key) or not isinstance(run[key], str):
+            raise AnalysisInputError(f"{path}: {key!r} missing or not text; repair or remove it")
+    shapes = {"energy": (dict, dict), "phases": (list, dict), "meters": (list, dict)}
+    for key, (outer, inner) in shapes.items():
+        value = run.get(key)
+        items = value.values() if isinstance(value, dict) else value
+        if value is not None and not (
+            isinstance(value, outer) and all(isinstance(v, inner) for v in items or ())
+        ):
+            raise AnalysisInputError(
+                f"{path}: {key!r} is not a {outer.__name__} of objects; repair or remove the run"
+            )
+
+
 def load_campaign(folder: Path) -> Campaign:
     folder = Path(folder)
     meta_path = folder / "campaign.json"
@@ -211,9 +230,7 @@ def load_campaign(folder: Path) -> Campaign:
             notes.append(f"runs/{run_dir.name} has no run.json (interrupted run); not counted")
             continue
         run = read_json(run_path, "fwenergy.run")
-        for key in ("run_id", "framework", "status"):
-            if not run.get(key):
-                raise AnalysisInputError(f"{run_path}: missing {key!r}; repair or remove the run")
+        _check_run(run, run_path)
         result = None
         result_path = run_dir / "result.json"
         if result_path.is_file():

@@ -55,6 +55,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.format_message() + hint, 2)
     except UserError as exc:
         _fail(str(exc), 2)
+    except UnicodeDecodeError as exc:
+        _fail(f"a file meant to be text is not UTF-8 ({exc.reason} at byte {exc.start}); "
+              "restore it from the original", 2)  # fmt: skip
+    except OSError as exc:
+        # The machine refused: a full disk, a permission, a path that cannot be a folder.
+        # The user can act on it; a traceback would not tell them more.
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}; free space or fix the path, then run again", 2)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)

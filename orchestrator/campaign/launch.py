@@ -16,23 +16,23 @@ from rich.markup import escape
 
 from orchestrator.campaign.dataset import resolve_dataset
 from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.idle import read_idle_records
 from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
     Plan,
     check_against_dataset,
     check_resume_options,
-    protocol_from_json,
     resolve_options,
     settings_from_options,
-    workload_from_json,
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
-from orchestrator.campaign.records import CampaignDocument
+from orchestrator.campaign.records import CampaignDocument, RecordError
 from orchestrator.campaign.state import finished_runs, repair_state
+from orchestrator.campaign.validate import recorded_settings
 from orchestrator.data import read_prepared
-from orchestrator.errors import DataError, RuntimeUnavailableError
+from orchestrator.errors import DataError, RuntimeUnavailableError, UserError, check_writable_folder
 from orchestrator.machine import provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
@@ -117,8 +117,7 @@ def new_campaign(
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
     settings = settings_from_options(options, profile)
     data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
-    if results.exists() and not results.is_dir():
-        raise DataError(f"--results {results} is a file; give a folder for campaign folders")
+    check_writable_folder(results, "--results")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
@@ -175,15 +174,17 @@ def resume_campaign(
     repaired = repair_state(folder.state_jsonl)
     if repaired:
         console.print(f"note: {repaired}", highlight=False, soft_wrap=True, markup=False)
+    read_idle_records(folder)  # every idle.json checked now, not at the first run
     plan = Plan(
         tuple(campaign.frameworks),
         campaign.iterations,
         campaign.seed,
         tuple(tuple(row) for row in campaign.order),
     )
-    workload = workload_from_json(campaign.workload)
+    workload, protocol = recorded_settings(
+        campaign.workload, campaign.protocol, str(folder.campaign_json)
+    )
     proto = campaign.protocol
-    protocol = protocol_from_json(proto, proto["runtime"])
     prepared = read_prepared(Path(campaign.dataset["path"]))
     if prepared.sha256 != campaign.dataset["sha256"]:
         raise DataError(
@@ -191,7 +192,10 @@ def resume_campaign(
             f"(sha256 {prepared.sha256[:12]} != {campaign.dataset['sha256'][:12]}); "
             "restore it or start a new campaign"
         )
-    meter_spec = proto.get("meter") or ",".join(proto["meters"])
+    meters_opened = proto.get("meters")
+    if not isinstance(meters_opened, list) or not all(isinstance(m, str) for m in meters_opened):
+        raise RecordError(f"{folder.campaign_json}: protocol.meters is not a list of names")
+    meter_spec = proto.get("meter") or ",".join(meters_opened)
     meters = _open_meters(meter_spec, protocol.interval_ms, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
     recorded = campaign.provenance.get("images") or {}
@@ -271,6 +275,14 @@ def campaign_command(
             markup=False,
         )
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if not folder:
+            raise
+        # A full disk mid-campaign: the run without a state line is redone on resume.
+        raise UserError(
+            f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; free space "
+            f"or fix the path, then: orchestrator campaign --resume {folder[0]}"
+        ) from exc
     except CampaignStopped as exc:
         console.print(
             f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True,

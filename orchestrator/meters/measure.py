@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.errors import UserError
+from orchestrator.errors import UserError, check_writable_folder
 from orchestrator.meters.base import Recording
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
@@ -116,6 +116,8 @@ def measure(
         raise UserError("no command to measure: put it after `--`, e.g. measure -- sleep 1")
     if shutil.which(command[0]) is None:
         raise UserError(f"command not found: {command[0]!r}; give its path or put it on PATH")
+    if output is not None:
+        check_writable_folder(output, "--output")
     meters = open_meters(spec, interval_ms, powercap_root=powercap_root, energibridge=energibridge)
     out_dir = output if output is not None else Path(tempfile.mkdtemp(prefix="fwenergy-"))
     out_dir.mkdir(parents=True, exist_ok=True)
