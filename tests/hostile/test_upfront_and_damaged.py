@@ -17,7 +17,9 @@ from tests.campaign.conftest import failing_venvs
 from tests.campaign.helpers import cli, load, only_campaign
 from tests.conftest import require
 
+# One short run, so that an option that slips through (as before the fix) ends quickly.
 QUICK = ["--runtime", "local", "--meter", "none", "--frameworks", "torch", "--warmup", "0"]
+SHORT = [*QUICK, "--iterations", "1"]
 CPUS = len(os.sched_getaffinity(0))
 ALL_CPUS = ",".join(map(str, sorted(os.sched_getaffinity(0))))
 
@@ -48,8 +50,10 @@ def test_checked_before_the_folder_exists(
     args: list[str], expected: str, tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
     results = tmp_path / "results"
-    r = cli(["campaign", *QUICK, "--data", str(tiny_dataset.path), "--results", str(results),
-             *args], tmp_path, venvs=failing_venvs(tmp_path / "venvs"))  # fmt: skip
+    idle = [] if "--idle" in args else ["--idle", "0"]
+    r = cli(["campaign", *SHORT, *idle, "--data", str(tiny_dataset.path), "--results",
+             str(results), *args], tmp_path, venvs=failing_venvs(tmp_path / "venvs"),
+            timeout_s=60)  # fmt: skip
     _refused(r, expected)
     assert not results.exists()
 
@@ -57,8 +61,9 @@ def test_checked_before_the_folder_exists(
 def test_threads_above_the_usable_cpus_without_a_cpuset(
     tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
-    r = cli(["campaign", *QUICK, "--data", str(tiny_dataset.path), "--results",
-             str(tmp_path / "results"), "--threads", "4096"], tmp_path)  # fmt: skip
+    r = cli(["campaign", *SHORT, "--idle", "0", "--data", str(tiny_dataset.path), "--results",
+             str(tmp_path / "results"), "--threads", "4096"], tmp_path,
+            venvs=failing_venvs(tmp_path / "venvs"), timeout_s=60)  # fmt: skip
     _refused(r, "--threads 4096 exceeds the")
     assert not (tmp_path / "results").exists()
 
@@ -141,7 +146,7 @@ def test_damaged_run_json_for_analyze(damage: str, tmp_path: Path) -> None:
 def test_an_uncreatable_results_folder(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
-    r = cli(["campaign", *QUICK, "--data", str(tiny_dataset.path), "--results",
+    r = cli(["campaign", *SHORT, "--idle", "0", "--data", str(tiny_dataset.path), "--results",
              str(afile / "results")], tmp_path,
             venvs=failing_venvs(tmp_path / "venvs"))  # fmt: skip
     _refused(r, f"--results {afile}/results is under {afile}, which is a file")
