@@ -17,6 +17,7 @@ from analysis.load import load_campaign
 from orchestrator.data import PreparedDataset
 from tests.campaign.conftest import failing_venvs
 from tests.campaign.helpers import cli, load, only_campaign, popen_cli, state_lines
+from tests.hostile.helpers import assert_refused
 
 QUICK = ["--runtime", "local", "--meter", "none", "--frameworks", "torch", "--warmup", "0",
          "--idle", "0"]  # fmt: skip
@@ -40,14 +41,6 @@ def _forget_runs(folder: Path) -> None:
         run.rmdir()
 
 
-def _assert_refused(r, *expected: str) -> None:  # type: ignore[no-untyped-def]
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
-
-
 def test_a_framework_name_that_points_outside_is_never_executed(
     tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
@@ -68,7 +61,7 @@ def test_a_framework_name_that_points_outside_is_never_executed(
     campaign["order"] = [["x/../../evil"]]
     (folder / "campaign.json").write_text(json.dumps(campaign))
     r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
-    _assert_refused(r, "unknown framework 'x/../../evil'")
+    assert_refused(r, "unknown framework 'x/../../evil'")
     assert not marker.exists()
     assert (folder / "runs" / "001-1-x").is_dir()  # nothing cleared either
 
@@ -92,19 +85,23 @@ def test_a_link_out_of_the_folder_is_refused(
         link.unlink(missing_ok=True)
     link.symlink_to(victim)
     r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
-    _assert_refused(r, "symbolic link")
+    assert_refused(r, "symbolic link")
     assert (tmp_path / "victim" / "precious.txt").read_text() == "keep\n"
     assert sorted(p.name for p in (tmp_path / "victim").iterdir()) == ["precious.txt"]
+
+
+def _two_recorded_runs(tmp: Path, data: Path) -> tuple[Path, Path, list[bytes]]:
+    venvs = failing_venvs(tmp / "venvs")
+    folder = _campaign(tmp, data, venvs, iterations=2)
+    return folder, venvs, (folder / "state.jsonl").read_bytes().splitlines(keepends=True)
 
 
 def test_a_torn_last_state_line_is_repaired_on_resume(
     tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
-    venvs = failing_venvs(tmp_path / "venvs")
-    folder = _campaign(tmp_path, tiny_dataset.path, venvs, iterations=2)
-    state = folder / "state.jsonl"
-    first, second = state.read_bytes().splitlines(keepends=True)
-    state.write_bytes(first + second[:25])  # kill -9 / power cut in the middle of a write
+    folder, venvs, (first, second) = _two_recorded_runs(tmp_path, tiny_dataset.path)
+    # kill -9 / power cut in the middle of a write
+    (folder / "state.jsonl").write_bytes(first + second[:25])
     # The analysis reads the torn folder: it skips the fragment and says so.
     campaign = load_campaign(folder)
     assert any("unterminated line" in n for n in campaign.notes)
@@ -121,11 +118,8 @@ def test_a_torn_last_state_line_is_repaired_on_resume(
 def test_the_analysis_still_refuses_a_damaged_line_in_the_middle(
     tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
-    venvs = failing_venvs(tmp_path / "venvs")
-    folder = _campaign(tmp_path, tiny_dataset.path, venvs, iterations=2)
-    state = folder / "state.jsonl"
-    first, second = state.read_bytes().splitlines(keepends=True)
-    state.write_bytes(first[:20] + b"\n" + second)
+    folder, _, (first, second) = _two_recorded_runs(tmp_path, tiny_dataset.path)
+    (folder / "state.jsonl").write_bytes(first[:20] + b"\n" + second)
     with pytest.raises(AnalysisInputError, match=r"state\.jsonl:1"):
         load_campaign(folder)
 
@@ -158,7 +152,7 @@ def test_one_orchestrator_per_folder(tiny_dataset: PreparedDataset, tmp_path: Pa
     try:
         folder = _wait_for_run_folder(results)
         second = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
-        _assert_refused(second, "in use by another orchestrator", f"pid {first.pid}")
+        assert_refused(second, "in use by another orchestrator", f"pid {first.pid}")
         assert first.poll() is None  # the holder's run was not disturbed
         assert (folder / "runs" / "001-1-torch").is_dir()
     finally:
@@ -172,7 +166,7 @@ def test_one_orchestrator_per_folder(tiny_dataset: PreparedDataset, tmp_path: Pa
         while str(resumed.pid) not in lock.read_text() and time.time() < deadline:
             time.sleep(0.2)
         third = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
-        _assert_refused(third, f"pid {resumed.pid}")
+        assert_refused(third, f"pid {resumed.pid}")
     finally:
         resumed.send_signal(signal.SIGTERM)
         resumed.communicate(timeout=60)

@@ -16,20 +16,13 @@ from tests.analysis.synth import write_campaign
 from tests.campaign.conftest import failing_venvs
 from tests.campaign.helpers import cli, load, only_campaign
 from tests.conftest import require
+from tests.hostile.helpers import assert_refused
 
 # One short run, so that an option that slips through (as before the fix) ends quickly.
 QUICK = ["--runtime", "local", "--meter", "none", "--frameworks", "torch", "--warmup", "0"]
 SHORT = [*QUICK, "--iterations", "1"]
 CPUS = len(os.sched_getaffinity(0))
 ALL_CPUS = ",".join(map(str, sorted(os.sched_getaffinity(0))))
-
-
-def _refused(r, *expected: str) -> None:  # type: ignore[no-untyped-def]
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +47,7 @@ def test_checked_before_the_folder_exists(
     r = cli(["campaign", *SHORT, *idle, "--data", str(tiny_dataset.path), "--results",
              str(results), *args], tmp_path, venvs=failing_venvs(tmp_path / "venvs"),
             timeout_s=60)  # fmt: skip
-    _refused(r, expected)
+    assert_refused(r, expected)
     assert not results.exists()
 
 
@@ -64,7 +57,7 @@ def test_threads_above_the_usable_cpus_without_a_cpuset(
     r = cli(["campaign", *SHORT, "--idle", "0", "--data", str(tiny_dataset.path), "--results",
              str(tmp_path / "results"), "--threads", "4096"], tmp_path,
             venvs=failing_venvs(tmp_path / "venvs"), timeout_s=60)  # fmt: skip
-    _refused(r, "--threads 4096 exceeds the")
+    assert_refused(r, "--threads 4096 exceeds the")
     assert not (tmp_path / "results").exists()
 
 
@@ -97,14 +90,16 @@ def test_damaged_settings_in_campaign_json(
     campaign[block][key] = value
     (folder / "campaign.json").write_text(json.dumps(campaign))
     r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
-    _refused(r, expected)
+    assert_refused(r, expected)
     assert not (folder / "runs" / "001-1-torch" / "stdout.log").read_text().count("\n") > 1
 
 
 def test_campaign_json_that_is_not_utf8(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
     folder, venvs = _damaged_campaign(tmp_path, tiny_dataset.path)
     (folder / "campaign.json").write_bytes(b'{"schema": "\xff\xfe"}')
-    _refused(cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs), "campaign.json")
+    assert_refused(
+        cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs), "campaign.json"
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,7 +122,7 @@ def test_damaged_idle_json(
         damage(data)  # type: ignore[operator]
         idle.write_text(json.dumps(data))
     r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
-    _refused(r, expected)
+    assert_refused(r, expected)
 
 
 @pytest.mark.parametrize("damage", ["energy-list", "not-utf8"])
@@ -140,7 +135,7 @@ def test_damaged_run_json_for_analyze(damage: str, tmp_path: Path) -> None:
         run = json.loads(run_json.read_text())
         run["energy"] = [1, 2]
         run_json.write_text(json.dumps(run))
-    _refused(cli(["analyze", str(folder)], tmp_path), str(run_json))
+    assert_refused(cli(["analyze", str(folder)], tmp_path), str(run_json))
 
 
 def test_an_uncreatable_results_folder(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
@@ -149,14 +144,14 @@ def test_an_uncreatable_results_folder(tiny_dataset: PreparedDataset, tmp_path: 
     r = cli(["campaign", *SHORT, "--idle", "0", "--data", str(tiny_dataset.path), "--results",
              str(afile / "results")], tmp_path,
             venvs=failing_venvs(tmp_path / "venvs"))  # fmt: skip
-    _refused(r, f"--results {afile}/results is under {afile}, which is a file")
+    assert_refused(r, f"--results {afile}/results is under {afile}, which is a file")
 
 
 def test_measure_output_that_is_a_file(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
     r = cli(["measure", "--meter", "none", "--output", str(afile), "--", "true"], tmp_path)
-    _refused(r, f"--output {afile} is a file")
+    assert_refused(r, f"--output {afile} is a file")
 
 
 def test_a_full_disk(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
