@@ -176,7 +176,24 @@ def analyze_command(
             "import as a campaign and analyse"
         ),
     ] = None,
+    client_cpu: Annotated[
+        bool,
+        typer.Option(
+            help="with --energibridge-csvs: the study ran on a client CPU, whose DRAM counter "
+            "EnergiBridge scales right, so DRAM joins the energy total"
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="the framework the others are compared with (default: the first)"),
+    ] = None,
+    min_effect: Annotated[
+        float, typer.Option(help="smallest relevant change of energy or time, in percent")
+    ] = 5.0,
+    accuracy_margin: Annotated[
+        float, typer.Option(help="accuracy equivalence margin, in percentage points")
+    ] = 0.5,
     latest: Annotated[
         Path | None,
         typer.Option(help="analyse the newest campaign folder in this folder (make report)"),
@@ -200,11 +217,20 @@ def analyze_command(
         from orchestrator.meters.import_energibridge import import_energibridge_folder
 
         target = out or energibridge_csvs.parent / f"{energibridge_csvs.name}-campaign"
-        campaign, report_out = import_energibridge_folder(energibridge_csvs, target), None
+        imported = import_energibridge_folder(energibridge_csvs, target, client_cpu=client_cpu)
+        campaign, report_out = imported, None
     if campaign is None:
         raise UserError("give a campaign folder, or --energibridge-csvs DIR to import one")
     try:
-        report = analyze(campaign, report_out, seed=seed, console=err)
+        report = analyze(
+            campaign,
+            report_out,
+            seed=seed,
+            console=err,
+            reference=reference,
+            min_effect=min_effect / 100,
+            accuracy_margin=accuracy_margin / 100,
+        )
     except AnalysisInputError as exc:
         raise UserError(str(exc)) from exc
     err.print(f"report written to {report}", highlight=False, soft_wrap=True, markup=False)
@@ -298,8 +324,11 @@ def doctor(
     ),
     powercap_root: Annotated[Path | None, _opt("powercap tree for the rapl meter")] = None,
     energibridge: Annotated[Path | None, _opt("the energibridge executable [from PATH]")] = None,
+    device: Annotated[str, _opt("cpu, or gpu to check the GPU a campaign would use [cpu]")] = "cpu",
+    gpu: Annotated[int, _opt("the GPU (NVML index) with --device gpu [0]")] = 0,
 ) -> None:
     """What on this machine would spoil a measurement, and how to fix it."""
     from orchestrator.machine.doctor import report
 
-    report(frameworks, powercap_root, energibridge, json_out=json_out, console=err)
+    report(frameworks, powercap_root, energibridge, device=device, gpu=gpu, json_out=json_out,
+           console=err)  # fmt: skip

@@ -21,6 +21,7 @@ from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
     Plan,
+    ProtocolSettings,
     check_against_dataset,
     check_resume_options,
     resolve_options,
@@ -32,8 +33,14 @@ from orchestrator.campaign.records import CampaignDocument, RecordError
 from orchestrator.campaign.state import finished_runs, repair_state
 from orchestrator.campaign.validate import recorded_settings
 from orchestrator.data import read_prepared
-from orchestrator.errors import DataError, RuntimeUnavailableError, UserError, check_writable_folder
-from orchestrator.machine import provenance
+from orchestrator.errors import (
+    DataError,
+    MeterError,
+    RuntimeUnavailableError,
+    UserError,
+    check_writable_folder,
+)
+from orchestrator.machine import gpu, provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
 from orchestrator.runtimes.base import CAMPAIGN_LABEL, Runtime
@@ -61,9 +68,16 @@ class Inputs:
     meter_paths: MeterPaths = MeterPaths()
 
 
-def _open_meters(spec: str, interval_ms: int, paths: MeterPaths) -> list[Meter]:
+def _open_meters(
+    spec: str, protocol: ProtocolSettings, device: str, paths: MeterPaths
+) -> list[Meter]:
     return open_meters(
-        spec, interval_ms, powercap_root=paths.powercap_root, energibridge=paths.energibridge
+        spec,
+        protocol.interval_ms,
+        powercap_root=paths.powercap_root,
+        energibridge=paths.energibridge,
+        device=device,
+        gpu=protocol.gpu if device == "gpu" else None,
     )
 
 
@@ -74,6 +88,8 @@ def _protocol_json(
     p["runtime_requested"] = p["runtime"]
     p["runtime"] = runtime.kind
     p["meters"] = [m.name for m in meters]
+    # What each meter could read when the campaign began: resume insists on the same.
+    p["domains"] = {m.name: m.domains() for m in meters}
     return p
 
 
@@ -104,6 +120,31 @@ def _measure_alone(runtime: Runtime, campaign_id: str | None, reap: bool,
             )
 
 
+def _resume_meters(
+    proto: dict[str, Any], protocol: ProtocolSettings, device: str, paths: MeterPaths
+) -> list[Meter]:
+    """The meters the campaign resolved when it began (never `auto` again: after a reboot
+    undoes a chmod, auto would quietly drop RAPL), each still reading every domain it
+    recorded; MeterError with one line otherwise."""
+    names = list(proto["meters"])
+    try:
+        meters = _open_meters(",".join(names), protocol, device, paths)
+    except MeterError as exc:
+        raise MeterError(
+            f"cannot resume with the recorded meters {', '.join(names)}: {exc}"
+        ) from exc
+    recorded = proto.get("domains") or {}
+    for meter in meters:
+        lost = sorted(set(recorded.get(meter.name, [])) - set(meter.domains()))
+        if lost:
+            raise MeterError(
+                f"cannot resume: the {meter.name} meter no longer reads {', '.join(lost)}, "
+                "which the campaign's runs measured (after a reboot, restore read access as "
+                "docs/meters.md says), or start a new campaign"
+            )
+    return meters
+
+
 def new_campaign(
     options: dict[str, Any],
     profile: str | None,
@@ -116,6 +157,9 @@ def new_campaign(
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
     settings = settings_from_options(options, profile)
+    gpu_campaign = settings.workload.device == "gpu"
+    if gpu_campaign:  # before anything slow: a machine without a driver says so at once
+        gpu.check_driver(settings.protocol.gpu)
     data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
     check_writable_folder(results, "--results")
     if data is None and dataset is None:
@@ -123,11 +167,13 @@ def new_campaign(
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
     check_against_dataset(settings.workload, prepared.train_count, prepared.test_count)
     meters = _open_meters(
-        settings.protocol.meter, settings.protocol.interval_ms, inputs.meter_paths
+        settings.protocol.meter, settings.protocol, settings.workload.device, inputs.meter_paths
     )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False, soft_wrap=True, markup=False)
+    if gpu_campaign:
+        gpu.check_frameworks(runtime, frameworks, settings.protocol.gpu)
     _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = CampaignFolder.new_id(results, prepared.name)
@@ -195,8 +241,7 @@ def resume_campaign(
     meters_opened = proto.get("meters")
     if not isinstance(meters_opened, list) or not all(isinstance(m, str) for m in meters_opened):
         raise RecordError(f"{folder.campaign_json}: protocol.meters is not a list of names")
-    meter_spec = proto.get("meter") or ",".join(meters_opened)
-    meters = _open_meters(meter_spec, protocol.interval_ms, meter_paths)
+    meters = _resume_meters(proto, protocol, workload.device, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
     recorded = campaign.provenance.get("images") or {}
     now = runtime.software(list(plan.frameworks), workload.device)

@@ -60,8 +60,12 @@ def read_json_file(path: Path) -> Any:
         raise RecordError(f"cannot read {path}: {exc}; restore it or start again") from None
 
 
+SETTLED = ("settled_start", "settled_energy_j", "settled_duration_s", "settled_power_sd_w")
+
+
 def idle_from_json(data: Any, where: str) -> dict[str, Any]:
-    """idle.json, checked field by field: its mean powers become every later run's baseline."""
+    """idle.json, checked field by field: its settled powers become the baseline of the
+    runs beside it."""
     if not isinstance(data, dict):
         raise _damaged(where, "not a JSON object")
     if data.get("schema") != IDLE_SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
@@ -78,4 +82,10 @@ def idle_from_json(data: Any, where: str) -> dict[str, Any]:
         power = e.get("mean_power_w")
         if power is not None and not _number(power):
             raise _damaged(where, f"energy.{domain}.mean_power_w is not a number")
+        if e.get("settled_duration_s"):  # what the baseline of the runs beside it uses
+            if not isinstance(e.get("meter"), str):
+                raise _damaged(where, f"energy.{domain}.meter is not a name")
+            for key in SETTLED:
+                if not _number(e.get(key)):
+                    raise _damaged(where, f"energy.{domain}.{key} is not a number")
     return data

@@ -10,12 +10,15 @@ passes; `stop` ends it early (timeout, Ctrl-C); `finish` collects logs and the e
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+
+from orchestrator.errors import RuntimeUnavailableError
 
 Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
 # Docker labels on every measured container: which campaign and run it belongs to, so that
@@ -73,6 +76,11 @@ class RunSpec:
     memory_limit: str | None = None  # docker's notation, e.g. "8g"
     device: str = "cpu"
     labels: dict[str, str] = field(default_factory=dict)
+    gpu: int = 0  # with device "gpu": the one GPU the run sees (NVML index)
+
+    def gpu_block(self) -> dict[str, int]:
+        """What run.json's `runtime` records of the GPU: which one a GPU run saw."""
+        return {"gpu": self.gpu} if self.device == "gpu" else {}
 
     def __post_init__(self) -> None:
         # The workload runs in another working directory (the run folder, a container): a
@@ -130,6 +138,12 @@ class Runtime(ABC):
     def prepare(self, spec: RunSpec) -> Execution: ...
 
     @abstractmethod
+    def visible_gpus(self, framework: str, gpu: int) -> list[str]:
+        """The GPUs the framework sees in its environment when it is given the GPU `gpu`
+        (`python -m workload devices` there); raise RuntimeUnavailableError with the reason
+        when the runtime cannot give it one at all."""
+
+    @abstractmethod
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         """Provenance: image ids (docker) or interpreter paths (local) per framework."""
 
@@ -156,6 +170,22 @@ def status_of(exit_state: ExitState, timed_out: bool, aborted: bool) -> Status:
     if exit_state.oom_killed:
         return "oom"
     return "ok" if exit_state.exit_code == 0 else "failed"
+
+
+def devices_reply(framework: str, exit_code: int, stdout: str, stderr: str) -> list[str]:
+    """The GPU names of `python -m workload devices`'s one JSON line."""
+    lines = stdout.strip().splitlines()
+    try:
+        if exit_code != 0:
+            raise ValueError
+        gpus = json.loads(lines[-1])["gpus"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        last = (stderr.strip().splitlines() or ["no output"])[-1][:200]
+        raise RuntimeUnavailableError(
+            f"cannot ask the {framework} environment which GPUs it sees (exit code "
+            f"{exit_code}: {last})"
+        ) from None
+    return [str(g) for g in gpus]
 
 
 def entrypoint_args(data_dir: str, out_dir: str, workload_args: tuple[str, ...]) -> list[str]:

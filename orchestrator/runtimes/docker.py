@@ -25,6 +25,7 @@ from orchestrator.runtimes.base import (
     Foreign,
     RunSpec,
     Runtime,
+    devices_reply,
     entrypoint_args,
 )
 from orchestrator.runtimes.variants import variant
@@ -92,6 +93,13 @@ def image_tag(framework: str, device: str = "cpu", version: str = __version__) -
     return f"{IMAGE_REPOSITORY}/{variant(framework).image}:{version}{suffix}"
 
 
+def gpu_request(gpu: int) -> Any:
+    """Exactly one GPU for a container, by its index (what NVML and nvidia-smi number)."""
+    import docker
+
+    return docker.types.DeviceRequest(device_ids=[str(gpu)], capabilities=[["gpu"]])
+
+
 def connect() -> Any:
     """A Docker SDK client whose engine answers, or RuntimeUnavailableError."""
     try:
@@ -109,7 +117,6 @@ def connect() -> Any:
 
 def container_options(spec: RunSpec, user: str) -> dict[str, Any]:
     """The container of one run, hardening aside (benchmarks/hardening.py runs both)."""
-    import docker
 
     kwargs: dict[str, Any] = {
         "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
@@ -130,7 +137,9 @@ def container_options(spec: RunSpec, user: str) -> dict[str, Any]:
         kwargs["mem_limit"] = spec.memory_limit
         kwargs["memswap_limit"] = spec.memory_limit
     if spec.device == "gpu":
-        kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        # One GPU, the metered one: TensorFlow and JAX take every GPU they see, torch one,
+        # so more would bill frameworks unequally.
+        kwargs["device_requests"] = [gpu_request(spec.gpu)]
     return kwargs
 
 
@@ -217,6 +226,7 @@ class DockerExecution(Execution):
             "image": image_tag(self.spec.framework, self.spec.device),
             "image_id": self.image.id,
             "container_id": None if self.container is None else self.container.id,
+            **self.spec.gpu_block(),
         }
 
 
@@ -253,6 +263,25 @@ class DockerRuntime(Runtime):
 
     def prepare(self, spec: RunSpec) -> Execution:
         return DockerExecution(self.client, self.image(spec.framework, spec.device), spec)
+
+    def visible_gpus(self, framework: str, gpu: int) -> list[str]:
+        import docker
+
+        try:
+            out = self.client.containers.run(
+                self.image(framework, "gpu").id, ["devices"], remove=True,
+                network_disabled=True, stdout=True, stderr=False,
+                device_requests=[gpu_request(gpu)],
+            )  # fmt: skip
+        except docker.errors.ContainerError as exc:
+            return devices_reply(framework, exc.exit_status, "", str(exc.stderr or b"", "utf-8"))
+        except docker.errors.APIError as exc:
+            # e.g. 'could not select device driver "" with capabilities: [[gpu]]'
+            raise RuntimeUnavailableError(
+                f"the Docker engine cannot give a container a GPU ({exc.explanation or exc}): "
+                "install the NVIDIA Container Toolkit and restart dockerd (docs/gpu.md)"
+            ) from None
+        return devices_reply(framework, 0, out.decode(), "")
 
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         out = {}

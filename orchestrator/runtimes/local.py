@@ -13,7 +13,14 @@ from typing import IO, Any
 
 from orchestrator.errors import RuntimeUnavailableError
 from orchestrator.paths import default_venvs
-from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
+from orchestrator.runtimes.base import (
+    Execution,
+    ExitState,
+    RunSpec,
+    Runtime,
+    devices_reply,
+    entrypoint_args,
+)
 from orchestrator.runtimes.process import die_with_parent, exit_status, parse_cpuset
 from orchestrator.runtimes.variants import variant
 
@@ -23,6 +30,16 @@ def _child_setup(cpus: set[int] | None) -> None:
     die_with_parent()
     if cpus:
         os.sched_setaffinity(0, cpus)
+
+
+def run_environment(spec: RunSpec) -> dict[str, str]:
+    """The workload's environment: ours, and for a GPU run only the one GPU visible (the
+    one the meter bills), numbered in NVML's (PCI bus) order as nvidia-smi numbers it."""
+    env = dict(os.environ)
+    if spec.device == "gpu":
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        env["CUDA_VISIBLE_DEVICES"] = str(spec.gpu)
+    return env
 
 
 class LocalExecution(Execution):
@@ -46,6 +63,7 @@ class LocalExecution(Execution):
             start_new_session=True,
             preexec_fn=lambda: _child_setup(cpus),  # noqa: PLW1509 (no threads at fork)
             cwd=self.spec.out_dir,
+            env=run_environment(self.spec),
         )
 
     def wait(self, timeout_s: float | None) -> bool:
@@ -88,7 +106,7 @@ class LocalExecution(Execution):
             self._log.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "local", "python": str(self.python)}
+        return {"kind": "local", "python": str(self.python), **self.spec.gpu_block()}
 
 
 class LocalRuntime(Runtime):
@@ -110,6 +128,14 @@ class LocalRuntime(Runtime):
 
     def prepare(self, spec: RunSpec) -> Execution:
         return LocalExecution(self.python(spec.framework), spec)
+
+    def visible_gpus(self, framework: str, gpu: int) -> list[str]:
+        env = os.environ | {"CUDA_VISIBLE_DEVICES": str(gpu)}
+        r = subprocess.run(
+            [str(self.python(framework)), "-m", "workload", "devices"],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )  # fmt: skip
+        return devices_reply(framework, r.returncode, r.stdout, r.stderr)
 
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         return {f: {"python": str(self.python(f))} for f in frameworks}

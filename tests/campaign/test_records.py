@@ -12,10 +12,11 @@ import pytest
 from analysis import load as analysis_load
 from orchestrator.campaign import records
 from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.idle import idle_record
 from orchestrator.campaign.records import CampaignDocument, RecordError, RunRecord, StateLine
 from orchestrator.campaign.state import read_state
 from orchestrator.meters.base import DomainSeries, Recording
-from orchestrator.meters.energy import energy_block
+from orchestrator.meters.energy import Baseline, energy_block, with_baselines
 from tests.analysis.synth import write_campaign
 
 T0 = 1_800_000_000.0
@@ -56,7 +57,12 @@ def _run(run_id: str, framework: str, position: int, package_w: float) -> RunRec
         ended_at=T0 + 10.0,
         runtime={"kind": "local"},
         meters=[{"name": "rapl", "interval_ms": 100}],
-        energy=energy_block([rec], {"cpu-package-0": 5.0, "dram-0": 1.0}),
+        energy=with_baselines(
+            energy_block([rec], span=(T0, T0 + 10.0)).block,
+            {("rapl", "cpu-package-0"): Baseline(5.0, 0.1, ("000-0-start",)),
+             ("rapl", "dram-0"): Baseline(1.0, 0.1, ("000-0-start",))},
+            10.0,
+        ),
         phases=[{"name": "epoch_1", "start": T0, "end": T0 + 5, "duration_s": 5.0,
                  "energy_j": {"cpu-package-0": package_w * 5, "dram-0": 10.0}}],
         notes=[],
@@ -109,6 +115,18 @@ def test_a_folder_written_through_the_records_reads_the_same_in_the_analysis(
             folder.run_dir(run.run_id).mkdir()
             folder.write_run(run)
             folder.append_state(run.state_line(finished_at=T0 + 11))
+    # the idle gap before the runs, as the campaign writes it: the analysis recomputes net
+    # energy from it (here its whole-gap mean: the gap has no power series)
+    gap_t = np.linspace(T0 - 60, T0, 61)
+    gap_series = {
+        "cpu-package-0": DomainSeries(gap_t, 5.0 * (gap_t - gap_t[0])),
+        "dram-0": DomainSeries(gap_t, gap_t - gap_t[0]),
+    }
+    gap = Recording("rapl", T0 - 60, T0, gap_series)
+    (tmp_path / "c1" / "idle" / "000-0-start").mkdir(parents=True)
+    (tmp_path / "c1" / "idle" / "000-0-start" / "idle.json").write_text(
+        json.dumps(idle_record([gap], T0 - 60, T0))
+    )
     loaded = analysis_load.load_campaign(tmp_path / "c1")
     assert loaded.meta == _campaign().to_json()
     assert set(read_state(tmp_path / "c1" / "state.jsonl")) == {r.run_id for r in written}

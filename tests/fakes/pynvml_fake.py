@@ -2,7 +2,9 @@
 errors, for machines without an NVIDIA GPU. Each GPU draws a known constant power; its
 total-energy counter (mJ) advances in steps every `counter_period_s`, as the real one
 updates periodically; GPUs without the counter raise NVMLError_NotSupported like pre-Volta
-parts do."""
+parts do. A GPU may fail transiently: during `fail_s` = (start, length) seconds after the
+module was made, its energy and power reads raise NVMLError(NVML_ERROR_UNKNOWN), as a real
+driver does on a hiccup."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ NVML_ERROR_UNINITIALIZED = 1
 NVML_ERROR_NOT_SUPPORTED = 3
 NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
+NVML_ERROR_UNKNOWN = 999
 NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_GRAPHICS = 0
 NVML_CLOCK_SM = 1
@@ -49,12 +52,29 @@ class FakeGpu:
     counter_period_s: float = 0.1
     counter_offset_mj: int = 123_456_789
     name: str = "NVIDIA H100 80GB HBM3"
+    fail_s: tuple[float, float] | None = None
+    # What doctor and the provenance read (nvidia-ml-py's units: mW, MHz, degrees C).
+    persistence: bool = True
+    power_limit_mw: int = 700_000
+    default_power_limit_mw: int = 700_000
+    sm_clock_mhz: int = 1980
+    default_sm_clock_mhz: int = 1980
+    temperature_c: int = 55
+    ecc: tuple[int, int] | None = (1, 1)  # [current, pending]; None: not supported
+    mig: tuple[int, int] | None = (0, 0)
+    processes: tuple[int, ...] = ()  # pids of compute processes on the GPU
 
 
 @dataclass
 class c_nvmlUtilization_t:
     gpu: int
     memory: int
+
+
+@dataclass
+class c_nvmlProcessInfo_t:
+    pid: int
+    usedGpuMemory: int
 
 
 @dataclass
@@ -98,16 +118,22 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
     def nvmlDeviceGetName(h: int) -> str:
         return gpus[h].name
 
+    def _hiccup(g: FakeGpu) -> None:
+        if g.fail_s is not None and 0 <= time.time() - t0 - g.fail_s[0] < g.fail_s[1]:
+            raise NVMLError(NVML_ERROR_UNKNOWN)
+
     def nvmlDeviceGetTotalEnergyConsumption(h: int) -> int:
         _check()
         g = gpus[h]
         if not g.has_counter:
             raise NVMLError_NotSupported()
+        _hiccup(g)
         steps = math.floor((time.time() - t0) / g.counter_period_s)
         return g.counter_offset_mj + int(steps * g.counter_period_s * g.power_w * 1000)
 
     def nvmlDeviceGetPowerUsage(h: int) -> int:
         _check()
+        _hiccup(gpus[h])
         return int(gpus[h].power_w * 1000)
 
     def nvmlDeviceGetUtilizationRates(h: int) -> c_nvmlUtilization_t:
@@ -118,7 +144,47 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
         return c_nvmlMemory_t(total=total, free=total - 3 * 1024**3, used=3 * 1024**3)
 
     def nvmlDeviceGetTemperature(h: int, sensor: int) -> int:
-        return 55
+        return gpus[h].temperature_c
+
+    def nvmlSystemGetDriverVersion() -> str:
+        _check()
+        return "580.95.05"
+
+    def nvmlSystemGetCudaDriverVersion() -> int:
+        _check()
+        return 13000  # 1000 * major + 10 * minor
+
+    def nvmlDeviceGetUUID(h: int) -> str:
+        return f"GPU-{h:08d}-fake"
+
+    def nvmlDeviceGetPersistenceMode(h: int) -> int:
+        return int(gpus[h].persistence)  # NVML_FEATURE_ENABLED is 1
+
+    def nvmlDeviceGetPowerManagementLimit(h: int) -> int:
+        return gpus[h].power_limit_mw
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(h: int) -> int:
+        return gpus[h].default_power_limit_mw
+
+    def nvmlDeviceGetApplicationsClock(h: int, clock: int) -> int:
+        return gpus[h].sm_clock_mhz
+
+    def nvmlDeviceGetDefaultApplicationsClock(h: int, clock: int) -> int:
+        return gpus[h].default_sm_clock_mhz
+
+    def _supported(value: tuple[int, int] | None) -> list[int]:
+        if value is None:
+            raise NVMLError_NotSupported()
+        return list(value)
+
+    def nvmlDeviceGetEccMode(h: int) -> list[int]:
+        return _supported(gpus[h].ecc)
+
+    def nvmlDeviceGetMigMode(h: int) -> list[int]:
+        return _supported(gpus[h].mig)
+
+    def nvmlDeviceGetComputeRunningProcesses(h: int) -> list[c_nvmlProcessInfo_t]:
+        return [c_nvmlProcessInfo_t(pid, 1 << 30) for pid in gpus[h].processes]
 
     def nvmlDeviceGetClockInfo(h: int, clock: int) -> int:
         return {NVML_CLOCK_SM: 1980, NVML_CLOCK_MEM: 2619}.get(clock, 1980)
@@ -135,6 +201,17 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
         nvmlDeviceGetMemoryInfo,
         nvmlDeviceGetTemperature,
         nvmlDeviceGetClockInfo,
+        nvmlSystemGetDriverVersion,
+        nvmlSystemGetCudaDriverVersion,
+        nvmlDeviceGetUUID,
+        nvmlDeviceGetPersistenceMode,
+        nvmlDeviceGetPowerManagementLimit,
+        nvmlDeviceGetPowerManagementDefaultLimit,
+        nvmlDeviceGetApplicationsClock,
+        nvmlDeviceGetDefaultApplicationsClock,
+        nvmlDeviceGetEccMode,
+        nvmlDeviceGetMigMode,
+        nvmlDeviceGetComputeRunningProcesses,
     ):
         setattr(mod, fn.__name__, fn)
     return mod

@@ -31,7 +31,22 @@ def test_hostile_names_in_a_crafted_folder(tmp_path: Path) -> None:
     assert not re.search(r"(?<!\\)<img|(?<!\\)\]\(javascript|!(?<!\\)\[t", md)
     assert "\\<img src=x onerror=alert(1)\\> \\[click\\](javascript:alert(1))" in md
     figures = {p.name for p in (folder / "report" / "figures").iterdir()}
-    assert any(n.startswith("violin-x_.._.._.._.._escaped_gross_j-") for n in figures), figures
+    assert figures and all(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", n) for n in figures)
     assert not list(tmp_path.rglob("*escaped*.png")) or all(
         p.parent == folder / "report" / "figures" for p in tmp_path.rglob("*escaped*.png")
     )
+
+
+def test_a_figure_named_by_the_folder_stays_in_the_figures_folder(tmp_path: Path) -> None:
+    """Whatever a campaign folder names (a domain, a metric), the file lands where it should."""
+    import matplotlib.pyplot as plt
+
+    from analysis.plots import _save
+
+    out = tmp_path / "report" / "figures"
+    out.mkdir(parents=True)
+    fig = plt.figure()
+    png = _save(fig, out, "violin-x/../../../../escaped_gross_j")
+    assert png.parent == out and png.is_file()
+    assert png.name.startswith("violin-x_.._.._.._.._escaped_gross_j-")
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != out] == []
