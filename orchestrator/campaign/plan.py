@@ -36,6 +36,7 @@ class WorkloadSettings:
     threads: int = 1
     device: str = "cpu"
     init: str = "shared"
+    precision: str = "fp32"  # float32 products on a GPU: exact, or TF32 tensor cores
 
     def args(self) -> tuple[str, ...]:
         out = [
@@ -46,6 +47,7 @@ class WorkloadSettings:
             "--threads", str(self.threads),
             "--device", self.device,
             "--init", self.init,
+            "--precision", self.precision,
         ]  # fmt: skip
         if self.limit_train is not None:
             out += ["--limit-train", str(self.limit_train)]
@@ -228,6 +230,8 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
     check_bounds(o)
     if o["device"] not in ("cpu", "gpu"):
         raise PlanError(f"--device must be cpu or gpu, not {o['device']!r}")
+    if o["precision"] not in ("fp32", "tf32"):
+        raise PlanError(f"--precision must be fp32 or tf32, not {o['precision']!r}")
     if o["memory_limit"] is not None:
         size = parse_size_bytes(str(o["memory_limit"]))
         if size is None:
@@ -260,6 +264,7 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
         threads=threads,
         device=o["device"],
         init=o["init"],
+        precision=o["precision"],
     )
     protocol = ProtocolSettings(
         warmup_s=float(o["warmup_s"]),

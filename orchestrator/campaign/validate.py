@@ -45,6 +45,8 @@ def recorded_settings(
         raise _damaged(where, str(exc)) from None
     if w.device not in ("cpu", "gpu") or w.init not in ("shared", "native"):
         raise _damaged(where, f"device {w.device!r} or init {w.init!r} is unknown")
+    if w.precision not in ("fp32", "tf32"):
+        raise _damaged(where, f"precision {w.precision!r} is unknown")
     return w, p
 
 
