@@ -138,6 +138,16 @@ def test_damaged_run_json_for_analyze(damage: str, tmp_path: Path) -> None:
     assert_refused(cli(["analyze", str(folder)], tmp_path), str(run_json))
 
 
+@pytest.mark.parametrize(
+    "damage", [{"start": "soon"}, {"energy": {"x": {"settled_duration_s": 1}}}]
+)
+def test_damaged_idle_json_for_analyze(damage: dict[str, object], tmp_path: Path) -> None:
+    folder = write_campaign(tmp_path / "c", iterations=3)
+    idle = folder / "idle" / "000-0-start" / "idle.json"
+    idle.write_text(json.dumps(load(idle) | damage))
+    assert_refused(cli(["analyze", str(folder)], tmp_path), str(idle), "damaged")
+
+
 def test_an_uncreatable_results_folder(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
