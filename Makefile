@@ -16,7 +16,10 @@ TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 # Empty: the campaign's own default (35) or the profile's, e.g. CAMPAIGN_ARGS="--profile quick".
 ITERATIONS ?=
 CAMPAIGN_ARGS ?=
-CAMPAIGN ?= $(lastword $(sort $(wildcard results/*/campaign.json)))
+# Empty: the newest campaign folder under results/, picked in Python: a folder name is data,
+# never pasted into a shell line (the recipe reads CAMPAIGN from the environment, quoted).
+CAMPAIGN ?=
+export CAMPAIGN
 # Image builds (make build): the build's network (auto = host when the engine has no bridge,
 # as in sandboxes), a folder of wheels for torch's +cpu wheel (defaults to pip's own
 # PIP_FIND_LINKS when that is a folder) and any other `orchestrator build` options.
@@ -85,9 +88,8 @@ build: host-venv  ## the framework images (FRAMEWORKS, DEVICE=cpu|gpu, BUILD_NET
 campaign: host-venv  ## a campaign (ITERATIONS=35, CAMPAIGN_ARGS="--profile quick --meter rapl" ...)
 	$(HOST)/orchestrator campaign $(if $(ITERATIONS),--iterations $(ITERATIONS)) $(CAMPAIGN_ARGS)
 
-report: host-venv  ## analyse the latest campaign (CAMPAIGN=results/<id>/campaign.json)
-	@test -n "$(CAMPAIGN)" || { echo "no campaign in results/: run make campaign first" >&2; exit 2; }
-	$(HOST)/orchestrator analyze $(dir $(CAMPAIGN))
+report: host-venv  ## analyse the newest campaign (or CAMPAIGN=results/<id>)
+	$(HOST)/orchestrator analyze $(if $(CAMPAIGN),"$${CAMPAIGN%campaign.json}",--latest results)
 
 bench-workloads: venvs  ## images/second of each framework, same data, same threads
 	$(HOST)/python benchmarks/workloads.py $(BENCH_ARGS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from orchestrator.errors import UserError
 
@@ -21,6 +21,7 @@ SCHEMA_VERSION = 1
 CAMPAIGN_SCHEMA = "fwenergy.campaign"
 RUN_SCHEMA = "fwenergy.run"
 IDLE_SCHEMA = "fwenergy.idle"
+T = TypeVar("T")
 
 
 class RecordError(UserError):
@@ -71,6 +72,13 @@ def _from_json(cls: Any, data: Any, schema: str | None, where: str) -> Any:
             )
         values[f.name] = data[f.name]
     return cls(**values)
+
+
+def typed(cls: type[T], data: Any, where: str) -> T:
+    """A dataclass of `cls` from a JSON object without a schema header (a nested block such
+    as campaign.json's workload), every field checked for presence and type."""
+    record: T = _from_json(cls, data, None, where)
+    return record
 
 
 def _type_name(hint: Any) -> str:

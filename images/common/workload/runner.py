@@ -47,7 +47,7 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
             f"--threads {config.threads} exceeds the {available_cpus()} CPUs this process may use"
         )
     manifest = check_dataset(config.data)
-    manifest.check_limits(config.limit_train, config.limit_test)
+    manifest.check_limits(config.limit_train, config.limit_test, config.batch_size)
     name = framework_name()
     config = replace(config, implementation=implementation_name(name, config.implementation))
     created_out = prepare_out(config)
