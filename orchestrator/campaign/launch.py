@@ -7,31 +7,39 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.campaign.dataset import resolve_dataset
 from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.idle import read_idle_records
 from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
     Plan,
     ProtocolSettings,
+    check_against_dataset,
     check_resume_options,
-    protocol_from_json,
     resolve_options,
     settings_from_options,
-    workload_from_json,
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
-from orchestrator.campaign.records import CampaignDocument
-from orchestrator.campaign.state import finished_runs
+from orchestrator.campaign.records import CampaignDocument, RecordError
+from orchestrator.campaign.state import finished_runs, repair_state
+from orchestrator.campaign.validate import recorded_settings
 from orchestrator.data import read_prepared
-from orchestrator.errors import DataError, MeterError, RuntimeUnavailableError
+from orchestrator.errors import (
+    DataError,
+    MeterError,
+    RuntimeUnavailableError,
+    UserError,
+    check_writable_folder,
+)
 from orchestrator.machine import gpu, provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
@@ -85,6 +93,33 @@ def _protocol_json(
     return p
 
 
+def _measure_alone(runtime: Runtime, campaign_id: str | None, reap: bool,
+                   console: Console) -> None:  # fmt: skip
+    """No run is measured beside another campaign's workload: refuse; with --reap, remove
+    those whose orchestrator is gone (a live campaign's container is never touched)."""
+    for c in runtime.measured_elsewhere(campaign_id):
+        if c.leftover and reap:
+            runtime.remove(c.container_id)
+            console.print(
+                f"removed container {c.container_id[:12]} of campaign {c.campaign_id}, "
+                "left by a killed orchestrator (--reap)",
+                highlight=False, soft_wrap=True, markup=False,
+            )  # fmt: skip
+        elif c.leftover:
+            raise RuntimeUnavailableError(
+                f"container {c.container_id[:12]} of campaign {c.campaign_id} is still "
+                "running, left by a killed orchestrator; a run measured beside it would count "
+                f"its energy: resume that campaign, `docker rm -f {c.container_id[:12]}`, or "
+                "pass --reap"
+            )
+        else:
+            raise RuntimeUnavailableError(
+                f"campaign {c.campaign_id} is measuring now (container "
+                f"{c.container_id[:12]}, orchestrator {c.owner}); two campaigns at once spoil "
+                "each other's energy: wait for it to end"
+            )
+
+
 def _resume_meters(
     proto: dict[str, Any], protocol: ProtocolSettings, device: str, paths: MeterPaths
 ) -> list[Meter]:
@@ -117,6 +152,7 @@ def new_campaign(
     *,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
+    reap: bool = False,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
@@ -125,19 +161,20 @@ def new_campaign(
     if gpu_campaign:  # before anything slow: a machine without a driver says so at once
         gpu.check_driver(settings.protocol.gpu)
     data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
-    if results.exists() and not results.is_dir():
-        raise DataError(f"--results {results} is a file; give a folder for campaign folders")
+    check_writable_folder(results, "--results")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
+    check_against_dataset(settings.workload, prepared.train_count, prepared.test_count)
     meters = _open_meters(
         settings.protocol.meter, settings.protocol, settings.workload.device, inputs.meter_paths
     )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
-    console.print(why, highlight=False)
+    console.print(why, highlight=False, soft_wrap=True, markup=False)
     if gpu_campaign:
         gpu.check_frameworks(runtime, frameworks, settings.protocol.gpu)
+    _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = CampaignFolder.new_id(results, prepared.name)
     campaign = CampaignDocument(
@@ -160,7 +197,7 @@ def new_campaign(
         provenance=provenance.collect(software, runtime.kind, settings.workload.device),
     )
     folder = CampaignFolder.create(results, campaign_id, campaign)
-    console.print(f"campaign folder: {folder.root}", highlight=False)
+    console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True, markup=False)
     if on_folder is not None:
         on_folder(folder.root)
     ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
@@ -169,7 +206,9 @@ def new_campaign(
     return folder.root
 
 
-def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Path:
+def resume_campaign(
+    root: Path, meter_paths: MeterPaths, console: Console, reap: bool = False
+) -> Path:
     """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
     folder, campaign = CampaignFolder.open(root)
     if campaign.workload is None or campaign.dataset is None or campaign.seed is None:
@@ -177,15 +216,21 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"{root} was imported, not measured here: there is nothing to resume; analyse it "
             "with `orchestrator analyze`"
         )
+    folder.lock()
+    repaired = repair_state(folder.state_jsonl)
+    if repaired:
+        console.print(f"note: {repaired}", highlight=False, soft_wrap=True, markup=False)
+    read_idle_records(folder)  # every idle.json checked now, not at the first run
     plan = Plan(
         tuple(campaign.frameworks),
         campaign.iterations,
         campaign.seed,
         tuple(tuple(row) for row in campaign.order),
     )
-    workload = workload_from_json(campaign.workload)
+    workload, protocol = recorded_settings(
+        campaign.workload, campaign.protocol, str(folder.campaign_json)
+    )
     proto = campaign.protocol
-    protocol = protocol_from_json(proto, proto["runtime"])
     prepared = read_prepared(Path(campaign.dataset["path"]))
     if prepared.sha256 != campaign.dataset["sha256"]:
         raise DataError(
@@ -193,6 +238,9 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"(sha256 {prepared.sha256[:12]} != {campaign.dataset['sha256'][:12]}); "
             "restore it or start a new campaign"
         )
+    meters_opened = proto.get("meters")
+    if not isinstance(meters_opened, list) or not all(isinstance(m, str) for m in meters_opened):
+        raise RecordError(f"{folder.campaign_json}: protocol.meters is not a list of names")
     meters = _resume_meters(proto, protocol, workload.device, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
     recorded = campaign.provenance.get("images") or {}
@@ -203,9 +251,18 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"the {', '.join(changed)} image changed since the campaign began; a campaign "
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
+    _measure_alone(runtime, campaign.campaign_id, reap, console)
     for cid in runtime.reap({CAMPAIGN_LABEL: campaign.campaign_id}):
-        console.print(f"removed container {cid[:12]} left by an interrupted run", highlight=False)
-    console.print(f"resuming {folder.root} (runtime: {runtime.kind})", highlight=False)
+        console.print(
+            f"removed container {cid[:12]} left by an interrupted run", highlight=False,
+            markup=False,
+        )  # fmt: skip
+    console.print(
+        f"resuming {folder.root} (runtime: {runtime.kind})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
                   runtime, meters)  # fmt: skip
     _run(ctx, console)
@@ -226,33 +283,68 @@ def campaign_command(
     resume: Path | None,
     console: Console,
     single_run: bool = False,
+    reap: bool = False,
 ) -> None:
     """`orchestrator campaign` and `run`: a new or resumed campaign, and how it ended. An
     interruption exits 128+signal with the resume command; --max-failures exits 1, and so
-    does a single run (`orchestrator run`) that did not end ok."""
+    does a single run (`orchestrator run`) that did not end ok, and a campaign in which no
+    run ended ok."""
     folder: list[Path] = []
+    # Every path the user gave is made absolute here, once: the workload runs in another
+    # working directory (the run folder, or a container), where a relative one means
+    # something else.
+    inputs = replace(
+        inputs,
+        data=inputs.data and inputs.data.absolute(),
+        source=inputs.source and inputs.source.absolute(),
+        results=inputs.results.absolute(),
+    )
+    resume = resume and resume.absolute()
     try:
         if resume is not None:
             extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
                      "source": inputs.source}  # fmt: skip
             check_resume_options({**options, **extra})
             folder.append(resume)
-            resume_campaign(resume, inputs.meter_paths, console)
+            resume_campaign(resume, inputs.meter_paths, console, reap=reap)
         else:
-            new_campaign(options, profile, inputs, console=console, on_folder=folder.append)
+            new_campaign(
+                options, profile, inputs, console=console, on_folder=folder.append, reap=reap
+            )
     except Interrupted as exc:
         console.print(
             f"{exc}; the run in progress is recorded as aborted. Resume with: "
             f"orchestrator campaign --resume {folder[0] if folder else 'DIR'}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if not folder:
+            raise
+        # A full disk mid-campaign: the run without a state line is redone on resume.
+        raise UserError(
+            f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; free space "
+            f"or fix the path, then: orchestrator campaign --resume {folder[0]}"
+        ) from exc
     except CampaignStopped as exc:
-        console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True,
+            markup=True,
+        )  # fmt: skip
         sys.exit(1)
-    if single_run and folder:
+    if folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
-        if any(s.status != "ok" for s in states):
+        if single_run and any(s.status != "ok" for s in states):
             sys.exit(1)  # the protocol has already said why, in one line
-    console.print(f"done: {folder[0] if folder else ''}", highlight=False)
+        if states and not any(s.status == "ok" for s in states):
+            console.print(
+                f"no run ended ok in {folder[0]}: see runs/*/stdout.log, fix the cause, "
+                "then start again (or --resume to keep the failed runs)",
+                highlight=False, soft_wrap=True, markup=False,
+            )  # fmt: skip
+            sys.exit(1)
+    console.print(
+        f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True, markup=False
+    )
