@@ -29,6 +29,7 @@ from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
 from orchestrator.campaign.records import CampaignDocument
 from orchestrator.campaign.state import finished_runs
+from orchestrator.campaign.stopping import rule_from_json, rule_json
 from orchestrator.data import read_prepared
 from orchestrator.errors import DataError, RuntimeUnavailableError
 from orchestrator.machine import provenance
@@ -82,9 +83,12 @@ def new_campaign(
     *,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
+    campaign_id: str | None = None,
+    study: dict[str, Any] | None = None,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
-    of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
+    of it as soon as it exists (for the resume hint when the campaign is interrupted). A
+    study names its cells' folders (`campaign_id`) and records the cell in `study`."""
     settings = settings_from_options(options, profile)
     data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
     if results.exists() and not results.is_dir():
@@ -99,7 +103,8 @@ def new_campaign(
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False)
     software = runtime.software(frameworks, settings.workload.device)
-    campaign_id = CampaignFolder.new_id(results, prepared.name)
+    campaign_id = campaign_id or CampaignFolder.new_id(results, prepared.name)
+    rule = settings.stopping
     campaign = CampaignDocument(
         campaign_id=campaign_id,
         created_at=time.time(),
@@ -118,13 +123,15 @@ def new_campaign(
             "test_count": prepared.test_count,
         },
         provenance=provenance.collect(software, runtime.kind, settings.workload.device),
+        stopping=None if rule is None else rule_json(rule, settings.plan.iterations),
+        study=study,
     )
     folder = CampaignFolder.create(results, campaign_id, campaign)
     console.print(f"campaign folder: {folder.root}", highlight=False)
     if on_folder is not None:
         on_folder(folder.root)
     ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
-                  Path(prepared.path), runtime, meters)  # fmt: skip
+                  Path(prepared.path), runtime, meters, rule)  # fmt: skip
     _run(ctx, console)
     return folder.root
 
@@ -168,7 +175,7 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
         console.print(f"removed container {cid[:12]} left by an interrupted run", highlight=False)
     console.print(f"resuming {folder.root} (runtime: {runtime.kind})", highlight=False)
     ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
-                  runtime, meters)  # fmt: skip
+                  runtime, meters, rule_from_json(campaign.stopping))  # fmt: skip
     _run(ctx, console)
     return folder.root
 

@@ -51,6 +51,11 @@ _METERS = ", ".join(METER_NAMES)
 OPTIONS: tuple[Option, ...] = (
     Option("iterations", "--iterations", int, "repetitions of every framework", CAMPAIGN,
            minimum=1),
+    Option("until_precision", "--until-precision", float,
+           "stop once every energy and time ratio's 95% interval is within +-P, e.g. 0.02; "
+           "--iterations is then the maximum", CAMPAIGN, default_text="off: every iteration"),
+    Option("min_iterations", "--min-iterations", int,
+           "with --until-precision: iterations before the first check", CAMPAIGN, minimum=2),
     Option("frameworks", "--frameworks", str, f"comma-separated, of {_FRAMEWORKS}", CAMPAIGN),
     Option("framework", "--framework", str, f"one of {_FRAMEWORKS}", ("run",), setting=False,
            required=True),

@@ -66,6 +66,24 @@ class ProtocolSettings:
     memory_limit: str | None = None
 
 
+# Adaptive repetitions (docs/campaign.md): the fewest iterations before the first precision
+# check. Fewer than 5 leaves the t-interval's spread estimated from 3 or fewer degrees of
+# freedom, and a sequential rule that stops on a spread that is low by chance undercovers;
+# benchmarks/adaptive_stopping.py measures the coverage at this floor.
+MIN_ITERATIONS = 5
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """Stop once every primary ratio's interval is within +-precision, checked after each
+    full iteration from min_iterations on; the plan's iterations are the maximum. Never a
+    p-value: stopping on significance inflates false positives (docs/campaign.md)."""
+
+    precision: float
+    min_iterations: int = MIN_ITERATIONS
+    confidence: float = 0.95
+
+
 @dataclass(frozen=True)
 class PlannedRun:
     iteration: int  # 1-based
@@ -130,6 +148,8 @@ DEFAULTS: dict[str, Any] = {
     **{f.name: f.default for f in fields(ProtocolSettings)},
     **{f.name: f.default for f in fields(WorkloadSettings) if f.name not in ("seed", "threads")},
     "threads": None,
+    "until_precision": None,
+    "min_iterations": MIN_ITERATIONS,
 }
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[bkmg]?$", re.IGNORECASE)
@@ -141,6 +161,7 @@ class CampaignSettings:
     workload: WorkloadSettings
     protocol: ProtocolSettings
     profile: str | None
+    stopping: StoppingRule | None = None
 
 
 def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, Any]:
@@ -233,8 +254,33 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
         memory_limit=o["memory_limit"],
     )
     return CampaignSettings(
-        make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile
-    )
+        make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile,
+        stopping_rule(o, given_min=options.get("min_iterations") is not None),
+    )  # fmt: skip
+
+
+def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
+    """--until-precision and --min-iterations, checked; None for a fixed number of iterations."""
+    precision = o["until_precision"]
+    if precision is None:
+        if given_min:
+            raise PlanError(
+                f"{flag('min_iterations')} only applies with {flag('until_precision')} P; "
+                "add it, or drop --min-iterations"
+            )
+        return None
+    if not 0 < precision < 1:
+        raise PlanError(
+            f"{flag('until_precision')} is a relative half-width such as 0.02 (+-2%), "
+            f"between 0 and 1, not {precision}"
+        )
+    if o["min_iterations"] > o["iterations"]:
+        raise PlanError(
+            f"{flag('min_iterations')} {o['min_iterations']} is more than {flag('iterations')} "
+            f"{o['iterations']} (the maximum with {flag('until_precision')}); lower it or raise "
+            "--iterations"
+        )
+    return StoppingRule(float(precision), o["min_iterations"])
 
 
 def workload_from_json(d: dict[str, Any]) -> WorkloadSettings:
