@@ -15,13 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis import evidence, plots
-from analysis.document import to_html, to_markdown
+from analysis.document import Bullets, Heading, to_html, to_markdown
 from analysis.errors import AnalysisInputError
 from analysis.load import Campaign, load_campaign, phase_names, read_power, tuples
+from analysis.precision_text import precision_lines
 from analysis.report import build_document, label
 from analysis.study import Study, build_study, phase_medians
 
-REPORT_FILES = {"summary.csv", "stats.csv", "report.md", "report.html", "figures"}
+REPORT_FILES = frozenset({"summary.csv", "stats.csv", "report.md", "report.html", "figures"})
 
 
 def _typical_traces(campaign: Campaign, study: Study) -> dict[str, plots.PowerTrace]:
@@ -100,10 +101,10 @@ def _figures(
 
 
 @contextmanager
-def _staging(out: Path) -> Iterator[Path]:
+def _staging(out: Path, allowed: frozenset[str] = REPORT_FILES) -> Iterator[Path]:
     if out.exists() and not out.is_dir():
         raise AnalysisInputError(f"{out} is a file; pass --out a folder")
-    if out.is_dir() and any(out.iterdir()) and not {p.name for p in out.iterdir()} <= REPORT_FILES:
+    if out.is_dir() and any(out.iterdir()) and not {p.name for p in out.iterdir()} <= allowed:
         raise AnalysisInputError(
             f"{out} holds files that are not a report; pass --out an empty or new folder"
         )
@@ -161,6 +162,8 @@ def analyze(
             summary.to_csv(tmp / "summary.csv", index=False)
             study.table.to_csv(tmp / "stats.csv", index=False)
             doc = build_document(campaign, study, ev, figures, notes)
+            doc.add(Heading("Repetitions and precision"),
+                    Bullets(precision_lines(campaign.meta, campaign.runs)))  # fmt: skip
             (tmp / "report.md").write_text(to_markdown(doc, tmp))
             (tmp / "report.html").write_text(to_html(doc))
     _summarise(console, study)
