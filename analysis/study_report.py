@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on measurement hosts or in CI
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 import pandas as pd
 from rich.console import Console
 
@@ -209,6 +210,9 @@ def _figures(table: pd.DataFrame, factors: list[str], out: Path) -> dict[str, Pa
             ax.set_xlabel(factor)
             ax.set_ylabel(f"{metric} ratio (95% CI)")
             ax.set_yscale("log")
+            plain = FuncFormatter(lambda v, _: f"{v:g}")  # 1.2, not 1.2 x 10^0
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
             ax.legend(fontsize="small")
             ax.set_title(f"{metric} ratio against {factor}")
             out.mkdir(parents=True, exist_ok=True)
