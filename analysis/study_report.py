@@ -20,8 +20,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display on measurement hosts or in CI
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 from rich.console import Console
 
 from analysis.analyze import _staging, analyze

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.campaign.conftest import torch_installed, tiny_dataset  # noqa: F401 (fixtures)
+from tests.campaign.conftest import tiny_dataset, torch_installed  # noqa: F401 (fixtures)
 
 # A stand-in for a framework environment's interpreter: `python -m workload train` sleeps a
 # set time and writes the workload's files, so a campaign with a known spread runs in

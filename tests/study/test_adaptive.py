@@ -3,6 +3,7 @@ whose runs have a known spread (stand-in workloads that sleep), through the real
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_bad_adaptive_options_are_refused_before_anything_is_written(
 
 
 def test_the_rule_names_the_metrics_the_analysis_computes() -> None:
-    assert METRICS == tuple(m for m, _ in PRIMARY_METRICS)
+    assert tuple(m for m, _ in PRIMARY_METRICS) == METRICS
 
 
 def test_iterations_needed_is_the_smallest_n_whose_interval_is_narrow_enough() -> None:
@@ -104,8 +105,8 @@ def test_iterations_needed_is_the_smallest_n_whose_interval_is_narrow_enough() -
     for sd, p in ((0.01, 0.02), (0.05, 0.02), (0.2, 0.05), (0.003, 0.01)):
         n = iterations_needed(sd, p)
         assert n is not None and n >= 2
-        assert half_width_log(sd, n) <= __import__("math").log1p(p)
-        assert n == 2 or half_width_log(sd, n - 1) > __import__("math").log1p(p)
+        assert half_width_log(sd, n) <= math.log1p(p)
+        assert n == 2 or half_width_log(sd, n - 1) > math.log1p(p)
     assert iterations_needed(0.0, 0.02) == 2
 
 
