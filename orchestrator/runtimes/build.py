@@ -37,22 +37,30 @@ def _pins(requirements: Path) -> set[tuple[str, str]]:
     return {(name.lower().replace("-", "_"), version) for name, version in pins}
 
 
-def _wheelhouse_has_pins(requirements: Path, wheelhouse: Path = WHEELHOUSE) -> bool:
-    """Whether .wheelhouse/ holds a wheel for every local-version pin (like torch's +cpu),
+def _wheelhouse_has_pins(requirements: Path, wheelhouse: Path) -> bool:
+    """Whether `wheelhouse` holds a wheel for every local-version pin (like torch's +cpu),
     the ones the package index cannot serve."""
     local = {(n, v) for n, v in _pins(requirements) if "+" in v}
     have = {tuple(w.name.split("-")[:2]) for w in wheelhouse.glob("*.whl")}
     return bool(local) and all((n, v) in {(a.lower(), b) for a, b in have} for n, v in local)
 
 
+def wheelhouse_of(framework: str) -> Path:
+    """The build context's wheel folder of one image (.wheelhouse/<image>/): each image sees
+    only its own wheels, so no image carries another's."""
+    return WHEELHOUSE / variant(framework).image
+
+
 def fill_wheelhouse(
-    wheels: Path, framework: str = "torch", wheelhouse: Path = WHEELHOUSE
+    wheels: Path, framework: str = "torch", wheelhouse: Path | None = None
 ) -> list[str]:
-    """Copy into the build context's .wheelhouse/ the wheels of `wheels` that the image's
-    requirements pin (name and version): only those, so the context stays small."""
+    """Copy into the image's wheel folder the wheels of `wheels` that its requirements pin
+    (name and version): only those, so the context stays small."""
     if not wheels.is_dir():
         raise BuildError(f"--wheelhouse {wheels} is not a folder of .whl files")
-    pins = _pins(requirements_file(framework, "cpu"))
+    wheelhouse = wheelhouse or wheelhouse_of(framework)
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    pins = _pins(requirements_file(variant(framework).image, "cpu"))
     copied = []
     for whl in sorted(wheels.glob("*.whl")):
         name, version = whl.name.split("-")[:2]
@@ -94,7 +102,7 @@ def build_image(
             # A 2.13.0+cpu wheel would satisfy ==2.13.0 and win: keep CPU sources out.
             torch_index_url = ""
             buildargs["FIND_LINKS"] = ""
-        if torch_index_url is None and _wheelhouse_has_pins(req):
+        if torch_index_url is None and _wheelhouse_has_pins(req, wheelhouse_of(framework)):
             torch_index_url = ""  # the pinned wheels are in .wheelhouse/: no index needed
         buildargs["EXTRA_INDEX_URL"] = (
             TORCH_CPU_INDEX if torch_index_url is None else torch_index_url
@@ -162,7 +170,8 @@ def build_images(
     if network:
         log(f"build network: {network}")
     if wheelhouse is not None:
-        log(f"wheelhouse: {', '.join(fill_wheelhouse(wheelhouse)) or 'no wheels'}")
+        for fw in names:
+            log(f"wheelhouse of {fw}: {', '.join(fill_wheelhouse(wheelhouse, fw)) or 'no wheels'}")
     return {
         fw: build_image(
             fw,

@@ -59,6 +59,7 @@ def test_wheelhouse_takes_only_pinned_wheels(
     house = tmp_path / "house"
     house.mkdir()
     assert not build._wheelhouse_has_pins(build.requirements_file("torch", "cpu"), house)
+    assert build.wheelhouse_of("torch") == build.WHEELHOUSE / "torch"  # one folder per image
     assert build.fill_wheelhouse(wheels, "torch", house) == [names[0]]
     assert sorted(p.name for p in house.iterdir()) == [names[0]]
     assert build._wheelhouse_has_pins(build.requirements_file("torch", "cpu"), house)
