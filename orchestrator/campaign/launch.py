@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,25 @@ def _run(ctx: Context, console: Console) -> None:
     execute(ctx, progress)
 
 
+@contextmanager
+def ends_like_a_campaign(console: Console, resume_hint: Callable[[], str]) -> Iterator[None]:
+    """How a campaign (or a study of campaigns) ends: an interruption exits 128+signal with
+    the resume command (`orchestrator <resume_hint()>`), --max-failures exits 1."""
+    try:
+        yield
+    except Interrupted as exc:
+        console.print(
+            f"{exc}; the run in progress is recorded as aborted. Resume with: "
+            f"orchestrator {resume_hint()}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(exc.exit_code)
+    except CampaignStopped as exc:
+        console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
 def campaign_command(
     options: dict[str, Any],
     profile: str | None,
@@ -199,7 +219,11 @@ def campaign_command(
     interruption exits 128+signal with the resume command; --max-failures exits 1, and so
     does a single run (`orchestrator run`) that did not end ok."""
     folder: list[Path] = []
-    try:
+
+    def hint() -> str:
+        return f"campaign --resume {folder[0] if folder else 'DIR'}"
+
+    with ends_like_a_campaign(console, hint):
         if resume is not None:
             extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
                      "source": inputs.source}  # fmt: skip
@@ -208,17 +232,6 @@ def campaign_command(
             resume_campaign(resume, inputs.meter_paths, console)
         else:
             new_campaign(options, profile, inputs, console=console, on_folder=folder.append)
-    except Interrupted as exc:
-        console.print(
-            f"{exc}; the run in progress is recorded as aborted. Resume with: "
-            f"orchestrator campaign --resume {folder[0] if folder else 'DIR'}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(exc.exit_code)
-    except CampaignStopped as exc:
-        console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
     if single_run and folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
         if any(s.status != "ok" for s in states):

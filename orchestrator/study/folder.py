@@ -142,14 +142,6 @@ class StudyFolder:
     def cell_dir(self, cell_id: str) -> Path:
         return self.cells_dir / cell_id
 
-    @staticmethod
-    def new_id(results: Path, name: str) -> str:
-        base = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{name}"
-        sid, n = base, 2
-        while (results / sid).exists():
-            sid, n = f"{base}-{n}", n + 1
-        return sid
-
     @classmethod
     def create(cls, results: Path, study_id: str, document: dict[str, Any]) -> StudyFolder:
         """The folder with its study.json, assembled beside its name and renamed into place:

@@ -11,7 +11,6 @@ run is never measured twice: that is the campaign's resume.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,9 +19,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.campaign.interrupts import Interrupted
-from orchestrator.campaign.launch import Inputs, MeterPaths, new_campaign, resume_campaign
-from orchestrator.campaign.protocol import CampaignStopped
+from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.launch import (
+    Inputs,
+    MeterPaths,
+    ends_like_a_campaign,
+    new_campaign,
+    resume_campaign,
+)
 from orchestrator.data import read_prepared
 from orchestrator.errors import UserError
 from orchestrator.meters.registry import open_meters
@@ -93,7 +97,7 @@ def start_study(path: Path, results: Path, executor_name: str, meter_paths: Mete
     run = executor(executor_name)
     study, text = read_study_file(path)
     _preflight(study, meter_paths)
-    study_id = StudyFolder.new_id(results, study.name)
+    study_id = CampaignFolder.new_id(results, study.name)  # <UTC time>-<name>, unique
     folder = StudyFolder.create(results, study_id, study_document(study, study_id, text, path,
                                                                   executor_name))  # fmt: skip
     on_folder.append(folder.root)
@@ -162,7 +166,12 @@ def study_command(
     """The CLI's `study run` and `study run-cell`: how the study ended, as a campaign ends:
     an interruption exits 128+signal with the resume command, --max-failures exits 1."""
     folder: list[Path] = []
-    try:
+
+    def hint() -> str:
+        target = folder[0] if folder else "DIR"
+        return f"study run-cell {target} {cell}" if cell else f"study run --resume {target}"
+
+    with ends_like_a_campaign(console, hint):
         if cell is not None:
             assert resume is not None
             folder.append(resume)
@@ -176,18 +185,6 @@ def study_command(
             raise UserError("give a study file (STUDY.toml), or --resume DIR")
         else:
             start_study(study_file, results, executor_name, meter_paths, console, folder)
-    except Interrupted as exc:
-        target = folder[0] if folder else "DIR"
-        again = f"study run-cell {target} {cell}" if cell else f"study run --resume {target}"
-        console.print(
-            f"{exc}; the run in progress is recorded as aborted. Resume with: orchestrator {again}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(exc.exit_code)
-    except CampaignStopped as exc:
-        console.print(f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
     console.print(f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True)
 
 
