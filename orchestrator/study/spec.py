@@ -56,7 +56,7 @@ class Key:
 
 def _kind(o: Option) -> str:
     special = {"frameworks": "frameworks", "dataset": "dataset", "runtime": "runtime",
-               "meter": "meter"}  # fmt: skip
+               "meter": "meter", "model": "model", "task": "task"}  # fmt: skip
     if o.key in special:
         return special[o.key]
     return {int: "int", float: "float", str: "str", Path: "path"}[o.type]
@@ -73,8 +73,10 @@ def _keys() -> dict[str, Key]:
         if o.key in workload or o.key in INPUTS:
             section = "workload"
         keys[o.key] = Key(o.key, section, _kind(o), o.minimum, o)
-    keys["model"] = Key("model", "workload", "model")
-    keys["task"] = Key("task", "workload", "task")
+    # Checked against orchestrator/workloads.py and recorded with the cell; passed on to the
+    # campaign once the options table has them (the entrypoint's --model and task).
+    keys.setdefault("model", Key("model", "workload", "model"))
+    keys.setdefault("task", Key("task", "workload", "task"))
     return keys
 
 
