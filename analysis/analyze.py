@@ -14,13 +14,31 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from analysis import evidence, plots
+from analysis import evidence, inference, plots
 from analysis.document import Bullets, Heading, to_html, to_markdown
 from analysis.errors import AnalysisInputError
 from analysis.load import Campaign, load_campaign, phase_names, read_power, tuples
 from analysis.precision_text import precision_lines
-from analysis.report import build_document, label
-from analysis.study import Study, build_study, phase_medians
+from analysis.report import build_document, label, verdict_lines
+from analysis.study import (
+    ACCURACY_MARGIN,
+    MIN_EFFECT,
+    PRIMARY,
+    Study,
+    build_study,
+    comparable_domains,
+    phase_medians,
+)
+
+# one violin per framework for these; the rest are in the tables
+VIOLIN_METRICS = (
+    "energy_gross_j",
+    "duration_s",
+    "mean_power_w",
+    "edp_j_s",
+    "energy_net_j",
+    "peak_rss_bytes",
+)
 
 REPORT_FILES = frozenset({"summary.csv", "stats.csv", "report.md", "report.html", "figures"})
 
@@ -54,17 +72,66 @@ def _typical_traces(campaign: Campaign, study: Study) -> dict[str, plots.PowerTr
     return traces
 
 
+def idle_series(campaign: Campaign, domain_set: str) -> pd.DataFrame:
+    """time_s (middle of the settled half) and power_w (summed over the compared domains) of
+    every idle gap that measured all of them."""
+    domains = [d for d in domain_set.split("+") if d]
+    rows = []
+    for g in campaign.gaps:
+        by_domain = {d: lv.mean_w for (_, d), lv in g.levels.items()}
+        if domains and all(d in by_domain for d in domains):
+            rows.append(
+                {"time_s": (g.start + 3 * g.end) / 4, "power_w": sum(by_domain[d] for d in domains)}
+            )
+    return pd.DataFrame(rows, columns=["time_s", "power_w"])
+
+
+def _forest_rows(study: Study) -> list[plots.ForestRow]:
+    rows = []
+    for m in PRIMARY:
+        for a, b in study.pairs:
+            r = study.comparison(m.column, a, b)
+            if r is not None:
+                rows.append(
+                    plots.ForestRow(
+                        f"{m.label}: {b} / {a}", r.ratio, r.ratio_ci_low, r.ratio_ci_high, r.verdict
+                    )
+                )
+    return rows
+
+
 def _figures(
-    campaign: Campaign, study: Study, fig_dir: Path, progress: Progress
+    campaign: Campaign, study: Study, idle: pd.DataFrame, fig_dir: Path, progress: Progress
 ) -> tuple[dict[str, Path], list[str]]:
     ok, fws = study.ok, study.frameworks
     figures: dict[str, Path] = {}
     notes: list[str] = []
-    task = progress.add_task("figures", total=len(study.metrics) + 5)
-    for m in study.metrics:
-        if m.column != "test_accuracy":
-            figures[f"violin-{m.column}"] = plots.violin_box(ok, m.column, label(m), fws, fig_dir)
+    shown = [m for m in study.metrics if m.column in VIOLIN_METRICS]
+    task = progress.add_task("figures", total=len(shown) + 7)
+    forest = _forest_rows(study)
+    if forest:
+        figures["forest"] = plots.forest(forest, inference.band(study.min_effect), fig_dir)
+    progress.advance(task)
+    for m in shown:
+        memory = m.column == "peak_rss_bytes"
+        figures[f"violin-{m.column}"] = plots.violin_box(
+            ok,
+            m.column,
+            "Peak memory (MiB)" if memory else label(m),
+            fws,
+            fig_dir,
+            log=not memory,
+            scale=2**20 if memory else 1.0,
+        )
         progress.advance(task)
+    if study.paired:
+        for m in PRIMARY:
+            if m.column in ok and ok[m.column].notna().any():
+                figures[f"drift-{m.column}"] = plots.drift(ok, m.column, label(m), fws, fig_dir)
+    progress.advance(task)
+    if len(idle) >= 2:
+        figures["idle-power"] = plots.idle_power(idle, fig_dir)
+    progress.advance(task)
     traces = _typical_traces(campaign, study)
     if traces:
         figures["power-series"] = plots.power_series(traces, fws, fig_dir)
@@ -88,7 +155,7 @@ def _figures(
             )
         progress.advance(task)
     if ok["position"].notna().any():
-        for col, axis in (("energy_gross_j", "Energy (gross, J)"), ("duration_s", "Time (s)")):
+        for col, axis in (("energy_gross_j", "Energy (J)"), ("duration_s", "Time (s)")):
             if ok[col].notna().any():
                 figures[f"order-{col}"] = plots.order_effects(ok, col, axis, fws, fig_dir)
     else:
@@ -125,12 +192,32 @@ def _staging(out: Path, allowed: frozenset[str] = REPORT_FILES) -> Iterator[Path
 
 
 def analyze(
-    campaign_dir: Path, out_dir: Path | None = None, seed: int = 0, console: Console | None = None
+    campaign_dir: Path,
+    out_dir: Path | None = None,
+    seed: int = 0,
+    console: Console | None = None,
+    *,
+    reference: str | None = None,
+    min_effect: float = MIN_EFFECT,
+    accuracy_margin: float = ACCURACY_MARGIN,
 ) -> Path:
-    """Analyse one campaign folder; returns the report folder (default DIR/report)."""
+    """Analyse one campaign folder; returns the report folder (default DIR/report).
+    `reference`: the framework the others are compared against (default the first
+    declared); `min_effect`: the smallest relevant change as a fraction (0.05 = 5%);
+    `accuracy_margin`: the equivalence margin of test accuracy as a fraction (0.005 = 0.5
+    percentage points)."""
     campaign_dir = Path(campaign_dir)
     out = Path(out_dir) if out_dir is not None else campaign_dir / "report"
     console = console or Console(stderr=True)
+    if not (0 < min_effect < 1):
+        raise AnalysisInputError(
+            f"--min-effect must be a percentage between 0 and 100, got {min_effect * 100:g}"
+        )
+    if not (0 < accuracy_margin < 1):
+        raise AnalysisInputError(
+            f"--accuracy-margin must be in percentage points between 0 and 100, got "
+            f"{accuracy_margin * 100:g}"
+        )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -141,9 +228,26 @@ def analyze(
     ) as progress:
         step = progress.add_task("loading runs", total=None)
         campaign = load_campaign(campaign_dir)
-        progress.update(step, description="statistics (bootstrap)")
+        known = sorted(set(campaign.runs["framework"]))
+        if reference is not None and reference not in known:
+            raise AnalysisInputError(
+                f"--reference {reference!r} is not a framework of this campaign; pass one of "
+                + ", ".join(known)
+            )
+        progress.update(step, description="statistics")
+        ok = campaign.runs[campaign.runs["status"] == "ok"]
+        domain_set, _ = comparable_domains(ok)
+        idle = idle_series(campaign, domain_set)
         study = build_study(
-            campaign.runs, list(campaign.meta.get("frameworks") or []), campaign.domains, seed=seed
+            campaign.runs,
+            list(campaign.meta.get("frameworks") or []),
+            campaign.domains,
+            reference=reference,
+            paired=is_paired(campaign),
+            min_effect=min_effect,
+            accuracy_margin=accuracy_margin,
+            idle=idle,
+            seed=seed,
         )
         results = {
             fw: [
@@ -156,7 +260,7 @@ def analyze(
         ev = evidence.gather(results)
         progress.update(step, visible=False)
         with _staging(out) as tmp:
-            figures, notes = _figures(campaign, study, tmp / "figures", progress)
+            figures, notes = _figures(campaign, study, idle, tmp / "figures", progress)
             summary = campaign.runs.copy()
             summary["outlier_metrics"] = _outlier_labels(summary, study)
             summary.to_csv(tmp / "summary.csv", index=False)
@@ -170,12 +274,17 @@ def analyze(
     return out
 
 
+def is_paired(campaign: Campaign) -> bool:
+    """A campaign runs every framework once per iteration in a shuffled order: compare per
+    iteration. An imported study has no such blocks (its run numbers are not iterations)."""
+    runs = campaign.runs
+    return not campaign.imported and bool(runs["position"].notna().any())
+
+
 def _summarise(console: Console, study: Study) -> None:
-    """The human summary on stderr, hyperfine-style: what was found, then what to distrust."""
-    for c in study.conclusions:
-        console.print(f"  {c.text}", highlight=False, soft_wrap=True)
-    if not study.conclusions:
-        console.print("  no supported difference between the frameworks", highlight=False)
+    """The human summary on stderr, hyperfine-style: the answer, then what to distrust."""
+    for line in verdict_lines(study):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
     for w in study.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
 

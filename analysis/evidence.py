@@ -11,12 +11,31 @@ from typing import Any
 
 import numpy as np
 
-CHECKS = (
-    ("parameter_count", ("parameter_count",)),
-    ("dataset sha256", ("dataset", "sha256")),
-    ("initial weights sha256", ("identical_work", "initial_weights_sha256")),
-    ("batch order sha256", ("identical_work", "batch_order_sha256")),
+# What must be the same in every run of every framework for "the same work": result.json
+# keys (dotted paths) and key prefixes. Every key under a prefix becomes its own check, so a
+# setting the workload starts to record is checked without a change here.
+CHECK_KEYS = (
+    "parameter_count",
+    "identical_work.initial_weights_sha256",
+    "identical_work.batch_order_sha256",
+    "versions.python",
+    "versions.numpy",
 )
+CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.")
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _checked(key: str) -> bool:
+    return key in CHECK_KEYS or key.startswith(CHECK_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,13 @@ class Check:
     name: str
     values: dict[str, list[str]]  # framework -> distinct values seen in its runs
     identical: bool  # one value, the same in every framework
+
+    @property
+    def verdict(self) -> str:
+        missing = [f for f, vs in self.values.items() if not vs]
+        if missing:
+            return "not recorded by " + ", ".join(missing)
+        return "yes" if self.identical else "no"
 
 
 @dataclass(frozen=True)
@@ -49,10 +75,15 @@ def _get(d: Mapping[str, Any], path: Sequence[str]) -> Any:
 
 def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> Evidence:
     fws = [f for f, rs in results_by_framework.items() if rs]
+    flat = {f: [_flatten(r) for r in results_by_framework[f]] for f in fws}
+    keys = sorted(
+        {k for rs in flat.values() for r in rs for k in r if _checked(k)},
+        key=lambda k: (k not in CHECK_KEYS, k),
+    )
     checks = []
-    for name, path in CHECKS:
+    for name in keys:
         values = {
-            f: sorted({str(v) for r in results_by_framework[f] if (v := _get(r, path)) is not None})
+            f: sorted({"null" if r[name] is None else str(r[name]) for r in flat[f] if name in r})
             for f in fws
         }
         distinct = {v for vs in values.values() for v in vs}

@@ -31,3 +31,45 @@ def p_value(p: float) -> str:
     if not math.isfinite(p):
         return "–"
     return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
+
+
+def p_floor(p: float) -> str:
+    """A p-value as the report prints it: below 1e-6 only "< 1e-6" (tail probabilities that
+    small depend on the test's approximations more than on the data)."""
+    if not math.isfinite(p):
+        return "–"
+    return "< 1e-6" if p < 1e-6 else p_value(p)
+
+
+def p_relation(p: float) -> str:
+    """ "< 1e-6" or "= 0.0123", to follow "p" in a sentence."""
+    text = p_floor(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def decimals_for(low: float, high: float) -> int:
+    """Decimals an interval of this width supports: 0 for a width of 1 to 10 points, one
+    more per tenfold narrower (at most 3)."""
+    width = high - low
+    if not (math.isfinite(width) and width > 0):
+        return 1
+    return max(0, min(3, -math.floor(math.log10(width))))
+
+
+def pct(v: float, decimals: int) -> str:
+    """A signed percentage; one that rounds to zero is "0%", never "0.0% lower"."""
+    if not math.isfinite(v):
+        return "–"
+    if round(v, decimals) == 0:
+        return "0%"
+    return f"{v:+.{decimals}f}%"
+
+
+def pct_interval(v: float, low: float, high: float, confidence: float = 0.95) -> str:
+    """ "+41% (95% CI +37% to +45%)", rounded to what the interval supports."""
+    if not math.isfinite(v):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{pct(v, 1)} (no interval: too few runs)"
+    d = decimals_for(low, high)
+    return f"{pct(v, d)} ({confidence:.0%} CI {pct(low, d)} to {pct(high, d)})"

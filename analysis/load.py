@@ -12,10 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import baseline as bl
 from analysis.errors import AnalysisInputError
+from analysis.jsonio import read_json
 
-# Only these domains may be added together: psys contains the packages and a package
-# contains its core and uncore, so adding those would count the same joules twice.
+# For folders written before run.json carried a `summable` flag per domain: only these may
+# be added together (psys contains the packages and a package its core and uncore, so
+# adding those would count the same joules twice).
 SUMMABLE = re.compile(r"^(cpu-package|dram|gpu)-\d+$")
 
 BASE_COLUMNS = [
@@ -34,8 +37,18 @@ BASE_COLUMNS = [
     "energy_estimated",
     "energy_gross_j",
     "energy_net_j",
+    "baseline_power_w",
+    "baseline_sd_w",
+    "baseline_before_w",
+    "baseline_after_w",
+    "baseline_gaps",
+    "net_negative",
     "mean_power_w",
     "edp_j_s",
+    "steady_epoch_energy_j",
+    "steady_epoch_duration_s",
+    "steady_step_energy_j",
+    "steady_step_duration_s",
     "test_accuracy",
     "test_loss",
     "peak_rss_bytes",
@@ -55,6 +68,7 @@ class Campaign:
     run_records: dict[str, dict[str, Any]]  # run.json by run_id
     results: dict[str, dict[str, Any]]  # result.json by run_id, where present
     notes: tuple[str, ...]  # what the folder lacks, told in the report
+    gaps: tuple[bl.Gap, ...] = ()  # the idle gaps (idle/), in time order
 
     @property
     def imported(self) -> bool:
@@ -67,23 +81,6 @@ class Campaign:
 
 def _is_domain_col(col: str) -> bool:
     return col.endswith("_gross_j") and col != "energy_gross_j"
-
-
-def read_json(path: Path, schema: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise AnalysisInputError(
-            f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); repair or remove the file"
-        ) from exc
-    if not isinstance(data, dict):
-        raise AnalysisInputError(f"{path}: expected a JSON object; repair or remove the file")
-    if data.get("schema") != schema or data.get("schema_version") != 1:
-        raise AnalysisInputError(
-            f"{path}: schema {data.get('schema')!r} version {data.get('schema_version')!r} is "
-            f"not {schema} version 1; use the fwenergy version that wrote it"
-        )
-    return data
 
 
 def _num(value: Any) -> float:
@@ -103,13 +100,48 @@ def _summable_total(by_domain: dict[str, Any], domains: list[str]) -> float:
     return float(sum(values))
 
 
+def summed_domains(energy: dict[str, dict[str, Any]]) -> list[str]:
+    """The domains a total adds: run.json's `summable` flag where the folder has it, the
+    naming rule above for folders written before it existed."""
+    if any("summable" in e for e in energy.values()):
+        return sorted(d for d, e in energy.items() if e.get("summable") is True)
+    return sorted(d for d in energy if SUMMABLE.match(d))
+
+
+def _steady(row: dict[str, Any], result: dict[str, Any] | None) -> None:
+    """Energy and time per epoch and per training step in steady state: the mean over
+    epochs 2.. (epoch 1 holds compilation and warm caches); with one epoch, epoch 1 without
+    its compile phase. This is what carries over to longer trainings."""
+    epochs = sorted(
+        int(k[len("phase_epoch_") : -len("_duration_s")])
+        for k in row
+        if k.startswith("phase_epoch_") and k.endswith("_duration_s")
+    )
+    later = [k for k in epochs if k >= 2]
+    for unit in ("energy_j", "duration_s"):
+        if later:
+            values = [row[f"phase_epoch_{k}_{unit}"] for k in later]
+            value = float(sum(values) / len(values))
+        elif epochs:
+            value = row[f"phase_epoch_1_{unit}"] - row.get(f"phase_compile_{unit}", math.nan)
+        else:
+            value = math.nan
+        row[f"steady_epoch_{unit}"] = value
+    config = (result or {}).get("config") or {}
+    count = _num(((result or {}).get("dataset") or {}).get("train_count"))
+    batch = _num(config.get("batch_size"))
+    steps = math.ceil(count / batch) if count > 0 and batch > 0 else math.nan
+    for unit in ("energy_j", "duration_s"):
+        row[f"steady_step_{unit}"] = row[f"steady_epoch_{unit}"] / steps
+
+
 def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
-    """One run.json (and its result.json, when the run wrote one) -> one row of the table."""
+    """One run.json (and its result.json, when the run wrote one) -> one row of the table.
+    Net energy and the baseline are filled in by `apply_baseline` (they need idle/)."""
     energy: dict[str, dict[str, Any]] = run.get("energy") or {}
-    summable = sorted(d for d in energy if SUMMABLE.match(d))
+    summable = summed_domains(energy)
     duration_s = _num(run.get("duration_s"))
     gross = _summable_total({d: e.get("gross_j") for d, e in energy.items()}, summable)
-    net = _summable_total({d: e.get("net_j") for d, e in energy.items()}, summable)
     row: dict[str, Any] = {
         "run_id": run["run_id"],
         "framework": run["framework"],
@@ -127,7 +159,13 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
         if summable
         else None,
         "energy_gross_j": gross,
-        "energy_net_j": net,
+        "energy_net_j": math.nan,
+        "baseline_power_w": math.nan,
+        "baseline_sd_w": math.nan,
+        "baseline_before_w": math.nan,
+        "baseline_after_w": math.nan,
+        "baseline_gaps": "",
+        "net_negative": None,
         "mean_power_w": gross / duration_s if duration_s > 0 else math.nan,
         "edp_j_s": gross * duration_s,
         "test_accuracy": math.nan,
@@ -140,7 +178,7 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
             row[key] = _num(result.get(key))
     for domain, e in sorted(energy.items()):
         row[f"{domain}_gross_j"] = _num(e.get("gross_j"))
-        row[f"{domain}_net_j"] = _num(e.get("net_j"))
+        row[f"{domain}_net_j"] = math.nan
         row[f"{domain}_mean_power_w"] = _num(e.get("mean_power_w"))
         row[f"{domain}_method"] = e.get("method")
     for phase in run.get("phases") or []:
@@ -149,7 +187,34 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
             continue
         row[f"phase_{name}_duration_s"] = _num(phase.get("duration_s"))
         row[f"phase_{name}_energy_j"] = _summable_total(phase.get("energy_j") or {}, summable)
+    _steady(row, result)
     return row
+
+
+def apply_baseline(row: dict[str, Any], run: dict[str, Any], gaps: list[bl.Gap]) -> None:
+    """Fill the row's baseline and net energy from the idle gaps that bracket the run."""
+    energy: dict[str, dict[str, Any]] = run.get("energy") or {}
+    domains = summed_domains(energy)
+    if not domains or not math.isfinite(row["energy_gross_j"]):
+        return
+    keys = [(str(energy[d].get("meter")), d) for d in domains]
+    span = row["ended_at"] - row["started_at"]
+    if not math.isfinite(span):
+        span = row["duration_s"]
+    b = bl.bracketing(row["started_at"], row["ended_at"], keys, gaps)
+    row |= {
+        "baseline_power_w": b.power_w,
+        "baseline_sd_w": b.sd_w,
+        "baseline_before_w": b.before_w,
+        "baseline_after_w": b.after_w,
+        "baseline_gaps": b.gaps,
+    }
+    if not b.gaps:
+        return
+    for d, power_w in b.by_domain.items():
+        row[f"{d}_net_j"] = _num(energy[d].get("gross_j")) - power_w * span
+    row["energy_net_j"] = row["energy_gross_j"] - b.power_w * span
+    row["net_negative"] = bool(row["energy_net_j"] < 0)
 
 
 def _phase_order(col: str) -> tuple[int, int, str]:
@@ -217,6 +282,9 @@ def load_campaign(folder: Path) -> Campaign:
         rows.append(tidy_row(run, result))
         run_dirs[run["run_id"]] = run_dir
         records[run["run_id"]] = run
+    gaps = bl.read_gaps(folder)
+    for row in rows:
+        apply_baseline(row, records[row["run_id"]], gaps)
     # a run that state.jsonl records but whose folder is gone still counts as a non-ok run
     for state in _read_state(folder / "state.jsonl"):
         run_id = state.get("run_id")
@@ -254,6 +322,7 @@ def load_campaign(folder: Path) -> Campaign:
         run_records=records,
         results=results,
         notes=tuple(notes),
+        gaps=tuple(gaps),
     )
 
 
@@ -263,12 +332,7 @@ def read_power(run_dir: Path, started_at: float) -> pd.DataFrame | None:
     paths = sorted(run_dir.glob("power-*.csv"))
     if not paths:
         return None
-    try:
-        frame = pd.read_csv(paths[0])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise AnalysisInputError(
-            f"{paths[0]}: unreadable CSV ({exc}); repair or remove it"
-        ) from exc
+    frame = bl.read_power_csv(paths[0])
     if "time_s" not in frame.columns or frame.empty:
         return None
     frame = frame[["time_s", *(c for c in frame.columns if c.endswith("_power_w"))]].copy()

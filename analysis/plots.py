@@ -13,12 +13,15 @@ import matplotlib
 matplotlib.use("Agg")  # no display on measurement hosts or in CI
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
 DPI = 110
+# An offset label ("+2.2e3" above the axis) hides the values readers compare: never use one.
+matplotlib.rcParams["axes.formatter.useoffset"] = False
 # Matplotlib stamps the date into SVG metadata; leaving it out keeps reruns byte-identical.
 SVG_META = {"Date": None}
 
@@ -39,17 +42,39 @@ def _save(fig: Figure, out_dir: Path, stem: str) -> Path:
     return png
 
 
+def _finish(ax: Any, xlabel: str, ylabel: str, title: str, out_dir: Path, stem: str) -> Path:
+    """Labels, legend and grid of a per-framework scatter, then save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(ax.figure, out_dir, stem)
+
+
 def _palette(frameworks: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     return dict(zip(frameworks, sns.color_palette("colorblind", len(frameworks)), strict=True))
 
 
 def violin_box(
-    ok: pd.DataFrame, column: str, label: str, frameworks: Sequence[str], out_dir: Path
+    ok: pd.DataFrame,
+    column: str,
+    label: str,
+    frameworks: Sequence[str],
+    out_dir: Path,
+    *,
+    log: bool = True,
+    scale: float = 1.0,
 ) -> Path:
     """Distribution per framework: a violin for the shape, a box for median and quartiles,
-    and every run as a dot so that small samples are not hidden behind a smooth curve."""
-    data = ok[ok[column].notna()]
+    and every run as a dot so that small samples are not hidden behind a smooth curve. On a
+    log axis by default, so that a framework five times slower does not flatten the others;
+    `scale` divides the values (bytes -> MiB)."""
+    data = ok[ok[column].notna()].copy()
+    data[column] = data[column] / scale
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    if log:
+        ax.set_yscale("log")
     order = [f for f in frameworks if f in set(data["framework"])]
     pal = _palette(frameworks)
     common: dict[str, Any] = {"data": data, "x": "framework", "y": column, "order": order,
@@ -138,7 +163,7 @@ def order_effects(
     """The metric against the run's position in its iteration: a slope means the order of
     the runs (heat, caches, tail energy of the previous run) leaks into the measurement."""
     data = ok[ok[column].notna() & ok["position"].notna()]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    _, ax = plt.subplots(figsize=(6.4, 4.2))
     pal = _palette(frameworks)
     rng = np.random.default_rng(0)
     for fw in frameworks:
@@ -156,14 +181,9 @@ def order_effects(
         )
         med = sub.groupby("position")[column].median()
         ax.plot(med.index, med.to_numpy(), color=pal[fw], lw=1.5)
-    positions = sorted(data["position"].unique())
-    ax.set_xticks(positions)
-    ax.set_xlabel("position in the iteration")
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} by position (lines: medians)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, out_dir, f"order-{column}")
+    ax.set_xticks(sorted(data["position"].unique()))
+    return _finish(ax, "position in the iteration", label, f"{label} by position (lines: medians)",
+                   out_dir, f"order-{column}")  # fmt: skip
 
 
 def accuracy(ok: pd.DataFrame, frameworks: Sequence[str], out_dir: Path) -> Path:
@@ -180,3 +200,95 @@ def accuracy(ok: pd.DataFrame, frameworks: Sequence[str], out_dir: Path) -> Path
     ax.set_title("Test accuracy after training")
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out_dir, "accuracy")
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    label: str  # e.g. "Energy: torch / keras"
+    ratio: float
+    low: float
+    high: float
+    verdict: str
+
+
+VERDICT_COLOURS = {
+    "higher": "#c62828",
+    "lower": "#1565c0",
+    "equivalent": "#2e7d32",
+    "inconclusive": "#616161",
+    "not testable": "#9e9e9e",
+}
+
+
+def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) -> Path:
+    """Each comparison's ratio B/A with its 95% interval on a log axis, the band of
+    irrelevant differences shaded: the whole answer in one picture."""
+    fig, ax = plt.subplots(figsize=(7.2, 0.25 * len(rows) + 0.8))
+    ax.set_xscale("log")
+    ax.axvspan(band[0], band[1], color="#e0e0e0", lw=0, label="irrelevant difference")
+    ax.axvline(1.0, color="black", lw=0.8)
+    finite = [v for r in rows for v in (r.low, r.high, r.ratio) if np.isfinite(v) and v > 0]
+    lo_lim = min([band[0], *finite]) / 1.15
+    hi_lim = max([band[1], *finite]) * 1.15
+    for y, r in enumerate(reversed(rows)):
+        colour = VERDICT_COLOURS.get(r.verdict, "black")
+        low = r.low if np.isfinite(r.low) and r.low > 0 else lo_lim
+        high = r.high if np.isfinite(r.high) else hi_lim
+        ax.plot([low, high], [y, y], color=colour, lw=2)
+        if np.isfinite(r.ratio) and r.ratio > 0:
+            ax.plot([r.ratio], [y], "o", color=colour)
+        ax.annotate(
+            r.verdict,
+            (hi_lim, y),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=colour,
+            annotation_clip=False,
+        )
+    ax.set_xlim(lo_lim, hi_lim)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([r.label for r in reversed(rows)], fontsize=9)
+    ax.set_xlabel("ratio B / A (log scale), 95% interval")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ticks = [
+        t
+        for t in (0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2, 3, 5, 10)
+        if lo_lim <= t <= hi_lim
+    ]
+    ax.set_xticks(ticks)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, out_dir, "forest")
+
+
+def drift(
+    ok: pd.DataFrame, column: str, label: str, frameworks: Sequence[str], out_dir: Path
+) -> Path:
+    """The metric against the iteration (time in the campaign), one line per framework: a
+    slope is drift, which the paired comparison cancels only when all frameworks share it."""
+    data = ok[ok[column].notna() & ok["iteration"].notna()]
+    _, ax = plt.subplots(figsize=(6.4, 3.6))
+    pal = _palette(frameworks)
+    for fw in frameworks:
+        sub = data[data["framework"] == fw].sort_values("iteration")
+        if not sub.empty:
+            ax.plot(sub["iteration"], sub[column], "o-", ms=3, lw=1, color=pal[fw], label=fw)
+    ax.set_yscale("log")
+    return _finish(ax, "iteration", label, f"{label} over the campaign", out_dir,
+                   f"drift-{column}")  # fmt: skip
+
+
+def idle_power(idle: pd.DataFrame, out_dir: Path) -> Path:
+    """The settled idle power of every gap over the campaign: the baseline net energy uses."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    t = (idle["time_s"] - idle["time_s"].min()) / 60
+    ax.plot(t, idle["power_w"], "o-", ms=3, lw=1, color="#555555")
+    ax.set_xlabel("minutes since the first idle gap")
+    ax.set_ylabel("idle power (W)")
+    ax.set_title("Idle power (settled second half of each gap)")
+    ax.grid(alpha=0.3)
+    return _save(fig, out_dir, "idle-power")

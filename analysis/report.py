@@ -1,5 +1,7 @@
 """The report's content: campaign + study + evidence + figures -> a Document (rendered to
-Markdown and HTML by analysis.document)."""
+Markdown and HTML by analysis.document). The first screen is the answer: scope, the verdict
+table and the forest plot; then limitations, warnings and the detail, each figure next to
+the numbers it illustrates."""
 
 from __future__ import annotations
 
@@ -9,15 +11,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from analysis import stats
-from analysis.document import Bullets, Callout, Document, Figure, Heading, Para, Table
+from analysis import inference, stats
+from analysis.document import Block, Bullets, Callout, Document, Figure, Heading, Para, Table
 from analysis.evidence import Evidence
+from analysis.fmt import decimals_for, p_relation, pct, pct_interval
 from analysis.fmt import number as fmt
-from analysis.fmt import p_value as fmt_p
+from analysis.fmt import p_floor as fmt_p
 from analysis.load import Campaign, tuples
-from analysis.study import Metric, Study
+from analysis.study import PRIMARY, SECONDARY, Metric, Study
+
+# the reference study's Tables 1-3, now with intervals and verdicts
+ANSWER_METRICS = ("duration_s", "energy_gross_j", "mean_power_w", "edp_j_s")
+MIN_EFFECT_REASON = (
+    "RAPL's own error is of the order of a few percent (Khan et al. 2018), and identical "
+    "machines differ by more than that, so a smaller difference would not carry over to "
+    "anyone else's hardware"
+)
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -32,8 +41,22 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+def label(m: Metric) -> str:
+    return f"{m.label} ({m.unit})" if m.unit else m.label
+
+
 def no_energy(study: Study) -> bool:
-    return not any(m.unit in ("J", "J·s", "W") for m in study.metrics)
+    return not any(m.column == "energy_gross_j" for m in study.metrics)
+
+
+def _band_text(study: Study) -> str:
+    return f"±{study.min_effect:.0%}"
+
+
+def _design(study: Study) -> str:
+    if study.paired:
+        return f"paired by iteration (at least {study.min_pairs} per pair)"
+    return "independent samples (an imported study has no iterations)"
 
 
 def build_document(
@@ -45,24 +68,7 @@ def build_document(
 ) -> Document:
     meta = campaign.meta
     doc = Document(f"Framework energy report: {meta.get('campaign_id', campaign.path.name)}")
-    runs = campaign.runs
-    meters = sorted({m for s in runs["meters"].dropna() for m in str(s).split("+") if m})
-    doc.add(
-        Para(
-            f"{len(runs)} runs of {', '.join(study.frameworks)}; {len(study.ok)} finished ok and "
-            f"enter the statistics. Meter(s): {', '.join(meters) or 'none recorded'}. "
-            f"Bootstrap seed {study.seed}."
-        )
-    )
-    totals = sorted({str(s) for s in runs["energy_domains"].dropna() if s})
-    if totals:
-        doc.add(
-            Para(
-                "Energy (gross/net) is the sum of "
-                + " or ".join(totals)
-                + " (packages, DRAM and GPUs only: psys and core/uncore nest inside them)."
-            )
-        )
+    doc.add(Para(_scope(campaign, study)))
     if no_energy(study):
         doc.add(
             Callout(
@@ -72,90 +78,414 @@ def build_document(
                 loud=True,
             )
         )
-    if campaign.imported:
-        doc.add(
-            Callout(
-                "Imported study (EnergiBridge CSVs): there is no result.json, event log or phase "
-                "data, so accuracy, memory, identical-work evidence and per-phase energy are "
-                f"absent. Source: {json.dumps(meta.get('imported'))[:300]}"
-            )
-        )
-    _conclusions(doc, study)
+    _answer(doc, study, figures)
+    _limitations(doc, campaign, study)
     if study.warnings:
         doc.add(Heading("Warnings"), Bullets(study.warnings))
-    _environment(doc, meta)
-    _identical_work(doc, evidence)
+    _sample_size(doc, study)
+    _decomposed(doc, study, figures)
+    _baseline(doc, campaign, study, figures)
+    _drift(doc, study, figures)
+    _identical_work(doc, evidence, campaign.imported)
+    _details(doc, study, figures)
     _runs(doc, campaign, study)
-    _statistics(doc, study)
-    _figures(doc, study, figures, figure_notes)
-    _method(doc)
+    _environment(doc, meta)
+    _other_figures(doc, figures, figure_notes)
+    _method(doc, study)
     return doc
 
 
-def _conclusions(doc: Document, study: Study) -> None:
-    doc.add(Heading("Conclusions"))
-    doc.add(
-        Para(
-            f"A difference is stated only when its Holm-corrected p-value is below "
-            f"{stats.ALPHA} AND |Cliff's delta| is at least {stats.CONCLUSION_MIN_ABS_DELTA} "
-            "(a medium effect, Romano et al. 2006). Everything else is reported in the tables "
-            "but not claimed."
-        )
+def _scope(campaign: Campaign, study: Study) -> str:
+    meta = campaign.meta
+    prov = meta.get("provenance") or {}
+    cpu = (prov.get("cpu") or {}).get("model") or "an unrecorded CPU"
+    host = (prov.get("host") or {}).get("hostname") or "one machine"
+    device = (meta.get("workload") or {}).get("device") or "unrecorded"
+    runs = campaign.runs
+    meters = sorted({m for s in runs["meters"].dropna() for m in str(s).split("+") if m})
+    domain_sets = sorted({str(s) for s in study.ok["energy_domains"].dropna() if s})
+    energy = (
+        f"energy = {' or '.join(domain_sets)} measured by {', '.join(meters)}"
+        if domain_sets
+        else "no energy measured"
     )
-    if study.conclusions:
-        doc.add(
-            Bullets(
+    imported = " Imported EnergiBridge study." if campaign.imported else ""
+    return (
+        f"Scope: this machine only ({cpu}, host {host}), device {device}; {energy}. "
+        f"{len(study.ok)} of {len(runs)} runs ok; {_design(study)}; compared with the "
+        f"reference, {study.reference}; relevant beyond {_band_text(study)}.{imported}"
+    )
+
+
+def _answer_rows(study: Study) -> list[list[str]]:
+    units = {m.column: m.unit for m in (*PRIMARY, *SECONDARY)}
+    names = {m.column: m.label for m in (*PRIMARY, *SECONDARY)}
+    rows = []
+    for a, b in study.pairs:
+        for col in ANSWER_METRICS:
+            r = study.comparison(col, a, b)
+            if r is None:
+                continue
+            secondary = "" if r.role == "primary" else " (exploratory)"
+            rows.append(
                 [
-                    c.text
-                    + ("" if c.holds_without_outliers else " [does NOT hold without outliers]")
-                    for c in study.conclusions
+                    f"{b} vs {a}",
+                    names[col] + secondary,
+                    f"{fmt(r.median_a)} {units[col]}",
+                    f"{fmt(r.median_b)} {units[col]}",
+                    pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high),
+                    r.verdict,
                 ]
             )
-        )
-    claimed = {c.metric for c in study.conclusions}
-    silent = [m.label for m in study.metrics if m.column not in claimed]
-    if silent:
+    return rows
+
+
+def _answer(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
+    doc.add(Heading("Answer"))
+    rows = _answer_rows(study)
+    if rows:
         doc.add(
-            Para("No supported difference between any frameworks in: " + ", ".join(silent) + ".")
+            Table(
+                ["B vs A", "metric", "median A", "median B", "change B vs A", "verdict"],
+                rows,
+                caption="Medians per pair; change = ratio B/A - 1 with its 95% interval",
+            )
         )
+    if "forest" in figures:
+        doc.add(
+            Figure(
+                figures["forest"],
+                f"Energy and time ratios B/A with 95% intervals; grey band: {_band_text(study)}",
+            )
+        )
+    doc.add(Bullets(verdict_lines(study)))
 
 
-def _environment(doc: Document, meta: Mapping[str, Any]) -> None:
-    doc.add(Heading("Environment and protocol"))
-    for key, title in (
-        ("protocol", "Protocol"),
-        ("workload", "Workload"),
-        ("dataset", "Dataset"),
-        ("provenance", "Provenance"),
+def _claim(study: Study, r: Any, name: str) -> str:
+    head = f"{name}: {r.framework_b} vs {r.framework}"
+    n_text = f"n = {r.n_pairs} paired iterations" if study.paired else f"n = {r.n_a} and {r.n_b}"
+    if r.verdict == "not testable":
+        return (
+            f"{head}: not testable at {n_text} (the smallest p-value possible is "
+            f"{r.min_p_possible:.2g}); no inference is possible."
+        )
+    change = pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high)
+    test = f"{r.test}, Holm p {p_relation(r.p_holm)}"
+    band = _band_text(study)
+    text = {
+        "higher": f"higher: the whole interval lies above +{study.min_effect:.0%}",
+        "lower": f"lower: the whole interval lies below -{study.min_effect:.0%}",
+        "equivalent": f"equivalent: no difference larger than {band} (the whole interval "
+        "lies inside the band)",
+        "inconclusive": f"inconclusive: the interval reaches into or across the {band} band, "
+        "so neither a relevant difference nor equivalence is shown",
+    }.get(r.verdict, r.verdict)
+    return f"{head} {change}: {text} ({test})."
+
+
+def verdict_lines(study: Study) -> list[str]:
+    """One sentence per primary comparison, then accuracy: what the report lets one claim."""
+    lines = []
+    for m in PRIMARY:
+        for a, b in study.pairs:
+            r = study.comparison(m.column, a, b)
+            if r is not None:
+                lines.append(_claim(study, r, m.label))
+    eq = study.rows("equivalence")
+    margin_pp = study.accuracy_margin * 100
+    for r in tuples(eq):
+        d = decimals_for(r.diff_ci_low * 100, r.diff_ci_high * 100)
+        diff = (
+            f"{pct(r.diff * 100, d)[:-1]} pp (90% CI {pct(r.diff_ci_low * 100, d)[:-1]} to "
+            f"{pct(r.diff_ci_high * 100, d)[:-1]} pp)"
+            if math.isfinite(r.diff_ci_low)
+            else f"{pct(r.diff * 100, 2)[:-1]} pp (no interval: too few runs)"
+        )
+        if r.verdict == "equivalent":
+            tail = f"equivalent within ±{margin_pp:g} pp (TOST, Holm p {p_relation(r.p_holm)})"
+        else:
+            tail = (
+                f"NOT shown equivalent within ±{margin_pp:g} pp (TOST, Holm p "
+                f"{p_relation(r.p_holm)}); this is no evidence of the same accuracy"
+            )
+        lines.append(f"Accuracy: {r.framework_b} - {r.framework} = {diff}: {tail}.")
+    return lines
+
+
+def _limitations(doc: Document, campaign: Campaign, study: Study) -> None:
+    meta = campaign.meta
+    prov = meta.get("provenance") or {}
+    protocol = meta.get("protocol") or {}
+    cpu = prov.get("cpu") or {}
+    items = [
+        f"One machine ({cpu.get('model') or 'CPU not recorded'}): other CPUs, GPUs, "
+        "frameworks versions or configurations may rank differently."
+    ]
+    domains = sorted(
+        {d for s in study.ok["energy_domains"].dropna() for d in str(s).split("+") if d}
+    )
+    if domains:
+        interval = protocol.get("interval_ms")
+        resolution = (
+            f"; sampled every {interval} ms, so a phase boundary is uncertain by about one interval"
+            if interval
+            else ""
+        )
+        items.append(
+            f"Meter scope: only {', '.join(domains)} are counted; the rest of the machine "
+            f"(fans, disks, memory not covered, power-supply losses) is not{resolution}."
+        )
+        packages = [d for d in domains if d.startswith("cpu-package-")]
+        sockets = cpu.get("sockets") or cpu.get("packages")
+        if isinstance(sockets, int) and packages and len(packages) < sockets:
+            items.append(f"Socket coverage: {len(packages)} of {sockets} CPU packages measured.")
+        elif packages and not isinstance(sockets, int):
+            items.append(
+                f"Socket coverage: {len(packages)} CPU package(s) measured; the provenance does "
+                "not say how many sockets the machine has."
+            )
+    notes = [str(n) for r in campaign.run_records.values() for n in r.get("notes") or []]
+    for word, text in (
+        ("wrap", "energy-counter wrap-arounds corrected"),
+        ("socket 0", "runs measured on socket 0 only"),
     ):
-        block = meta.get(key)
-        if isinstance(block, Mapping) and block:
-            doc.add(Table(["setting", "value"], _flatten(block), caption=title))
-    top = [(k, json.dumps(meta[k])) for k in ("frameworks", "iterations", "seed") if k in meta]
-    if top:
-        doc.add(Table(["setting", "value"], top, caption="Campaign"))
+        hits = [n for n in notes if word in n.lower()]
+        if hits:
+            items.append(f"Run notes: {len(hits)} note(s) of {text} (e.g. {hits[0][:160]}).")
+    runtime = protocol.get("runtime")
+    if runtime == "docker":
+        items.append("Runs in Docker containers: the container runtime's own energy is counted.")
+    governor, boost = prov.get("governor"), prov.get("boost")
+    if governor is not None or boost is not None:
+        scaling = (
+            ""
+            if governor == "performance" and boost in ("off", False)
+            else (" Frequency scaling adds variance and can favour short runs.")
+        )
+        items.append(f"CPU governor {governor}, boost {boost}.{scaling}")
+    if campaign.imported:
+        items.append(
+            "Imported study: no idle baseline (net energy absent), no result.json (identical "
+            "work cannot be shown), runs compared as independent samples."
+        )
+    doc.add(Heading("Limitations"), Bullets(items))
+
+
+def _sample_size(doc: Document, study: Study) -> None:
+    c = study.rows("compare")
+    c = c[c["role"] == "primary"]
+    if c.empty:
+        return
+    doc.add(Heading("Sample size"))
+    unit = "paired iterations" if study.paired else "runs per framework"
+    n = study.min_pairs
+    p_min = inference.min_p_signed_rank(n) if study.paired else inference.min_p_rank_sum(n, n)
+    if p_min >= stats.ALPHA:
+        doc.add(
+            Para(
+                f"With {n} {unit} no test can reach p < {stats.ALPHA}: no inference is "
+                "possible. Run at least 6 iterations (the reference protocol runs 35)."
+            )
+        )
+        return
+    items = []
+    for m in PRIMARY:
+        sub = c[c["metric"] == m.column]
+        if sub.empty or not sub["detectable_ratio"].notna().any():
+            continue
+        worst = float(sub["detectable_ratio"].max())
+        items.append(
+            f"{m.label}: from the observed spread, this campaign ({n} {unit}) detects a "
+            f"ratio of about {worst:.4g} (a change of ±{(worst - 1) * 100:.2g}%) with 80% "
+            f"power; a higher/lower verdict needs the true change to exceed about "
+            f"{study.min_effect * 100:.0f}% + {(worst - 1) * 100:.2g}%."
+        )
+    doc.add(Bullets(items))
+
+
+def _decomposed(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
+    if no_energy(study):
+        return
+    doc.add(Heading("Energy decomposed: time x power"))
+    items = []
+    for a, b in study.pairs:
+        e, t, p = (
+            study.comparison(c, a, b) for c in ("energy_gross_j", "duration_s", "mean_power_w")
+        )
+        if e is None or t is None or p is None or not (e.ratio > 0 and t.ratio > 0 and p.ratio > 0):
+            continue
+        if e.verdict in ("higher", "lower"):
+            by_time = abs(math.log(t.ratio)) >= abs(math.log(p.ratio))
+            source = "time (how long it runs)" if by_time else "power (how hard it runs)"
+            why = f"the difference comes mostly from {source}"
+        else:
+            why = f"no relevant energy difference to attribute ({e.verdict})"
+        items.append(
+            f"{b} vs {a}: energy x{e.ratio:.3g} = time x{t.ratio:.3g} x power x{p.ratio:.3g} "
+            f"(E = P x t); {why}."
+        )
+    doc.add(Bullets(items) if items else Para("No pair has energy, time and power."))
+    steady = [m for m in study.metrics if m.column.startswith("steady_")]
+    if steady:
+        doc.add(
+            Para(
+                "Steady state (epochs 2 onwards, without start-up and compilation): what "
+                "carries over to longer trainings."
+            )
+        )
+        doc.add(_compare_table(study, steady, "Steady-state energy and time per epoch and step"))
+    for key, caption in (
+        ("phase-energy", "Energy per phase, median over ok runs (compile is split out of epoch_1)"),
+        ("phase-time", "Time per phase, median over ok runs"),
+    ):
+        if key in figures:
+            doc.add(Figure(figures[key], caption))
+
+
+def _baseline(doc: Document, campaign: Campaign, study: Study, figures: Mapping[str, Path]) -> None:
+    if no_energy(study):
+        return
+    doc.add(Heading("Idle baseline and net energy (sensitivity)"))
+    runs = study.ok
+    measured = runs[runs["energy_gross_j"].notna()]
+    without = measured[measured["baseline_gaps"].fillna("") == ""]
+    one_side = measured[measured["baseline_gaps"].isin(["before", "after", "nearest", "mixed"])]
+    if not campaign.gaps:
+        doc.add(Para("No idle/ gaps in this folder: net energy cannot be computed."))
+        return
+    doc.add(
+        Para(
+            "Baseline power = mean power over the settled second half of the idle gap before "
+            "and the gap after each run (recomputed from idle/, the orchestrator's rule); net = "
+            "gross - baseline x duration. Net energy is exploratory: gross vs net shows how "
+            "much the verdicts depend on the idle level."
+        )
+    )
+    if len(without):
+        doc.add(
+            Callout(
+                f"{len(without)} run(s) have no bracketing idle gap and so no net "
+                "energy: " + ", ".join(without["run_id"].astype(str))
+            )
+        )
+    if len(one_side):
+        doc.add(
+            Para(
+                f"{len(one_side)} run(s) use one gap only (the other is missing): "
+                + ", ".join(f"{r.run_id} ({r.baseline_gaps})" for r in tuples(one_side))
+            )
+        )
+    neg = campaign.runs[campaign.runs["net_negative"].eq(True)]
+    if len(neg):
+        doc.add(Callout("Negative net energy (flagged): " + ", ".join(neg["run_id"].astype(str))))
+    by_fw = measured.groupby("framework")
+    doc.add(
+        Table(
+            [
+                "framework",
+                "median baseline (W)",
+                "median spread sd (W)",
+                "median gross (J)",
+                "median net (J)",
+                "net / gross",
+            ],
+            [
+                [
+                    str(fw),
+                    fmt(g["baseline_power_w"].median()),
+                    fmt(g["baseline_sd_w"].median()),
+                    fmt(g["energy_gross_j"].median()),
+                    fmt(g["energy_net_j"].median()),
+                    f"{g['energy_net_j'].median() / g['energy_gross_j'].median():.1%}"
+                    if g["energy_net_j"].notna().any()
+                    else "–",
+                ]
+                for fw, g in (
+                    (f, by_fw.get_group(f)) for f in study.frameworks if f in by_fw.groups
+                )
+            ],
+            caption="Per framework (per run in summary.csv: baseline_power_w, baseline_sd_w, "
+            "baseline_before_w, baseline_after_w, baseline_gaps)",
+        )
+    )
+    rows = []
+    for a, b in study.pairs:
+        g, n = study.comparison("energy_gross_j", a, b), study.comparison("energy_net_j", a, b)
+        if g is not None and n is not None:
+            rows.append(
+                [
+                    f"{b} vs {a}",
+                    pct_interval(g.pct_change, g.pct_ci_low, g.pct_ci_high),
+                    g.verdict,
+                    pct_interval(n.pct_change, n.pct_ci_low, n.pct_ci_high),
+                    n.verdict,
+                ]
+            )
+    if rows:
+        doc.add(
+            Table(
+                ["B vs A", "gross change", "gross verdict", "net change", "net verdict"],
+                rows,
+                caption="Gross vs net energy",
+            )
+        )
+    if "idle-power" in figures:
+        doc.add(Figure(figures["idle-power"], "Idle power of every gap over the campaign"))
+
+
+def _drift(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
+    t = study.rows("trend")
+    if t.empty:
+        return
+    doc.add(Heading("Drift and order effects"))
+    doc.add(
+        Table(
+            ["framework", "metric", "against", "test", "n", "statistic", "Holm p"],
+            [
+                [
+                    r.framework,
+                    r.metric,
+                    r.against,
+                    r.test,
+                    str(r.n),
+                    fmt(r.statistic, 3),
+                    fmt_p(r.p_holm),
+                ]
+                for r in tuples(t)
+            ],
+            caption="Spearman's rho against iteration (drift), Kruskal-Wallis across "
+            "positions in the iteration (order); one Holm family",
+        )
+    )
+    for key in sorted(figures):
+        if key.startswith(("drift-", "order-")):
+            what = "over the campaign" if key.startswith("drift-") else "by position"
+            doc.add(Figure(figures[key], f"{key.split('-', 1)[1]} {what}"))
 
 
 def _short(v: str) -> str:
     return v[:12] + "…" if len(v) > 16 else v
 
 
-def _identical_work(doc: Document, ev: Evidence) -> None:
+def _identical_work(doc: Document, ev: Evidence, imported: bool) -> None:
     doc.add(Heading("Identical work"))
     if not ev.has_results:
         doc.add(
-            Para("No result.json in any ok run: no evidence that the frameworks did the same work.")
+            Para(
+                "No result.json in any ok run"
+                + (" (an imported study)" if imported else "")
+                + ": no evidence that the frameworks did the same work."
+            )
         )
         return
-    rows = []
-    for c in ev.checks:
-        rows.append(
-            [
-                c.name,
-                *(", ".join(_short(v) for v in c.values[f]) or "–" for f in ev.frameworks),
-                "yes" if c.identical else "NO",
-            ]
-        )
+    rows = [
+        [
+            c.name,
+            *(", ".join(_short(v) for v in c.values[f]) or "–" for f in ev.frameworks),
+            c.verdict,
+        ]
+        for c in ev.checks
+    ]
     rows.append(["framework version", *(ev.versions[f] for f in ev.frameworks), ""])
     doc.add(
         Table(
@@ -183,6 +513,132 @@ def _identical_work(doc: Document, ev: Evidence) -> None:
         )
 
 
+def _describe_table(study: Study, m: Metric, variant: str = "all") -> Table:
+    t = study.rows("describe", variant)
+    d = t[t["metric"] == m.column]
+    scale, unit = (2**20, "MiB") if m.unit == "bytes" else (1, m.unit)
+    return Table(
+        [
+            "framework",
+            "n",
+            "median",
+            "95% CI of median",
+            "mean",
+            "sd",
+            "min",
+            "max",
+            "IQR",
+            "CV",
+            "SW p",
+            "outliers",
+        ],
+        [
+            [
+                r.framework,
+                str(r.n),
+                fmt(r.median / scale),
+                f"[{fmt(r.median_ci_low / scale)}, {fmt(r.median_ci_high / scale)}]",
+                fmt(r.mean / scale),
+                fmt(r.sd / scale),
+                fmt(r.min / scale),
+                fmt(r.max / scale),
+                fmt(r.iqr / scale),
+                f"{r.cv:.1%}" if math.isfinite(r.cv) else "–",
+                fmt_p(r.shapiro_p),
+                str(r.outliers),
+            ]
+            for r in tuples(d)
+        ],
+        caption=f"{m.label} ({unit})" if unit else m.label,
+    )
+
+
+def _compare_table(study: Study, metrics: list[Metric], caption: str) -> Table:
+    c = study.rows("compare")
+    rows = []
+    for m in metrics:
+        for r in tuples(c[c["metric"] == m.column]):
+            rows.append(
+                [
+                    m.label,
+                    f"{r.framework_b} vs {r.framework}",
+                    pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high),
+                    r.test,
+                    fmt_p(r.p_value),
+                    fmt_p(r.p_holm),
+                    r.verdict,
+                    f"{r.cliffs_delta:+.2f}" if math.isfinite(r.cliffs_delta) else "–",
+                ]
+            )
+    return Table(
+        [
+            "metric",
+            "B vs A",
+            "change B vs A",
+            "test",
+            "p",
+            "Holm p",
+            "verdict",
+            "Cliff's delta (overlap)",
+        ],
+        rows,
+        caption=caption,
+    )
+
+
+def _details(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
+    doc.add(Heading("Details per metric"))
+    doc.add(
+        Para(
+            "Primary: energy and time (one Holm family). Exploratory: power, EDP, net energy, "
+            "per-domain and steady-state energy (their own family). Memory is descriptive. "
+            "CI of the median: percentile bootstrap; SW p: Shapiro-Wilk, a description only."
+        )
+    )
+    for m in study.metrics:
+        if m.column.startswith("steady_"):
+            continue
+        role = {
+            "primary": "primary",
+            "secondary": "exploratory",
+            "check": "check",
+            "descriptive": "descriptive",
+        }[m.role]
+        doc.add(Heading(f"{label(m)}: {role}", 3))
+        doc.add(_describe_table(study, m))
+        if m.role != "check":
+            doc.add(_compare_table(study, [m], ""))
+        key = f"violin-{m.column}"
+        if key in figures:
+            doc.add(Figure(figures[key], f"{label(m)} per framework: violin, box and every run"))
+        if m.column == "test_accuracy" and "accuracy" in figures:
+            doc.add(Figure(figures["accuracy"], "Test accuracy per framework"))
+    _outliers(doc, study)
+
+
+def _outliers(doc: Document, study: Study) -> None:
+    doc.add(Heading("Outliers", 3))
+    o = study.outliers
+    if o.empty:
+        doc.add(Para("No value was flagged (Tukey's fences, 1.5 x IQR per framework and metric)."))
+        return
+    doc.add(
+        Para(
+            f"Flagged with Tukey's fences ({stats.TUKEY_K} x IQR beyond the quartiles, per "
+            "framework and metric). They stay in the analysis; stats.csv repeats every "
+            "comparison without them (variant without-outliers), and a warning says when that "
+            "changes a primary verdict."
+        )
+    )
+    doc.add(
+        Table(
+            ["run", "framework", "metric", "value"],
+            [[r.run_id, r.framework, r.metric, fmt(float(r.value))] for r in tuples(o)],
+            caption="Flagged values",
+        )
+    )
+
+
 def _runs(doc: Document, campaign: Campaign, study: Study) -> None:
     doc.add(Heading("Runs"))
     counts = study.status_counts
@@ -205,206 +661,73 @@ def _runs(doc: Document, campaign: Campaign, study: Study) -> None:
                 caption="Excluded runs",
             )
         )
-    if campaign.notes:
-        doc.add(Bullets(list(campaign.notes)))
+    notes: list[str] = list(campaign.notes) + study.excluded
+    if notes:
+        doc.add(Bullets(notes))
 
 
-def label(m: Metric) -> str:
-    return f"{m.label} ({m.unit})" if m.unit else m.label
+def _environment(doc: Document, meta: Mapping[str, Any]) -> None:
+    doc.add(Heading("Environment and protocol"))
+    for key, title in (
+        ("protocol", "Protocol"),
+        ("workload", "Workload"),
+        ("dataset", "Dataset"),
+        ("provenance", "Provenance"),
+        ("imported", "Imported from"),
+    ):
+        block = meta.get(key)
+        if isinstance(block, Mapping) and block:
+            doc.add(Table(["setting", "value"], _flatten(block), caption=title))
+    top = [(k, json.dumps(meta[k])) for k in ("frameworks", "iterations", "seed") if k in meta]
+    if top:
+        doc.add(Table(["setting", "value"], top, caption="Campaign"))
 
 
-def _statistics(doc: Document, study: Study) -> None:
-    t = study.table
-    doc.add(Heading("Statistics"))
-    doc.add(
-        Para(
-            "All values from report/stats.csv (variant 'all'). CI: bootstrap 95% interval "
-            "of the median. SW p: Shapiro-Wilk."
-        )
-    )
-    for m in study.metrics:
-        d = t[(t["kind"] == "describe") & (t["variant"] == "all") & (t["metric"] == m.column)]
-        doc.add(Heading(label(m), 3))
-        doc.add(
-            Table(
-                [
-                    "framework",
-                    "n",
-                    "mean",
-                    "median",
-                    "95% CI of median",
-                    "sd",
-                    "variance",
-                    "min",
-                    "max",
-                    "IQR",
-                    "CV",
-                    "SW p",
-                    "outliers",
-                ],
-                [
-                    [
-                        r.framework,
-                        str(int(r.n)),
-                        fmt(r.mean),
-                        fmt(r.median),
-                        f"[{fmt(r.median_ci_low)}, {fmt(r.median_ci_high)}]",
-                        fmt(r.sd),
-                        fmt(r.variance),
-                        fmt(r.min),
-                        fmt(r.max),
-                        fmt(r.iqr),
-                        f"{r.cv:.1%}" if math.isfinite(r.cv) else "–",
-                        fmt_p(r.shapiro_p),
-                        str(int(r.outliers)),
-                    ]
-                    for r in tuples(d)
-                ],
+def _other_figures(doc: Document, figures: Mapping[str, Path], notes: list[str]) -> None:
+    blocks: list[Block] = []
+    if "power-series" in figures:
+        blocks.append(
+            Figure(
+                figures["power-series"],
+                "Power of one typical run per framework (the run closest to its framework's "
+                "median energy), phases shaded; compile is hatched inside epoch_1",
             )
         )
-        doc.add(_compare_table(t, m, "all", ""))
-    _pair_tables(doc, study)
-    _outliers(doc, study)
+    blocks += [Callout(n) for n in notes]
+    if blocks:
+        doc.add(Heading("Power over time"), *blocks)
 
 
-def _compare_table(t: pd.DataFrame, m: Metric, variant: str, caption: str) -> Table:
-    c = t[(t["kind"] == "compare") & (t["variant"] == variant) & (t["metric"] == m.column)]
-    return Table(
-        [
-            "A vs B",
-            "test",
-            "p",
-            "Holm p",
-            "Cohen's d",
-            "Cliff's delta",
-            "CLES",
-            "median A",
-            "median B",
-            "B - A",
-            "change",
-            "supported",
-        ],
-        [
-            [
-                f"{r.framework} vs {r.framework_b}",
-                r.test,
-                fmt_p(r.p_value),
-                fmt_p(r.p_holm),
-                fmt(r.cohens_d, 3),
-                f"{r.cliffs_delta:+.3f} ({r.cliffs_magnitude})"
-                if math.isfinite(r.cliffs_delta)
-                else "–",
-                fmt(r.cles, 3),
-                fmt(r.median_a),
-                fmt(r.median_b),
-                fmt(r.median_diff),
-                f"{r.pct_change:+.2f}%" if math.isfinite(r.pct_change) else "–",
-                "yes" if r.supported else "no",
-            ]
-            for r in tuples(c)
-        ],
-        caption=caption,
-    )
-
-
-def _pair_tables(doc: Document, study: Study) -> None:
-    """The reference study's presentation: per pair, each metric's medians and % change."""
-    t = study.table
-    c = t[(t["kind"] == "compare") & (t["variant"] == "all")]
-    doc.add(Heading("Percentage change of medians, per pair", 3))
-    for (a, b), g in c.groupby(["framework", "framework_b"], sort=False):
-        by = g.set_index("metric")
-        rows = []
-        for m in study.metrics:
-            if m.column in by.index:
-                r = by.loc[m.column].to_dict()
-                pct = f"{r['pct_change']:+.2f}%" if math.isfinite(r["pct_change"]) else "–"
-                rows.append(
-                    [
-                        m.label,
-                        f"{fmt(r['median_a'])} {m.unit}".strip(),
-                        f"{fmt(r['median_b'])} {m.unit}".strip(),
-                        pct + (" *" if r["supported"] else ""),
-                    ]
-                )
-        doc.add(
-            Table(
-                ["metric", f"{a} (median)", f"{b} (median)", f"{b} vs {a}"],
-                rows,
-                caption=f"{a} vs {b} (* = supported difference)",
-            )
-        )
-
-
-def _outliers(doc: Document, study: Study) -> None:
-    doc.add(Heading("Outliers", 3))
-    doc.add(
-        Para(
-            f"Flagged with Tukey's fences ({stats.TUKEY_K} x IQR beyond the quartiles, per "
-            "framework and metric). They stay in the main analysis; below, the comparisons "
-            "are repeated without them."
-        )
-    )
-    o = study.outliers
-    if o.empty:
-        doc.add(Para("No value was flagged: the analysis without outliers is the same."))
-        return
-    doc.add(
-        Table(
-            ["run", "framework", "metric", "value"],
-            [[r.run_id, r.framework, r.metric, fmt(float(r.value))] for r in tuples(o)],
-            caption="Flagged values",
-        )
-    )
-    for m in study.metrics:
-        if m.column in set(o["metric"]):
-            doc.add(
-                _compare_table(study.table, m, "without-outliers", f"{label(m)} without outliers")
-            )
-
-
-def _figures(doc: Document, study: Study, figures: Mapping[str, Path], notes: list[str]) -> None:
-    doc.add(Heading("Figures"))
-    captions = {
-        f"violin-{m.column}": f"{label(m)} per framework: violin, box and every run"
-        for m in study.metrics
-    }
-    captions |= {
-        "power-series": "Power of one typical run per framework (the run closest to its "
-        "framework's median energy), phases shaded; compile is hatched inside epoch_1",
-        "phase-energy": "Energy per phase, median over ok runs (compile is split out of epoch_1)",
-        "phase-time": "Time per phase, median over ok runs (compile is split out of epoch_1)",
-        "accuracy": "Test accuracy per framework",
-    }
-    for key, png in figures.items():
-        caption = captions.get(key)
-        if caption is None and key.startswith("order-"):
-            caption = f"{key[6:]} against position in the iteration (order effects)"
-        doc.add(Figure(png, caption or key))
-    for n in notes:
-        doc.add(Callout(n))
-
-
-def _method(doc: Document) -> None:
+def _method(doc: Document, study: Study) -> None:
     doc.add(Heading("Method"))
+    test = "Wilcoxon signed-rank test" if study.paired else "Brunner-Munzel test"
+    estimate = (
+        "Hodges-Lehmann estimate of the per-iteration log-ratio with its Walsh-average interval"
+        if study.paired
+        else "Hodges-Lehmann shift of the log values with Moses' interval"
+    )
     doc.add(
         Bullets(
             [
-                "Energy (gross) adds only cpu-package-*, dram-* and gpu-* domains: psys contains "
-                "the packages and a package its core and uncore, so those are never added.",
-                "Net energy subtracts the idle baseline (mean power of the idle gaps x duration); "
-                "present only where every summed domain has a baseline.",
-                "Mean power = gross energy / duration; EDP = gross energy x duration.",
-                f"Per pair: Welch's t-test when both samples pass Shapiro-Wilk (p > {stats.ALPHA}),"
-                " otherwise the two-sided Mann-Whitney U test.",
-                "Holm's correction runs over every comparison of every metric in one family "
-                "(per variant: with and without outliers).",
-                "Effect sizes: Cohen's d (pooled sd), Cliff's delta = P(B > A) - P(B < A), "
-                "CLES = P(B > A) + P(B = A)/2. Change = (median B - median A) / median A.",
-                f"Bootstrap CI: {stats.BOOTSTRAP_RESAMPLES} percentile resamples of the median, "
-                "seeded (reproducible).",
-                f"Noise warnings: coefficient of variation above {stats.NOISY_CV:.0%}, fewer than "
-                f"{stats.SMALL_N} ok runs, any flagged outlier, estimated energy.",
+                "Estimands, declared before the data: energy per run and time per run are "
+                "primary; power, EDP, net energy, per-domain and steady-state energy are "
+                "exploratory; accuracy is tested for equivalence; memory is descriptive.",
+                f"Effect: the ratio B/A, {estimate} (95%).",
+                f"Test: the {test} for every comparison, declared in advance (no normality "
+                "pretest). Holm's correction within the primary family (energy and time x "
+                "pairs) and, separately, within the exploratory family.",
+                f"Relevance: --min-effect {study.min_effect:.0%}, because {MIN_EFFECT_REASON}. "
+                "Verdicts: higher/lower when the whole interval lies beyond the band and Holm "
+                "p < 0.05; equivalent when it lies inside; inconclusive otherwise; not testable "
+                "when n is too small for any test to reach p < 0.05.",
+                f"Accuracy: two one-sided tests (TOST) against ±{study.accuracy_margin * 100:g} "
+                "percentage points (--accuracy-margin), with the 90% interval.",
+                "Energy (gross) adds only the domains run.json marks summable (packages, DRAM, "
+                "GPUs; psys and core/uncore nest inside them); runs summing other domains than "
+                "the rest are named and left out of energy statistics.",
+                "Cliff's delta and CLES describe the overlap of the two samples, not the size of "
+                "a difference. Shapiro-Wilk is reported as a description only.",
+                "Sources: docs/analysis.md.",
             ]
         )
     )

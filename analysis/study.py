@@ -1,33 +1,34 @@
-"""The tidy table -> the study: statistics per metric and framework, pairwise comparisons
-with Holm's correction, outlier flags, conclusions and warnings. Everything numeric is
-delegated to analysis.stats; this module decides what is compared with what."""
+"""The tidy table -> the study: declared estimands, one comparison per framework pair and
+metric on the ratio scale, Holm within declared families, verdicts, equivalence of accuracy,
+drift and order tests, warnings. Numbers come from analysis.stats and analysis.inference;
+this module decides what is compared with what, and what may be claimed."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis import stats
-from analysis.fmt import number
+from analysis import inference, stats
 from analysis.load import tuples
 
 VARIANTS = ("all", "without-outliers")
-# report/stats.csv, documented column by column in docs/analysis.md
-STATS_COLUMNS = [
-    "variant", "metric", "unit", "kind", "framework", "framework_b",
-    # kind == describe
-    "n", "mean", "median", "variance", "sd", "min", "max", "q1", "q3", "iqr", "cv",
-    "median_ci_low", "median_ci_high", "shapiro_w", "shapiro_p", "outliers",
-    # kind == compare
-    "n_a", "n_b", "test", "test_reason", "statistic", "p_value", "p_holm", "cohens_d",
-    "cliffs_delta", "cliffs_magnitude", "cles", "median_a", "median_b", "median_diff",
-    "pct_change", "supported",
-]  # fmt: skip
+MIN_EFFECT = 0.05  # the smallest relevant ratio change, --min-effect (docs/analysis.md)
+ACCURACY_MARGIN = 0.005  # +-0.5 percentage points, --accuracy-margin
+# Columns that only make sense when every run sums the same energy domains.
+ENERGY_COLUMNS = (
+    "energy_gross_j",
+    "energy_net_j",
+    "mean_power_w",
+    "edp_j_s",
+    "steady_epoch_energy_j",
+    "steady_step_energy_j",
+)
 
 
 @dataclass(frozen=True)
@@ -35,188 +36,438 @@ class Metric:
     column: str
     label: str
     unit: str
+    role: str  # "primary", "secondary" (exploratory), "check" (accuracy), "descriptive"
 
 
-CORE_METRICS = (
-    Metric("energy_gross_j", "Energy (gross)", "J"),
-    Metric("energy_net_j", "Energy (net of idle)", "J"),
-    Metric("duration_s", "Time", "s"),
-    Metric("mean_power_w", "Mean power", "W"),
-    Metric("edp_j_s", "EDP (E x t)", "J·s"),
-    Metric("test_accuracy", "Accuracy", ""),
-    Metric("peak_rss_bytes", "Peak memory", "bytes"),
+PRIMARY = (
+    Metric("energy_gross_j", "Energy", "J", "primary"),
+    Metric("duration_s", "Time", "s", "primary"),
+)
+SECONDARY = (
+    Metric("mean_power_w", "Power", "W", "secondary"),
+    Metric("edp_j_s", "EDP", "J·s", "secondary"),
+    Metric("energy_net_j", "Energy net of idle", "J", "secondary"),
+    Metric("steady_epoch_energy_j", "Energy per steady epoch", "J", "secondary"),
+    Metric("steady_epoch_duration_s", "Time per steady epoch", "s", "secondary"),
+    Metric("steady_step_energy_j", "Energy per training step", "J", "secondary"),
+)
+CHECKS = (
+    Metric("test_accuracy", "Accuracy", "", "check"),
+    Metric("peak_rss_bytes", "Peak memory", "bytes", "descriptive"),
 )
 
 
+# --- the rows of report/stats.csv: its columns are these dataclasses' fields, in order ----
+
+
 @dataclass(frozen=True)
-class Conclusion:
+class RowKey:
+    variant: str  # "all" or "without-outliers"
     metric: str
-    framework_a: str
-    framework_b: str
-    text: str
-    holds_without_outliers: bool
+    unit: str
+    role: str
+    kind: str  # "describe", "compare", "equivalence" or "trend"
+    framework: str  # A for a comparison
+    framework_b: str | None = None
+
+
+@dataclass(frozen=True)
+class OutlierCount:
+    outliers: int  # values of this framework and metric flagged by Tukey's fences
+
+
+@dataclass(frozen=True)
+class Decision:
+    family: str  # the Holm family: "primary", "secondary", "accuracy", "drift" or "none"
+    p_holm: float
+    verdict: str  # inference.VERDICTS, "equivalent"/"not shown equivalent", "descriptive"
+    pct_change: float  # (ratio - 1) x 100, and its interval
+    pct_ci_low: float
+    pct_ci_high: float
+    median_a: float
+    median_b: float
+    cliffs_delta: float  # overlap, not size
+    cliffs_magnitude: str
+    cles: float
+
+
+ROW_TYPES = (
+    RowKey,
+    stats.Describe,
+    OutlierCount,
+    inference.RatioEstimate,
+    Decision,
+    inference.Equivalence,
+    stats.Trend,
+)
+STATS_COLUMNS = list(dict.fromkeys(f.name for t in ROW_TYPES for f in fields(t)))
+
+
+def _row(*parts: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in parts:
+        out.update(asdict(p))
+    return out
 
 
 @dataclass(frozen=True)
 class Study:
-    frameworks: list[str]
+    frameworks: list[str]  # the reference first
+    reference: str
+    pairs: list[tuple[str, str]]  # (A, B): B is compared with A; A is the reference if present
+    paired: bool  # per-iteration comparisons (a campaign) or independent samples (imported)
     metrics: list[Metric]
-    ok: pd.DataFrame  # the runs with status ok, the only ones statistics use
+    min_effect: float
+    accuracy_margin: float
+    ok: pd.DataFrame  # the ok runs as statistics see them (non-comparable energy blanked)
     status_counts: pd.DataFrame  # framework x status
-    outliers: pd.DataFrame  # run_id, framework, metric, value: every flagged value
+    outliers: pd.DataFrame  # run_id, framework, metric, value
     table: pd.DataFrame  # report/stats.csv
-    conclusions: list[Conclusion]
     warnings: list[str]
+    excluded: list[str]  # what was left out of which statistic, and why
     seed: int
 
+    def rows(self, kind: str, variant: str = "all") -> pd.DataFrame:
+        t = self.table
+        return t[(t["kind"] == kind) & (t["variant"] == variant)]
 
-def frameworks_in_order(runs: pd.DataFrame, declared: list[str]) -> list[str]:
+    def comparison(self, metric: str, a: str, b: str) -> Any | None:
+        c = self.rows("compare")
+        sel = c[(c["metric"] == metric) & (c["framework"] == a) & (c["framework_b"] == b)]
+        return tuples(sel)[0] if len(sel) else None
+
+    @property
+    def min_pairs(self) -> int:
+        """The smallest number of paired iterations (or of runs, unpaired) behind a
+        primary comparison."""
+        c = self.rows("compare")
+        c = c[c["role"] == "primary"]
+        if c.empty:
+            return 0
+        n = c["n_pairs"] if self.paired else c[["n_a", "n_b"]].min(axis=1)
+        return int(n.min())
+
+
+def frameworks_in_order(
+    runs: pd.DataFrame, declared: list[str], reference: str | None
+) -> list[str]:
     seen = [f for f in declared if f in set(runs["framework"])]
-    return seen + sorted(set(runs["framework"]) - set(seen))
+    fws = seen + sorted(set(runs["framework"]) - set(seen))
+    if reference is not None:
+        fws = [reference] + [f for f in fws if f != reference]
+    return fws
+
+
+def _domain_metrics(ok: pd.DataFrame, domains: list[str]) -> list[Metric]:
+    """Each domain's own energy when the total adds several (or there is no total)."""
+    parts = {p for s in ok["energy_domains"].dropna() for p in str(s).split("+") if p}
+    if len(parts) == 1:
+        return []
+    return [
+        Metric(f"{d}_gross_j", f"Energy {d}", "J", "secondary")
+        for d in domains
+        if f"{d}_gross_j" in ok and ok[f"{d}_gross_j"].notna().any()
+    ]
 
 
 def metrics_present(ok: pd.DataFrame, domains: list[str]) -> list[Metric]:
-    """The core metrics that have data, plus each domain's own energy when the total adds
-    several domains (or there is no legitimate total, e.g. psys alone)."""
-    out = [m for m in CORE_METRICS if m.column in ok and ok[m.column].notna().any()]
-    total_parts = {
-        p
-        for s in ok.get("energy_domains", pd.Series(dtype=str)).dropna()
-        for p in str(s).split("+")
-        if p
-    }
-    if len(total_parts) > 1 or not total_parts:
-        for d in domains:
-            col = f"{d}_gross_j"
-            if col in ok and ok[col].notna().any():
-                out.append(Metric(col, f"Energy {d} (gross)", "J"))
-    return out
+    out = [
+        m for m in (*PRIMARY, *SECONDARY, *CHECKS) if m.column in ok and ok[m.column].notna().any()
+    ]
+    return out + _domain_metrics(ok, domains)
 
 
-def _describe_row(
-    variant: str, metric: Metric, fw: str, values: np.ndarray, *, n_out: int, seed: int
-) -> dict[str, Any]:
-    d = stats.describe(values, seed=seed)
-    return {
-        "variant": variant,
-        "metric": metric.column,
-        "unit": metric.unit,
-        "kind": "describe",
-        "framework": fw,
-        "outliers": n_out,
-        **asdict(d),
-    }
+def comparable_domains(ok: pd.DataFrame) -> tuple[str, list[str]]:
+    """The set of summed domains most ok runs have (ties: the larger set), and the runs that
+    sum another set: their totals are not comparable (issue: a dropped GPU makes a total
+    CPU-only), so they are left out of every energy statistic, by name."""
+    sets = ok["energy_domains"].fillna("").astype(str)
+    sets = sets[sets != ""]
+    if sets.empty:
+        return "", []
+    counts = sets.value_counts()
+    best = max(counts.index, key=lambda s: (counts[s], len(s.split("+")), s))
+    odd = ok.loc[sets.index[sets != best], "run_id"].astype(str).tolist()
+    return str(best), odd
 
 
-def build_study(
-    runs: pd.DataFrame, declared: list[str], domains: list[str], seed: int = 0
-) -> Study:
-    frameworks = frameworks_in_order(runs, declared)
-    ok = runs[runs["status"] == "ok"].copy()
-    status_counts = (
-        runs.groupby(["framework", "status"]).size().unstack(fill_value=0).reindex(frameworks)
-    )
-    metrics = metrics_present(ok, domains)
-    # flag per framework and metric: an outlier is judged against its own framework's runs
+def _flags(
+    ok: pd.DataFrame, metrics: list[Metric], frameworks: list[str]
+) -> tuple[dict[str, pd.Series], pd.DataFrame]:
     flags: dict[str, pd.Series] = {}
-    outlier_rows = []
+    rows = []
     for m in metrics:
         mask = pd.Series(False, index=ok.index)
         for fw in frameworks:
             sub = ok[ok["framework"] == fw][m.column]
             fw_mask = stats.tukey_outliers(sub.to_numpy(dtype=float))
             mask.loc[sub.index] = fw_mask
-            for idx in sub.index[fw_mask]:
-                outlier_rows.append(
-                    {
-                        "run_id": ok.at[idx, "run_id"],
-                        "framework": fw,
-                        "metric": m.column,
-                        "value": ok.at[idx, m.column],
-                    }
-                )
-        flags[m.column] = mask
-    rows: list[dict[str, Any]] = []
-    for variant in VARIANTS:
-        compare_rows = []
-        for m in metrics:
-            keep = ~flags[m.column] if variant == "without-outliers" else ~(flags[m.column] & False)
-            samples = {
-                fw: ok[(ok["framework"] == fw) & keep][m.column].dropna().to_numpy(dtype=float)
-                for fw in frameworks
-            }
-            for fw in frameworks:
-                n_out = int((flags[m.column] & (ok["framework"] == fw)).sum())
-                rows.append(_describe_row(variant, m, fw, samples[fw], n_out=n_out, seed=seed))
-            for a, b in combinations(frameworks, 2):
-                c = stats.compare(samples[a], samples[b])
-                r = {
-                    "variant": variant,
+            rows += [
+                {
+                    "run_id": ok.at[i, "run_id"],
+                    "framework": fw,
                     "metric": m.column,
-                    "unit": m.unit,
-                    "kind": "compare",
-                    "framework": a,
-                    "framework_b": b,
-                    **asdict(c),
+                    "value": ok.at[i, m.column],
                 }
-                r["test_reason"] = r.pop("reason")
-                compare_rows.append(r)
-        # one family per variant: every pair of every metric, so the 5% error rate holds
-        # for the whole set of claims the report makes
-        adjusted = stats.holm([r["p_value"] for r in compare_rows])
-        for r, p in zip(compare_rows, adjusted, strict=True):
-            r["p_holm"] = p
-            r["cliffs_magnitude"] = stats.cliff_magnitude(r["cliffs_delta"])
-            r["supported"] = bool(
-                math.isfinite(p)
-                and p < stats.ALPHA
-                and abs(r["cliffs_delta"]) >= stats.CONCLUSION_MIN_ABS_DELTA
-            )
-        rows.extend(compare_rows)
-    table = pd.DataFrame(rows, columns=STATS_COLUMNS)
-    for col in ("n", "outliers", "n_a", "n_b"):
-        table[col] = table[col].astype("Float64").astype("Int64")
-    outliers = pd.DataFrame(outlier_rows, columns=["run_id", "framework", "metric", "value"])
-    conclusions = _conclusions(table, metrics)
-    warnings = _warnings(runs, ok, table, frameworks, outliers)
-    return Study(
-        frameworks, metrics, ok, status_counts, outliers, table, conclusions, warnings, seed
+                for i in sub.index[fw_mask]
+            ]
+        flags[m.column] = mask
+    return flags, pd.DataFrame(rows, columns=["run_id", "framework", "metric", "value"])
+
+
+def _by_block(frame: pd.DataFrame, column: str) -> dict[int, float]:
+    sub = frame[frame[column].notna() & frame["iteration"].notna()]
+    means = sub.groupby("iteration")[column].mean()
+    return {int(str(k)): float(v) for k, v in means.items()}
+
+
+def _pct(r: float) -> float:
+    return (r - 1) * 100 if math.isfinite(r) else math.nan
+
+
+def _compare(
+    frame: pd.DataFrame, m: Metric, a: str, b: str, paired: bool
+) -> inference.RatioEstimate:
+    fa, fb = frame[frame["framework"] == a], frame[frame["framework"] == b]
+    if paired:
+        return inference.compare_paired(_by_block(fa, m.column), _by_block(fb, m.column))
+    return inference.compare_unpaired(
+        fa[m.column].to_numpy(dtype=float), fb[m.column].to_numpy(dtype=float)
     )
 
 
-def _fmt(v: float, unit: str) -> str:
-    return f"{number(v, 4)} {unit}".strip()
-
-
-def _conclusions(table: pd.DataFrame, metrics: list[Metric]) -> list[Conclusion]:
-    labels = {m.column: m for m in metrics}
-    comp = table[table["kind"] == "compare"]
-    main = comp[comp["variant"] == "all"]
-    clean = comp[comp["variant"] == "without-outliers"].set_index(
-        ["metric", "framework", "framework_b"]
-    )
+def _compare_rows(
+    variant: str,
+    frame: pd.DataFrame,
+    metrics: list[Metric],
+    pairs: list[tuple[str, str]],
+    paired: bool,
+    min_effect: float,
+) -> list[dict[str, Any]]:
+    pending: list[tuple[RowKey, inference.RatioEstimate, Metric, str, str]] = []
+    for m in metrics:
+        if m.role == "check":
+            continue
+        for a, b in pairs:
+            key = RowKey(variant, m.column, m.unit, m.role, "compare", a, b)
+            pending.append((key, _compare(frame, m, a, b, paired), m, a, b))
     out = []
-    for r in tuples(main[main["supported"]]):
-        m = labels[r.metric]
-        direction = "higher" if r.median_diff > 0 else "lower"
-        pct = f"{abs(r.pct_change):.1f}% {direction}" if math.isfinite(r.pct_change) else direction
-        text = (
-            f"{m.label}: {r.framework_b} is {pct} than {r.framework} (median "
-            f"{_fmt(r.median_b, m.unit)} vs {_fmt(r.median_a, m.unit)}; {r.test}, Holm p = "
-            f"{r.p_holm:.2g}; Cliff's delta = {r.cliffs_delta:+.2f}, {r.cliffs_magnitude})"
+    for family in ("primary", "secondary", "descriptive"):
+        members = [p for p in pending if p[2].role == family]
+        adjusted = (
+            stats.holm([e.p_value for _, e, *_ in members])
+            if family != "descriptive"
+            else [math.nan] * len(members)
         )
-        key = (r.metric, r.framework, r.framework_b)
-        holds = bool(key in clean.index and clean.loc[key, "supported"])
-        out.append(Conclusion(r.metric, r.framework, r.framework_b, text, holds))
+        for (key, est, m, a, b), p_holm in zip(members, adjusted, strict=True):
+            xa = frame[frame["framework"] == a][m.column].to_numpy(dtype=float)
+            xb = frame[frame["framework"] == b][m.column].to_numpy(dtype=float)
+            delta = stats.cliffs_delta(xa, xb)
+            decision = Decision(
+                family=family if family != "descriptive" else "none",
+                p_holm=p_holm,
+                verdict=inference.verdict(est.ratio_ci_low, est.ratio_ci_high, p_holm, min_effect)
+                if family != "descriptive"
+                else "descriptive",
+                pct_change=_pct(est.ratio),
+                pct_ci_low=_pct(est.ratio_ci_low),
+                pct_ci_high=_pct(est.ratio_ci_high),
+                median_a=float(np.nanmedian(xa)) if np.isfinite(xa).any() else math.nan,
+                median_b=float(np.nanmedian(xb)) if np.isfinite(xb).any() else math.nan,
+                cliffs_delta=delta,
+                cliffs_magnitude=stats.cliff_magnitude(delta),
+                cles=stats.common_language(xa, xb),
+            )
+            out.append(_row(key, est, decision))
+    return out
+
+
+def _equivalence_rows(
+    ok: pd.DataFrame, pairs: list[tuple[str, str]], paired: bool, margin: float
+) -> list[dict[str, Any]]:
+    """Accuracy: TOST against +-margin per pair; Holm over the pairs (family "accuracy")."""
+    col = "test_accuracy"
+    if col not in ok or not ok[col].notna().any():
+        return []
+    tests = []
+    for a, b in pairs:
+        fa, fb = ok[ok["framework"] == a], ok[ok["framework"] == b]
+        if paired:
+            eq = inference.tost_paired(_by_block(fa, col), _by_block(fb, col), margin)
+        else:
+            eq = inference.tost_unpaired(fa[col].to_numpy(float), fb[col].to_numpy(float), margin)
+        tests.append((a, b, eq))
+    adjusted = stats.holm([eq.p_tost for *_, eq in tests])
+    rows = []
+    for (a, b, eq), p in zip(tests, adjusted, strict=True):
+        inside = (
+            math.isfinite(eq.diff_ci_low) and -margin < eq.diff_ci_low and eq.diff_ci_high < margin
+        )
+        equivalent = bool(inside and math.isfinite(p) and p < stats.ALPHA)
+        nan = math.nan
+        decision = Decision(
+            "accuracy",
+            p,
+            "equivalent" if equivalent else "not shown equivalent",
+            nan,
+            nan,
+            nan,
+            float(np.nanmedian(_values(ok, a, col))),
+            float(np.nanmedian(_values(ok, b, col))),
+            nan,
+            "n/a",
+            nan,
+        )
+        key = RowKey("all", col, "", "check", "equivalence", a, b)
+        rows.append(_row(key, eq, decision))
+    return rows
+
+
+def _values(ok: pd.DataFrame, fw: str, col: str) -> np.ndarray:
+    """A framework's values of a column (one NaN when it has none, for nanmedian)."""
+    v = ok[ok["framework"] == fw][col].to_numpy(dtype=float)
+    return v if np.isfinite(v).any() else np.array([math.nan])
+
+
+def _trend_rows(
+    ok: pd.DataFrame, idle: pd.DataFrame, frameworks: list[str], paired: bool
+) -> list[dict[str, Any]]:
+    """Drift (Spearman against iteration) and order (Kruskal-Wallis across positions) of each
+    primary metric per framework, and drift of the idle power over the campaign; one Holm
+    family."""
+    tests: list[tuple[RowKey, stats.Trend]] = []
+    if paired:
+        for m in PRIMARY:
+            if m.column not in ok or not ok[m.column].notna().any():
+                continue
+            for fw in frameworks:
+                sub = ok[(ok["framework"] == fw) & ok[m.column].notna()]
+                y = sub[m.column].to_numpy(dtype=float)
+                t = stats.trend(sub["iteration"].to_numpy(dtype=float), y, "iteration")
+                tests.append((RowKey("all", m.column, m.unit, m.role, "trend", fw), t))
+                groups = [g[m.column].to_numpy(dtype=float) for _, g in sub.groupby("position")]
+                tests.append(
+                    (
+                        RowKey("all", m.column, m.unit, m.role, "trend", fw),
+                        stats.order_effect(groups, "position"),
+                    )
+                )
+    if len(idle):
+        t = stats.trend(idle["time_s"].to_numpy(float), idle["power_w"].to_numpy(float), "time")
+        tests.append((RowKey("all", "idle_power_w", "W", "check", "trend", "idle"), t))
+    adjusted = stats.holm([t.p_value for _, t in tests])
+    nan = math.nan
+    return [
+        _row(key, t, Decision("drift", p, "", nan, nan, nan, nan, nan, nan, "n/a", nan))
+        for (key, t), p in zip(tests, adjusted, strict=True)
+    ]
+
+
+def build_study(
+    runs: pd.DataFrame,
+    declared: list[str],
+    domains: list[str],
+    *,
+    reference: str | None = None,
+    paired: bool = True,
+    min_effect: float = MIN_EFFECT,
+    accuracy_margin: float = ACCURACY_MARGIN,
+    idle: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> Study:
+    """`reference`: the framework the others are compared against (default: the first
+    declared). `paired`: compare per iteration (campaigns) or as independent samples
+    (imported studies). `idle`: time_s and power_w of every idle gap, for the drift test."""
+    frameworks = frameworks_in_order(runs, declared, reference)
+    reference = frameworks[0]
+    pairs = list(combinations(frameworks, 2))
+    ok = runs[runs["status"] == "ok"].copy()
+    status_counts = (
+        runs.groupby(["framework", "status"]).size().unstack(fill_value=0).reindex(frameworks)
+    )
+    excluded: list[str] = []
+    domain_set, odd = comparable_domains(ok)
+    if odd:
+        blank = [
+            c
+            for c in ok.columns
+            if c in ENERGY_COLUMNS or (c.startswith("phase_") and c.endswith("_energy_j"))
+        ]
+        ok.loc[ok["run_id"].isin(odd), blank] = math.nan
+        excluded.append(
+            f"{len(odd)} run(s) sum other energy domains than {domain_set} and are left out of "
+            f"every energy statistic (totals over different domains are not comparable): "
+            + ", ".join(sorted(odd))
+        )
+    negative = ok[ok["net_negative"].eq(True)] if "net_negative" in ok else ok.iloc[:0]
+    if len(negative):
+        ok.loc[negative.index, "energy_net_j"] = math.nan
+        excluded.append(
+            f"{len(negative)} run(s) have negative net energy (the baseline exceeds the run's "
+            "power: the idle level moved) and are left out of the net-energy statistics: "
+            + ", ".join(negative["run_id"].astype(str))
+        )
+    metrics = metrics_present(ok, domains)
+    flags, outliers = _flags(ok, metrics, frameworks)
+    rows: list[dict[str, Any]] = []
+    compare_by_variant: dict[str, list[dict[str, Any]]] = {}
+    for variant in VARIANTS:
+        frame = ok.copy()
+        for m in metrics:
+            if variant == "without-outliers":
+                frame.loc[flags[m.column], m.column] = math.nan
+            for fw in frameworks:
+                values = frame[frame["framework"] == fw][m.column].dropna().to_numpy(dtype=float)
+                n_out = int((flags[m.column] & (ok["framework"] == fw)).sum())
+                key = RowKey(variant, m.column, m.unit, m.role, "describe", fw)
+                rows.append(_row(key, stats.describe(values, seed=seed), OutlierCount(n_out)))
+        compare_by_variant[variant] = _compare_rows(
+            variant, frame, metrics, pairs, paired, min_effect
+        )
+        rows += compare_by_variant[variant]
+    rows += _equivalence_rows(ok, pairs, paired, accuracy_margin)
+    rows += _trend_rows(ok, idle if idle is not None else pd.DataFrame(), frameworks, paired)
+    table = pd.DataFrame(rows, columns=STATS_COLUMNS)
+    for col in ("n", "outliers", "n_a", "n_b", "n_pairs"):
+        table[col] = table[col].astype("Float64").round().astype("Int64")
+    study = Study(
+        frameworks=frameworks,
+        reference=reference,
+        pairs=pairs,
+        paired=paired,
+        metrics=metrics,
+        min_effect=min_effect,
+        accuracy_margin=accuracy_margin,
+        ok=ok,
+        status_counts=status_counts,
+        outliers=outliers,
+        table=table,
+        warnings=[],
+        excluded=excluded,
+        seed=seed,
+    )
+    study.warnings.extend(_warnings(runs, study, compare_by_variant))
+    return study
+
+
+def _changed_by_outliers(compare_by_variant: dict[str, list[dict[str, Any]]]) -> list[str]:
+    clean = {
+        (r["metric"], r["framework"], r["framework_b"]): r["verdict"]
+        for r in compare_by_variant["without-outliers"]
+    }
+    out = []
+    for r in compare_by_variant["all"]:
+        other = clean.get((r["metric"], r["framework"], r["framework_b"]))
+        if r["role"] == "primary" and other is not None and other != r["verdict"]:
+            out.append(
+                f"{r['metric']} {r['framework_b']} vs {r['framework']}: {r['verdict']} "
+                f"with them, {other} without"
+            )
     return out
 
 
 def _warnings(
-    runs: pd.DataFrame,
-    ok: pd.DataFrame,
-    table: pd.DataFrame,
-    frameworks: list[str],
-    outliers: pd.DataFrame,
+    runs: pd.DataFrame, study: Study, compare_by_variant: dict[str, list[dict[str, Any]]]
 ) -> list[str]:
     out = []
     bad = runs[runs["status"] != "ok"]
@@ -224,30 +475,50 @@ def _warnings(
         counts = ", ".join(f"{s}: {n}" for s, n in bad["status"].value_counts().items())
         out.append(
             f"{len(bad)} run(s) did not finish ok ({counts}); they are excluded "
-            "from every statistic."
+            "from every statistic: " + ", ".join(bad["run_id"].astype(str))
         )
-    desc = table[(table["kind"] == "describe") & (table["variant"] == "all")]
-    for fw in frameworks:
-        n = int((ok["framework"] == fw).sum())
-        if n < stats.SMALL_N:
+    out += study.excluded
+    n = study.min_pairs
+    unit = "paired iterations" if study.paired else "runs per framework"
+    p_min = inference.min_p_signed_rank(n) if study.paired else inference.min_p_rank_sum(n, n)
+    if n and p_min >= stats.ALPHA:
+        out.append(
+            f"Only {n} {unit}: no test can reach p < {stats.ALPHA} (the smallest possible p is "
+            f"{p_min:.3g}), so no inference is possible; every comparison is 'not testable'."
+        )
+    desc = study.rows("describe")
+    for r in tuples(desc[(desc["role"] == "primary") & (desc["cv"] > stats.NOISY_CV)]):
+        out.append(
+            f"{r.framework}: {r.metric} varies a lot (coefficient of variation {r.cv:.1%} > "
+            f"{stats.NOISY_CV:.0%}); check for background load, thermal throttling or "
+            "frequency scaling."
+        )
+    changed = _changed_by_outliers(compare_by_variant)
+    if changed:
+        out.append(
+            "Outliers (Tukey fences, 1.5 x IQR) change a primary verdict: " + "; ".join(changed)
+        )
+    trends = study.rows("trend")
+    for r in tuples(trends[trends["p_holm"] < stats.ALPHA]):
+        if r.against == "iteration":
             out.append(
-                f"{fw}: only {n} successful run(s); below {stats.SMALL_N} the tests have "
-                "little power and the normality check is unreliable."
+                f"Drift: {r.framework}'s {r.metric} changes over the campaign (Spearman rho = "
+                f"{r.statistic:+.2f} against iteration, Holm p = {r.p_holm:.2g}). The paired "
+                "comparisons cancel drift shared by all frameworks; find its cause (heat, "
+                "background load, frequency scaling) before trusting absolute values."
             )
-    noisy = desc[desc["cv"] > stats.NOISY_CV]
-    for r in tuples(noisy):
-        out.append(
-            f"{r.framework}: {r.metric} varies a lot (coefficient of variation "
-            f"{r.cv:.1%} > {stats.NOISY_CV:.0%}); check for background load, thermal "
-            "throttling or frequency scaling."
-        )
-    if len(outliers):
-        out.append(
-            f"{len(outliers)} value(s) flagged as outliers (Tukey fences, "
-            f"{stats.TUKEY_K} x IQR, per framework and metric); statistics are given "
-            "with and without them."
-        )
-    est = ok.get("energy_estimated")
+        elif r.against == "position":
+            out.append(
+                f"Order effect: {r.framework}'s {r.metric} depends on its position in the "
+                f"iteration (Kruskal-Wallis H = {r.statistic:.3g}, Holm p = {r.p_holm:.2g}): "
+                "the previous run leaks into the measurement; lengthen the idle gap."
+            )
+        else:
+            out.append(
+                f"Idle power drifts over the campaign (Spearman rho = {r.statistic:+.2f} "
+                f"against time, Holm p = {r.p_holm:.2g}): the machine's baseline moved."
+            )
+    est = study.ok.get("energy_estimated")
     if est is not None and est.eq(True).any():
         out.append(
             "Some energy values are estimated by integrating power over time "
@@ -257,7 +528,7 @@ def _warnings(
 
 
 def phase_medians(
-    ok: pd.DataFrame, frameworks: list[str], phases: list[str], unit: str
+    ok: pd.DataFrame, frameworks: Iterable[str], phases: list[str], unit: str
 ) -> pd.DataFrame:
     """Median per framework of each phase's energy (`unit` "energy_j") or time ("duration_s"),
     one column per phase in order. compile is the first step of epoch_1, so it is taken out

@@ -172,6 +172,16 @@ def analyze_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="the framework the others are compared with (default: the first)"),
+    ] = None,
+    min_effect: Annotated[
+        float, typer.Option(help="smallest relevant change of energy or time, in percent")
+    ] = 5.0,
+    accuracy_margin: Annotated[
+        float, typer.Option(help="accuracy equivalence margin, in percentage points")
+    ] = 0.5,
 ) -> None:
     """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
     from analysis.analyze import analyze
@@ -191,10 +201,17 @@ def analyze_command(
     from analysis.study_report import analyze_study  # every cell, then across cells
 
     try:
-        if (campaign / "study.json").exists():
-            report = analyze_study(campaign, report_out, seed=seed, console=err)
-        else:
-            report = analyze(campaign, report_out, seed=seed, console=err)
+        # a study folder: every cell's report, then the study report across cells
+        run = analyze_study if (campaign / "study.json").exists() else analyze
+        report = run(
+            campaign,
+            report_out,
+            seed=seed,
+            console=err,
+            reference=reference,
+            min_effect=min_effect / 100,
+            accuracy_margin=accuracy_margin / 100,
+        )
     except AnalysisInputError as exc:
         raise UserError(str(exc)) from exc
     err.print(f"report written to {report}", highlight=False, soft_wrap=True)

@@ -30,6 +30,7 @@ ENERGY_DOMAINS = {
     "DRAM_ENERGY (J)": "dram-0",
 }
 PACKAGE_COLUMNS = ("CPU_ENERGY (J)", "PACKAGE_ENERGY (J)")
+OLD_PACKAGE_COLUMN = "PACAKGE_ENERGY (J)"  # the spelling of EnergiBridge before 0.0.7
 _GPU_POWER = re.compile(r"^GPU(\d+)_POWER \(mWatts\)$")
 _CORE_ENERGY = re.compile(r"^CORE\d+_ENERGY \(J\)$")
 
@@ -75,6 +76,13 @@ def parse_energibridge_csv(path: Path, separator: str = ",") -> EnergiBridgeTabl
         )
     if len(set(header)) != len(header):
         raise EnergiBridgeCsvError(f"{path}:1: header repeats a column name")
+    if OLD_PACKAGE_COLUMN in header:
+        # releases before 0.0.7 misspelled the column and scaled Intel counters with the
+        # wrong energy unit: their joules cannot be trusted, so they are refused
+        raise EnergiBridgeCsvError(
+            f"{path}:1: column {OLD_PACKAGE_COLUMN!r} was written by EnergiBridge before "
+            "0.0.7, whose Intel energy units are wrong; measure again with 0.0.7 or later"
+        )
     rows: list[list[float]] = []
     for lineno, fields in enumerate(reader, start=2):
         if not fields:

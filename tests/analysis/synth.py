@@ -18,6 +18,8 @@ T0 = 1_800_000_000.0
 PHASE_SHARES = {"startup": 0.08, "epoch_1": 0.3, "epoch_2": 0.28, "epoch_3": 0.28, "eval": 0.06}
 DOMAIN_SHARES = {"cpu-package-0": 0.85, "dram-0": 0.15}
 BASELINE_W = {"cpu-package-0": 4.0, "dram-0": 1.0}
+IDLE_S = 60
+TAIL = 1.5  # the first half of an idle gap: the previous run's tail lifts the power
 CONFIG = {"epochs": 3, "batch_size": 64, "learning_rate": 0.001, "seed": 0,
           "limit_train": None, "limit_test": None, "init": "shared"}  # fmt: skip
 
@@ -39,10 +41,17 @@ def write_campaign(
     failed: Sequence[str] = (),
     outliers: Sequence[str] = (),
     with_power_csv: bool = True,
+    drift: float = 0.0,
+    extra_domains: Mapping[str, float] | None = None,
+    summable_flag: bool = True,
 ) -> Path:
     """Write `root` as a campaign folder. `failed` lists run ids written with status failed;
     `outliers` lists run ids whose energy is tripled (flagged outliers); ids that do not
-    exist are ignored, so a test can name every position of an iteration."""
+    exist are ignored, so a test can name every position of an iteration. `drift` is the
+    relative rise of every framework's energy and time from the first iteration to the last
+    (slow drift, e.g. the machine heating up); `extra_domains` adds nested domains (not
+    summable) with that share of the total; `summable_flag` writes run.json's per-domain
+    `summable` (False: a folder from before the flag existed)."""
     rng = np.random.default_rng(seed)
     energy_j = dict(energy_j or {f: 1000.0 for f in frameworks})
     duration_s = dict(duration_s or {f: 20.0 for f in frameworks})
@@ -90,11 +99,13 @@ def write_campaign(
     probe = np.round(rng.normal(size=(8, 10)), 6)
     state_lines = []
     t = T0 + 300
+    _write_idle(root, "000-0-start", t - IDLE_S, meter)
     for it, frameworks_in_order in enumerate(order, 1):
+        rise = 1 + drift * (it - 1) / max(1, iterations - 1)
         for pos, fw in enumerate(frameworks_in_order, 1):
             run_id = f"{it:03d}-{pos}-{fw}"
-            dur = float(duration_s[fw] * (1 + cv * rng.standard_normal()))
-            total = float(energy_j[fw] * (1 + cv * rng.standard_normal()))
+            dur = float(duration_s[fw] * rise * (1 + cv * rng.standard_normal()))
+            total = float(energy_j[fw] * rise * (1 + cv * rng.standard_normal()))
             if run_id in outliers:
                 total *= 3
             status = "failed" if run_id in failed else "ok"
@@ -115,6 +126,8 @@ def write_campaign(
                 probe=probe,
                 rng=rng,
                 with_power_csv=with_power_csv,
+                extra_domains=dict(extra_domains or {}),
+                summable_flag=summable_flag,
             )
             state_lines.append(
                 json.dumps(
@@ -129,33 +142,55 @@ def write_campaign(
                 )
             )
             _write_idle(root, run_id, end, meter)
-            t = end + 60
+            t = end + IDLE_S
     (root / "state.jsonl").write_text("\n".join(state_lines) + "\n")
     return root
 
 
-def _write_idle(root: Path, run_id: str, start: float, meter: str) -> None:
-    idle = root / "idle" / run_id
+def idle_power_w(domain: str, second: int, baseline_w: float) -> float:
+    """The synthetic idle power: the first half of a gap still carries the previous run's
+    tail (TAIL x the baseline), the settled second half alternates +-1% around it."""
+    if second <= IDLE_S // 2:
+        return baseline_w * TAIL
+    return baseline_w * (1.01 if second % 2 else 0.99)
+
+
+def write_idle_gap(
+    root: Path, name: str, start: float, meter: str, baseline_w: Mapping[str, float]
+) -> None:
+    """idle/<name>/ as orchestrator/campaign/idle.py writes it: idle.json (whole-gap mean
+    power per domain) and the meter's power-<meter>.csv, one row per second."""
+    idle = root / "idle" / name
     idle.mkdir(parents=True)
-    energy = (
-        {}
-        if meter == "none"
-        else {
-            d: {"energy_j": w * 60, "mean_power_w": w, "meter": meter}
-            for d, w in BASELINE_W.items()
-        }
-    )
+    if meter == "none":
+        energy: dict[str, Any] = {}
+    else:
+        energy = {}
+        with (idle / f"power-{meter}.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["time_s", *(f"{d}_power_w" for d in baseline_w)])
+            for k in range(IDLE_S + 1):
+                powers = [f"{idle_power_w(d, k, b):.6f}" for d, b in baseline_w.items()]
+                w.writerow([f"{start + k:.3f}", *powers])
+        for d, b in baseline_w.items():
+            mean = float(np.mean([idle_power_w(d, k, b) for k in range(1, IDLE_S + 1)]))
+            energy[d] = {"energy_j": mean * IDLE_S, "mean_power_w": mean, "meter": meter}
     _write_json(
         idle / "idle.json",
         {
             "schema": "fwenergy.idle",
             "schema_version": 1,
             "start": start,
-            "end": start + 60,
-            "duration_s": 60.0,
+            "end": start + IDLE_S,
+            "duration_s": float(IDLE_S),
             "energy": energy,
+            "notes": [],
         },
     )
+
+
+def _write_idle(root: Path, name: str, start: float, meter: str) -> None:
+    write_idle_gap(root, name, start, meter, BASELINE_W)
 
 
 def _write_run(
@@ -173,6 +208,8 @@ def _write_run(
     probe: np.ndarray,
     rng: np.random.Generator,
     with_power_csv: bool,
+    extra_domains: dict[str, float],
+    summable_flag: bool,
 ) -> None:
     dur = end - start
     # phase boundaries
@@ -197,6 +234,18 @@ def _write_run(
                 "method": "counter",
                 "estimated": False,
             }
+            if summable_flag:
+                energy[d]["summable"] = True
+        for d, share in extra_domains.items():
+            energy[d] = {
+                "meter": meter,
+                "gross_j": total_j * share,
+                "mean_power_w": total_j * share / dur,
+                "method": "counter",
+                "estimated": False,
+            }
+            if summable_flag:
+                energy[d]["summable"] = False
     phases = []
     for name, (s, e) in bounds.items():
         frac = (e - s) / dur

@@ -61,3 +61,27 @@ def test_screenshot_shows_the_report(effect_campaign: Path, tmp_path: Path) -> N
     assert pixels.shape == (1600, 1200)
     dark = (pixels < 128).mean()
     assert 0.005 < dark < 0.5  # text was drawn on a light page, not a blank or error screen
+
+
+# After load: where the answer table and the forest plot end, against the window's height.
+FIRST_SCREEN = """<script>window.addEventListener("load", function () {
+  var table = document.querySelector("table");
+  var forest = document.querySelector('img[alt^="Energy and time ratios"]');
+  var h = window.innerHeight;
+  document.body.setAttribute("data-first-screen", [
+    table.querySelector("caption").textContent.slice(0, 16),
+    table.getBoundingClientRect().bottom <= h, forest.complete && forest.naturalWidth > 0,
+    forest.getBoundingClientRect().bottom <= h].join("|"));
+});</script>"""
+
+
+def test_first_screen_holds_the_verdict_table_and_the_forest_plot(
+    effect_campaign: Path, tmp_path: Path
+) -> None:
+    html = (effect_campaign / "report" / "report.html").read_text()
+    probe = tmp_path / "first.html"
+    probe.write_text(html.replace("</body>", FIRST_SCREEN + "</body>"))
+    proc = _chromium(tmp_path, "--window-size=1280,1024", "--virtual-time-budget=10000",
+                     "--dump-dom", probe.as_uri())  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'data-first-screen="Medians per pair|true|true|true"' in proc.stdout

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import REPO
@@ -16,10 +17,10 @@ from tests.meters.test_import_energibridge import study  # noqa: F401  (fixture)
 pytestmark = pytest.mark.slow
 
 
-def _analyze(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def _analyze(source: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     cli = [sys.executable, "-m", "orchestrator", "analyze"]
     return subprocess.run(
-        [*cli, "--energibridge-csvs", str(source), "--out", str(out)],
+        [*cli, "--energibridge-csvs", str(source), "--out", str(out), *extra],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -54,3 +55,39 @@ def test_a_malformed_study_is_one_error_line(study: Path, tmp_path: Path):  # no
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "keras/keras_0.csv:6: column 'Time'" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_reference_chooses_what_the_others_are_compared_with(study: Path, tmp_path: Path):  # noqa: F811
+    # imported frameworks come in alphabetical order (jax first); the reference study's
+    # tables compare everything with Keras
+    out = tmp_path / "ref"
+    proc = _analyze(study, out, "--reference", "keras", "--min-effect", "10")
+    assert proc.returncode == 0, proc.stderr
+    t = pd.read_csv(out / "report" / "stats.csv")
+    primary = t[(t["kind"] == "compare") & (t["family"] == "primary") & (t["variant"] == "all")]
+    pairs = set(zip(primary["framework"], primary["framework_b"], strict=True))
+    assert pairs == {("keras", "jax"), ("keras", "torch"), ("jax", "torch")}
+    assert set(primary["design"]) == {"unpaired"} and set(primary["test"]) <= {"brunner-munzel"}
+    md = (out / "report" / "report.md").read_text()
+    assert "compared with the reference, keras" in md and "beyond ±10%" in md
+    assert "- Energy: torch vs keras" in md
+
+
+def test_an_unknown_reference_is_one_error_line(study: Path, tmp_path: Path):  # noqa: F811
+    proc = _analyze(study, tmp_path / "bad", "--reference", "tensorflow")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "--reference 'tensorflow' is not a framework of this campaign; pass one of jax" in (
+        proc.stderr
+    )
+
+
+def test_a_study_from_energibridge_before_0_0_7_is_refused(study: Path, tmp_path: Path):  # noqa: F811
+    old = study / "keras" / "keras_0.csv"
+    old.write_text(old.read_text().replace("CPU_ENERGY (J)", "PACAKGE_ENERGY (J)", 1))
+    proc = _analyze(study, tmp_path / "old")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "keras/keras_0.csv:1: column 'PACAKGE_ENERGY (J)' was written by EnergiBridge" in (
+        proc.stderr
+    )

@@ -30,17 +30,38 @@ def test_total_adds_only_packages_dram_and_gpus() -> None:
     row = tidy_row(_run(energy), None)
     assert row["energy_domains"] == "cpu-package-0+dram-0+gpu-0"
     assert row["energy_gross_j"] == 800.0
-    assert row["energy_net_j"] == 640.0
+    assert math.isnan(row["energy_net_j"])  # net comes from idle/ (apply_baseline), not run.json
     assert row["mean_power_w"] == 80.0
     assert row["edp_j_s"] == 8000.0
     assert row["psys_gross_j"] == 900.0 and row["cpu-core-0_gross_j"] == 300.0
 
 
-def test_net_total_absent_when_a_domain_lacks_a_baseline() -> None:
-    row = tidy_row(_run({"cpu-package-0": {"gross_j": 5.0, "net_j": 4.0},
-                         "dram-0": {"gross_j": 1.0}}), None)  # fmt: skip
-    assert row["energy_gross_j"] == 6.0
-    assert math.isnan(row["energy_net_j"])
+def test_the_summable_flag_decides_what_the_total_adds() -> None:
+    # a folder with the flag: a new domain kind is added or not as run.json says, whatever
+    # its name; the naming rule is only for folders written before the flag existed
+    energy = {
+        "cpu-package-0": {"gross_j": 500.0, "summable": True},
+        "accel-0": {"gross_j": 70.0, "summable": True},
+        "gpu-0": {"gross_j": 200.0, "summable": False},
+        "psys": {"gross_j": 900.0, "summable": False},
+    }
+    row = tidy_row(_run(energy), None)
+    assert row["energy_domains"] == "accel-0+cpu-package-0" and row["energy_gross_j"] == 570.0
+
+
+def test_steady_state_energy_per_epoch_and_step() -> None:
+    phases = [
+        {"name": n, "duration_s": d, "energy_j": {"cpu-package-0": e}}
+        for n, d, e in (("compile", 1.0, 30.0), ("epoch_1", 12.0, 300.0),
+                        ("epoch_2", 10.0, 200.0), ("epoch_3", 11.0, 220.0))
+    ]  # fmt: skip
+    result = {"config": {"batch_size": 64}, "dataset": {"train_count": 6400}}
+    row = tidy_row(_run({"cpu-package-0": {"gross_j": 800.0}}, phases=phases), result)
+    # epochs 2 and 3 only: epoch 1 holds compilation
+    assert row["steady_epoch_energy_j"] == 210.0 and row["steady_epoch_duration_s"] == 10.5
+    assert row["steady_step_energy_j"] == pytest.approx(2.1)  # 100 steps of 64
+    one = tidy_row(_run({"cpu-package-0": {"gross_j": 800.0}}, phases=phases[:2]), result)
+    assert one["steady_epoch_energy_j"] == 270.0  # epoch 1 without its compile step
 
 
 def test_no_summable_domain_means_no_total() -> None:

@@ -12,6 +12,7 @@ import pytest
 from analysis import load as analysis_load
 from orchestrator.campaign import records
 from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.idle import idle_record
 from orchestrator.campaign.records import CampaignDocument, RecordError, RunRecord, StateLine
 from orchestrator.campaign.state import read_state
 from orchestrator.meters.base import DomainSeries, Recording
@@ -109,6 +110,18 @@ def test_a_folder_written_through_the_records_reads_the_same_in_the_analysis(
             folder.run_dir(run.run_id).mkdir()
             folder.write_run(run)
             folder.append_state(run.state_line(finished_at=T0 + 11))
+    # the idle gap before the runs, as the campaign writes it: the analysis recomputes net
+    # energy from it (here its whole-gap mean: the gap has no power series)
+    gap_t = np.linspace(T0 - 60, T0, 61)
+    gap_series = {
+        "cpu-package-0": DomainSeries(gap_t, 5.0 * (gap_t - gap_t[0])),
+        "dram-0": DomainSeries(gap_t, gap_t - gap_t[0]),
+    }
+    gap = Recording("rapl", T0 - 60, T0, gap_series)
+    (tmp_path / "c1" / "idle" / "000-0-start").mkdir(parents=True)
+    (tmp_path / "c1" / "idle" / "000-0-start" / "idle.json").write_text(
+        json.dumps(idle_record([gap], T0 - 60, T0))
+    )
     loaded = analysis_load.load_campaign(tmp_path / "c1")
     assert loaded.meta == _campaign().to_json()
     assert set(read_state(tmp_path / "c1" / "state.jsonl")) == {r.run_id for r in written}

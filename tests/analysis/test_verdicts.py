@@ -1,0 +1,122 @@
+"""What the report lets a user claim, end to end on synthetic campaigns with a known truth
+(issue 11, "What must hold")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import inference
+from analysis.analyze import analyze
+from analysis.load import load_campaign
+from tests.analysis.conftest import QUIET
+from tests.analysis.synth import write_campaign
+
+FWS = ("keras", "torch")
+
+
+def _analysed(root: Path, **kwargs: object) -> tuple[pd.DataFrame, str]:
+    write_campaign(root, frameworks=FWS, **kwargs)  # type: ignore[arg-type]
+    analyze(root, console=QUIET)
+    t = pd.read_csv(root / "report" / "stats.csv")
+    return t, (root / "report" / "report.md").read_text()
+
+
+def _primary(t: pd.DataFrame) -> pd.DataFrame:
+    c = t[(t["kind"] == "compare") & (t["variant"] == "all") & (t["family"] == "primary")]
+    return c.set_index("metric")
+
+
+def test_half_a_percent_at_low_noise_is_never_higher(tmp_path: Path) -> None:
+    # a 0.5% difference at 0.2% noise: significant, but below any relevant effect
+    t, md = _analysed(
+        tmp_path / "c", iterations=20, cv=0.002, seed=11,
+        energy_j={"keras": 1000.0, "torch": 1005.0}, duration_s={"keras": 20.0, "torch": 20.1},
+    )  # fmt: skip
+    p = _primary(t)
+    assert set(p["verdict"]) <= {"equivalent", "inconclusive"}
+    assert p.loc["energy_gross_j", "p_value"] < 0.05  # the old rule would have claimed it
+    assert "- Energy: torch vs keras +0.4% (95% CI +0.3% to +0.5%): equivalent" in md
+
+
+def test_forty_percent_is_higher_with_an_interval_holding_the_truth(tmp_path: Path) -> None:
+    t, md = _analysed(tmp_path / "c", iterations=12, cv=0.03, seed=12,
+                      energy_j={"keras": 1000.0, "torch": 1400.0})  # fmt: skip
+    e = _primary(t).loc["energy_gross_j"]
+    assert e["verdict"] == "higher"
+    assert e["ratio_ci_low"] < 1.4 < e["ratio_ci_high"]
+    # the printed change carries its interval, rounded to what the interval supports
+    assert f"+{e['pct_change']:.0f}% (95% CI +{e['pct_ci_low']:.0f}% to" in md
+
+
+def test_two_iterations_are_not_testable(tmp_path: Path) -> None:
+    t, md = _analysed(tmp_path / "c", iterations=2, seed=13,
+                      energy_j={"keras": 1000.0, "torch": 1400.0})  # fmt: skip
+    assert set(_primary(t)["verdict"]) == {"not testable"}
+    assert "Energy: torch vs keras: not testable at n = 2 paired iterations" in md
+    assert "With 2 paired iterations no test can reach p < 0.05: no inference is possible" in md
+    assert " higher: " not in md
+
+
+def test_drift_is_cancelled_by_pairing_and_warned_about(tmp_path: Path) -> None:
+    # every framework 60% slower and hungrier by the end of the campaign; torch 10% more
+    root = tmp_path / "c"
+    t, md = _analysed(root, iterations=20, cv=0.01, drift=0.6, seed=14,
+                      energy_j={"keras": 1000.0, "torch": 1100.0})  # fmt: skip
+    e = _primary(t).loc["energy_gross_j"]
+    assert e["design"] == "paired" and e["verdict"] == "higher"
+    assert e["ratio_ci_low"] < 1.1 < e["ratio_ci_high"]
+    assert "Drift: keras's energy_gross_j changes over the campaign" in md
+    # the same runs as independent samples: the drift swamps the difference
+    ok = load_campaign(root).runs
+    unpaired = inference.compare_unpaired(
+        ok[ok["framework"] == "keras"]["energy_gross_j"],
+        ok[ok["framework"] == "torch"]["energy_gross_j"],
+    )
+    assert unpaired.ratio_ci_low < 1.05
+
+
+def test_an_unrelated_domain_changes_no_primary_verdict(tmp_path: Path) -> None:
+    truth = {"energy_j": {"keras": 1000.0, "torch": 1080.0}, "iterations": 10, "seed": 15}
+    base, _ = _analysed(tmp_path / "a", **truth)  # type: ignore[arg-type]
+    more, md = _analysed(tmp_path / "b", extra_domains={"psys": 1.4, "cpu-core-0": 0.6}, **truth)  # type: ignore[arg-type]
+    cols = ["ratio", "ratio_ci_low", "ratio_ci_high", "p_value", "p_holm", "verdict"]
+    pd.testing.assert_frame_equal(_primary(base)[cols], _primary(more)[cols])
+    assert "Energy cpu-core-0" in md  # the new domain is there, as an exploratory metric
+
+
+@pytest.fixture(scope="module")
+def edited(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """torch's result.json says another device, thread count and batch size."""
+    root = write_campaign(tmp_path_factory.mktemp("edited") / "c", frameworks=FWS, iterations=3)
+    for path in root.glob("runs/*-torch/result.json"):
+        r = json.loads(path.read_text())
+        r["device"]["used"] = "gpu"
+        r["threads"]["intra_op"] = 8
+        r["config"]["batch_size"] = 128
+        path.write_text(json.dumps(r))
+    analyze(root, console=QUIET)
+    md = (root / "report" / "report.md").read_text()
+    return md.split("## Identical work")[1].split("\n## ")[0]
+
+
+@pytest.mark.parametrize(
+    ("check", "verdict"),
+    [("device.used", "no"), ("threads.intra_op", "no"), ("config.batch_size", "no"),
+     ("config.epochs", "yes"), ("dataset.sha256", "yes")],
+)  # fmt: skip
+def test_identical_work_says_no_for_each_edited_check(
+    edited: str, check: str, verdict: str
+) -> None:
+    row = next(line for line in edited.splitlines() if line.startswith(f"| {check} |"))
+    assert row.rstrip().endswith(f"| {verdict} |")
+
+
+def test_folders_without_the_summable_flag_fall_back_to_the_naming_rule(tmp_path: Path) -> None:
+    root = write_campaign(tmp_path / "c", frameworks=FWS, iterations=1, summable_flag=False,
+                          extra_domains={"psys": 1.4})  # fmt: skip
+    runs = load_campaign(root).runs
+    assert set(runs["energy_domains"]) == {"cpu-package-0+dram-0"}
