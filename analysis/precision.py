@@ -3,13 +3,19 @@ another precision would need. Pure: numbers in, frozen dataclasses out; the camp
 stopping rule (orchestrator/campaign/stopping.py), the cell report and the study report all
 read their intervals from here, so the three always agree.
 
-The ratio B/A of a primary metric (energy, time) is estimated from the per-iteration
-log-ratios log(B_i / A_i): pairing by iteration cancels drift common to both frameworks, and
-the log makes the ratio symmetric. The interval is Student's t on their mean (a geometric
-mean ratio), as Georges et al. (2007) use for fewer than 30 repetitions; the iterations
-another precision needs follow Lilja's n = (t s / e)^2 (Lilja 2000; Georges et al. 2007,
-section 3), solved with the t quantile of that n. Kalibera and Jones (2013) dimension the
-repetitions of each level the same way, from the variance an initial experiment shows.
+The ratio B/A of a primary metric (energy, time) is the report's paired estimate
+(analysis.inference.compare_paired): the Hodges-Lehmann estimate of the per-iteration
+log-ratios log(B_i / A_i) with its exact distribution-free interval. Pairing by iteration
+cancels drift common to both frameworks; the log makes the ratio symmetric. `precision` is
+how far the interval reaches from the estimate, as a relative half-width.
+
+The iterations another precision needs are planned as the benchmarking literature does:
+Lilja's n = (t s / e)^2 for a t-interval of the mean (Lilja 2000; Georges et al. 2007,
+section 3), solved with the t quantile of that n; Kalibera and Jones (2013) dimension the
+repetitions of each level the same way, from the variance an initial experiment shows. The
+rank interval needs about n / (3 / pi) pairs for the same width under normality (its
+asymptotic relative efficiency, Hodges and Lehmann 1956), and at least the n at which the
+exact interval is bounded at all (6 at 95%: 2 / 2^6 < 0.05).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-import numpy as np
 from scipy import stats as sps
+
+from analysis.inference import RANK_ARE, compare_paired, signed_rank_cut
 
 CONFIDENCE = 0.95
 # The ratios a campaign's answer rests on: (tidy-table column, name in reports).
@@ -28,15 +35,14 @@ PRIMARY_METRICS: tuple[tuple[str, str], ...] = (
     ("energy_gross_j", "energy"),
     ("duration_s", "time"),
 )
-# No precision is claimed from fewer pairs: one log-ratio has no spread.
-MIN_PAIRS = 2
 MAX_ITERATIONS_SEARCHED = 100_000
 
 
 @dataclass(frozen=True)
 class RatioPrecision:
     """B/A for one metric, paired by iteration. `precision` is the interval's relative
-    half-width on the ratio scale: the ratio is known to within +-precision (at `confidence`)."""
+    half-width on the ratio scale: the ratio is known to within +-precision (at `confidence`);
+    infinite while the interval is unbounded (fewer than 6 pairs at 95%)."""
 
     metric: str
     framework_a: str
@@ -56,34 +62,47 @@ class RatioPrecision:
 
 def half_width_log(log_sd: float, n: int, confidence: float = CONFIDENCE) -> float:
     """Half-width of the t-interval of a mean of n values with standard deviation log_sd."""
-    if n < MIN_PAIRS or not math.isfinite(log_sd):
+    if n < 2 or not math.isfinite(log_sd):
         return math.inf
     t = float(sps.t.ppf(1 - (1 - confidence) / 2, n - 1))
     return t * log_sd / math.sqrt(n)
 
 
-def precision_of_log(half_width: float) -> float:
-    """+-P on the ratio scale from a half-width h on the log scale: the interval is
-    [r e^-h, r e^h], within +-(e^h - 1) of r (the wider, upper side)."""
-    return math.expm1(half_width) if math.isfinite(half_width) else math.inf
+def relative_half_width(ratio: float, low: float, high: float) -> float:
+    """+-P on the ratio scale: how far the interval reaches from the estimate, on the wider
+    side, e.g. 0.02 for an interval within 2% of the ratio either way."""
+    if not (math.isfinite(high) and low > 0 and ratio > 0):
+        return math.inf
+    return math.expm1(max(math.log(high / ratio), math.log(ratio / low)))
+
+
+def smallest_bounded_n(confidence: float = CONFIDENCE) -> int:
+    """The fewest pairs whose exact signed-rank interval is bounded (6 at 95%)."""
+    n = 1
+    while signed_rank_cut(n, confidence) == 0:
+        n += 1
+    return n
 
 
 def iterations_needed(
     log_sd: float, precision: float, confidence: float = CONFIDENCE
 ) -> int | None:
-    """The smallest n whose t-interval half-width is at most log(1 + precision)."""
+    """Pairs for +-precision: the smallest n whose t-interval half-width is at most
+    log(1 + precision), divided by the rank interval's efficiency, and at least the smallest
+    n with a bounded interval."""
     if not math.isfinite(log_sd) or precision <= 0:
         return None
+    floor = smallest_bounded_n(confidence)
     if log_sd == 0:
-        return MIN_PAIRS
+        return floor
     target = math.log1p(precision)
     z = float(sps.norm.ppf(1 - (1 - confidence) / 2))
-    n = max(MIN_PAIRS, math.ceil((z * log_sd / target) ** 2))  # the normal quantile: a floor
+    n = max(2, math.ceil((z * log_sd / target) ** 2))  # the normal quantile: a lower bound
     while half_width_log(log_sd, n, confidence) > target:
         n += 1
         if n > MAX_ITERATIONS_SEARCHED:
             return None
-    return n
+    return max(floor, math.ceil(n / RANK_ARE))
 
 
 def paired_ratio(
@@ -95,27 +114,23 @@ def paired_ratio(
     confidence: float = CONFIDENCE,
 ) -> RatioPrecision | None:
     """B/A from the iterations where both have a positive finite value; None without any."""
-    logs = [
-        math.log(values_b[i] / values_a[i])
-        for i in sorted(set(values_a) & set(values_b))
-        if _positive(values_a[i]) and _positive(values_b[i])
-    ]
-    if not logs:
+    pa = {i: v for i, v in values_a.items() if _positive(v)}
+    pb = {i: v for i, v in values_b.items() if _positive(v)}
+    estimate = compare_paired(pa, pb, confidence)
+    if estimate.n_pairs == 0:
         return None
-    d = np.asarray(logs)
-    mean = float(d.mean())
-    sd = float(d.std(ddof=1)) if len(d) >= MIN_PAIRS else math.nan
-    h = half_width_log(sd, len(d), confidence)
     return RatioPrecision(
         metric=metric,
         framework_a=a,
         framework_b=b,
-        n_pairs=len(d),
-        ratio=math.exp(mean),
-        ratio_ci_low=math.exp(mean - h),
-        ratio_ci_high=math.exp(mean + h),
-        precision=precision_of_log(h),
-        log_sd=sd,
+        n_pairs=estimate.n_pairs,
+        ratio=estimate.ratio,
+        ratio_ci_low=estimate.ratio_ci_low,
+        ratio_ci_high=estimate.ratio_ci_high,
+        precision=relative_half_width(
+            estimate.ratio, estimate.ratio_ci_low, estimate.ratio_ci_high
+        ),
+        log_sd=estimate.log_sd,
         confidence=confidence,
     )
 

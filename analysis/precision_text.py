@@ -4,6 +4,7 @@ reached, and the iterations another precision would need (analysis.precision).""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,8 +29,8 @@ def rule_lines(meta: dict[str, Any]) -> list[str]:
         return [f"Fixed repetitions: {meta.get('iterations')} iterations were planned."]
     rule = (
         f"Adaptive repetitions: stop once every energy and time ratio is within "
-        f"+-{block['precision']:.1%} ({block['confidence']:.0%} t-interval of the mean "
-        f"per-iteration log-ratio), after at least {block['min_iterations']} and at most "
+        f"+-{block['precision']:.1%} ({block['confidence']:.0%} interval of the paired "
+        f"per-iteration ratios), after at least {block['min_iterations']} and at most "
         f"{block['max_iterations']} iterations; never on a p-value."
     )
     after = block.get("stopped_after_iteration")
@@ -44,16 +45,23 @@ def ratio_lines(ratios: Sequence[RatioPrecision]) -> list[str]:
     out = []
     for r in ratios:
         name = f"{METRIC_NAMES.get(r.metric, r.metric)} {r.framework_b}/{r.framework_a}"
-        if r.n_pairs < 2:
-            out.append(f"{name}: {r.ratio:.4g} from one iteration; no interval yet.")
+        if not math.isfinite(r.precision):
+            out.append(
+                f"{name}: {r.ratio:.4g} from {r.n_pairs} paired iterations; too few for a "
+                f"bounded interval; {_needs(r)}."
+            )
             continue
-        needs = ", ".join(f"+-{p:.0%} {_iterations(r.iterations_for(p))}" for p in OTHER_PRECISIONS)
         out.append(
             f"{name}: {r.ratio:.4g} (95% CI {r.ratio_ci_low:.4g} to {r.ratio_ci_high:.4g}), "
-            f"known to +-{r.precision:.1%} from {r.n_pairs} paired iterations; "
-            f"iterations needed for {needs}."
+            f"known to +-{r.precision:.1%} from {r.n_pairs} paired iterations; {_needs(r)}."
         )
     return out
+
+
+def _needs(r: RatioPrecision) -> str:
+    """What other precisions would cost, from the spread seen (none from a single pair)."""
+    needs = ", ".join(f"+-{p:.0%} {_iterations(r.iterations_for(p))}" for p in OTHER_PRECISIONS)
+    return f"iterations needed for {needs}"
 
 
 def _iterations(n: int | None) -> str:

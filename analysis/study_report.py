@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on measurement hosts or in CI
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 from rich.console import Console
@@ -210,7 +211,10 @@ def _figures(table: pd.DataFrame, factors: list[str], out: Path) -> dict[str, Pa
                 pos = [levels.index(str(v)) for v in group[factor]]
                 line = group.assign(x=pos).sort_values("x")
                 x = line["x"] + (n - 0.5) * 0.05  # dodge overlapping intervals
-                err = [line["ratio"] - line["ratio_ci_low"], line["ratio_ci_high"] - line["ratio"]]
+                # an unbounded interval (too few iterations) gets no bar rather than an infinite one
+                low = line["ratio_ci_low"].where(line["ratio_ci_low"] > 0)
+                high = line["ratio_ci_high"].where(np.isfinite(line["ratio_ci_high"]))
+                err = [line["ratio"] - low, high - line["ratio"]]
                 label = f"{b}/{a}" + "".join(
                     f", {f}={v}" for f, v in zip(others, rest, strict=True)
                 )
@@ -265,7 +269,8 @@ def _document(doc: dict[str, Any], results: Sequence[CellResult], table: pd.Data
         d.add(Heading("Figures"))
         for key, png in figures.items():
             metric, factor = key.split("-", 1)
-            d.add(Figure(png, f"{metric} ratio (95% interval) against {factor}"))
+            d.add(Figure(png, f"{metric} ratio (95% interval; none where too few iterations "
+                              f"bound it) against {factor}"))  # fmt: skip
     d.add(Heading("Cells"))
     for cell in results:
         link = Path("..") / cell.report.relative_to(root) / "report.md"

@@ -55,7 +55,8 @@ OPTIONS: tuple[Option, ...] = (
            "stop once every energy and time ratio's 95% interval is within +-P, e.g. 0.02; "
            "--iterations is then the maximum", CAMPAIGN, default_text="off: every iteration"),
     Option("min_iterations", "--min-iterations", int,
-           "with --until-precision: iterations before the first check", CAMPAIGN, minimum=2),
+           "with --until-precision: iterations before the first check (6 or more: fewer "
+           "have no bounded interval)", CAMPAIGN, minimum=6),
     Option("frameworks", "--frameworks", str, f"comma-separated, of {_FRAMEWORKS}", CAMPAIGN),
     Option("framework", "--framework", str, f"one of {_FRAMEWORKS}", ("run",), setting=False,
            required=True),

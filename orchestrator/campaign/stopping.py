@@ -23,7 +23,10 @@ if TYPE_CHECKING:  # the analysis (pandas, SciPy) is imported only by adaptive c
 # tests/campaign/test_stopping.py pins the two together.
 METRICS = ("energy_gross_j", "duration_s")
 
-INTERVAL = "t-interval of the mean per-iteration log-ratio B/A, every pair of frameworks"
+INTERVAL = (
+    "Hodges-Lehmann interval (exact signed-rank) of the per-iteration log-ratios B/A, "
+    "every pair of frameworks"
+)
 
 
 def rule_json(rule: StoppingRule, max_iterations: int) -> dict[str, Any]:

@@ -55,7 +55,7 @@ BAD: list[tuple[str, str]] = [
     ("name = \n", "not valid TOML"),
     (HEAD + "protocol = 3\n" + GOOD_MATRIX, "protocol: expected a table [protocol]"),
     (HEAD + "until_precision = 0.02\n" + GOOD_MATRIX,
-     "cell cell-1 (batch_size=32): --min-iterations 5 is more than --iterations 2"),
+     "cell cell-1 (batch_size=32): --min-iterations 6 is more than --iterations 2"),
 ]  # fmt: skip
 
 
