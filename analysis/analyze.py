@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from analysis import evidence, inference, plots
 from analysis.document import Bullets, Heading, to_html, to_markdown
 from analysis.errors import AnalysisInputError
-from analysis.load import Campaign, load_campaign, phase_names, read_power, tuples
+from analysis.load import MEASURED, Campaign, load_campaign, phase_names, read_power, tuples
 from analysis.precision_text import precision_lines
 from analysis.report import build_document, label, verdict_lines
 from analysis.study import (
@@ -235,7 +235,7 @@ def analyze(
                 + ", ".join(known)
             )
         progress.update(step, description="statistics")
-        ok = campaign.runs[campaign.runs["status"] == "ok"]
+        ok = campaign.runs[campaign.runs["status"].isin(MEASURED)]
         domain_set, _ = comparable_domains(ok)
         idle = idle_series(campaign, domain_set)
         study = build_study(

@@ -19,6 +19,10 @@ from analysis.jsonio import read_json
 # For folders written before run.json carried a `summable` flag per domain: only these may
 # be added together (psys contains the packages and a package its core and uncore, so
 # adding those would count the same joules twice).
+# The runs that enter the statistics: a campaign's run that ended well and was completely
+# measured (`ok`), and an imported study's run (`imported`: its CSV cannot say whether the
+# run succeeded; the study kept it). Every other status is counted and named, never analysed.
+MEASURED = ("ok", "imported")
 SUMMABLE = re.compile(r"^(cpu-package|dram|gpu)-\d+$")
 
 BASE_COLUMNS = [

@@ -28,6 +28,7 @@ from itertools import combinations
 from scipy import stats as sps
 
 from analysis.inference import RANK_ARE, compare_paired, signed_rank_cut
+from analysis.load import MEASURED
 
 CONFIDENCE = 0.95
 # The ratios a campaign's answer rests on: (tidy-table column, name in reports).
@@ -165,10 +166,10 @@ def worst(ratios: Iterable[RatioPrecision]) -> RatioPrecision | None:
 def values_from_rows(
     rows: Iterable[Mapping[str, object]],
 ) -> dict[str, dict[str, dict[int, float]]]:
-    """metric -> framework -> iteration -> value, from tidy-table rows of ok runs."""
+    """metric -> framework -> iteration -> value, from tidy-table rows of measured runs."""
     out: dict[str, dict[str, dict[int, float]]] = {m: {} for m, _ in PRIMARY_METRICS}
     for row in rows:
-        if row.get("status") != "ok":
+        if row.get("status") not in MEASURED:  # what the report's statistics count
             continue
         iteration, framework = row.get("iteration"), row.get("framework")
         try:

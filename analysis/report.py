@@ -17,7 +17,7 @@ from analysis.evidence import Evidence
 from analysis.fmt import decimals_for, p_relation, pct, pct_interval
 from analysis.fmt import number as fmt
 from analysis.fmt import p_floor as fmt_p
-from analysis.load import Campaign, tuples
+from analysis.load import MEASURED, Campaign, tuples
 from analysis.study import PRIMARY, SECONDARY, Metric, Study
 
 # the reference study's Tables 1-3, now with intervals and verdicts
@@ -646,10 +646,10 @@ def _runs(doc: Document, campaign: Campaign, study: Study) -> None:
         Table(
             ["framework", *counts.columns],
             [[str(f), *(str(int(v)) for v in counts.loc[f])] for f in counts.index],
-            caption="Runs by status (only ok runs enter the statistics)",
+            caption="Runs by status (only ok and imported runs enter the statistics)",
         )
     )
-    bad = campaign.runs[campaign.runs["status"] != "ok"]
+    bad = campaign.runs[~campaign.runs["status"].isin(MEASURED)]
     if len(bad):
         doc.add(
             Table(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import inference, stats
-from analysis.load import tuples
+from analysis.load import MEASURED, tuples
 
 VARIANTS = ("all", "without-outliers")
 MIN_EFFECT = 0.05  # the smallest relevant ratio change, --min-effect (docs/analysis.md)
@@ -381,7 +381,7 @@ def build_study(
     frameworks = frameworks_in_order(runs, declared, reference)
     reference = frameworks[0]
     pairs = list(combinations(frameworks, 2))
-    ok = runs[runs["status"] == "ok"].copy()
+    ok = runs[runs["status"].isin(MEASURED)].copy()
     status_counts = (
         runs.groupby(["framework", "status"]).size().unstack(fill_value=0).reindex(frameworks)
     )
@@ -470,7 +470,7 @@ def _warnings(
     runs: pd.DataFrame, study: Study, compare_by_variant: dict[str, list[dict[str, Any]]]
 ) -> list[str]:
     out = []
-    bad = runs[runs["status"] != "ok"]
+    bad = runs[~runs["status"].isin(MEASURED)]
     if len(bad):
         counts = ", ".join(f"{s}: {n}" for s, n in bad["status"].value_counts().items())
         out.append(

@@ -10,11 +10,11 @@ The campaign is the reference one (docs/campaign.md): three frameworks whose run
 
 and the campaign is stopped by the same rule and the same intervals as the orchestrator's
 (analysis.precision: every pair, energy and time, the paired Hodges-Lehmann interval of the
-per-iteration log-ratios within +-P). For each scenario it prints the iteration the rule stopped at, the
-hours saved against the fixed 35 iterations, and how often the final 95% interval holds the
-true ratio, per interval (nominal 95%; a sequential rule that stops when the spread looks
-small by chance undercovers, and the minimum iterations are the guard, so coverage is shown
-for several minimums).
+per-iteration log-ratios within +-P). For each scenario it prints the iteration the rule
+stopped at, the hours saved against the fixed 35 iterations, and how often the final 95%
+interval holds the true ratio, per interval (nominal 95%; a sequential rule that stops when
+the spread looks small by chance undercovers, and the minimum iterations are the guard, so
+coverage is shown for two minimums).
 
 Run: python benchmarks/adaptive_stopping.py [--campaigns 150] [--precision 0.02]
 (about a second per campaign and row on one core)

@@ -171,6 +171,13 @@ def analyze_command(
             "import as a campaign and analyse"
         ),
     ] = None,
+    client_cpu: Annotated[
+        bool,
+        typer.Option(
+            help="with --energibridge-csvs: the study ran on a client CPU, whose DRAM counter "
+            "EnergiBridge scales right, so DRAM joins the energy total"
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
     reference: Annotated[
         str | None,
@@ -195,7 +202,8 @@ def analyze_command(
         from orchestrator.meters.import_energibridge import import_energibridge_folder
 
         target = out or energibridge_csvs.parent / f"{energibridge_csvs.name}-campaign"
-        campaign, report_out = import_energibridge_folder(energibridge_csvs, target), None
+        imported = import_energibridge_folder(energibridge_csvs, target, client_cpu=client_cpu)
+        campaign, report_out = imported, None
     if campaign is None:
         raise UserError("give a campaign folder, or --energibridge-csvs DIR to import one")
     from analysis.study_report import analyze_study  # every cell, then across cells

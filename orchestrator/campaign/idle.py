@@ -1,5 +1,6 @@
-"""Idle gaps: the machine measured doing nothing after every run; their mean power is the
-baseline that run.json's net energy subtracts."""
+"""Idle gaps: the machine measured doing nothing after every run. The settled (second) half
+of the gaps just before and just after a run gives its baseline (meters/energy.py,
+`bracketing_baseline`), which run.json's net energy subtracts."""
 
 from __future__ import annotations
 
@@ -11,19 +12,28 @@ from typing import Any
 from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
 from orchestrator.campaign.records import IDLE_SCHEMA, SCHEMA_VERSION
 from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.energy import Gap, Settled, settled_half
 from orchestrator.meters.window import MeterWindow
 
 
 def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> dict[str, Any]:
-    energy = {
-        domain: {
-            "energy_j": energy_j,
-            "mean_power_w": energy_j / rec.duration_s if rec.duration_s > 0 else None,
-            "meter": rec.meter,
-        }
-        for rec in recordings
-        for domain, energy_j in rec.energy_j.items()
-    }
+    energy: dict[str, dict[str, Any]] = {}
+    for rec in recordings:
+        for domain, energy_j in rec.energy_j.items():
+            entry: dict[str, Any] = {
+                "energy_j": energy_j,
+                "mean_power_w": energy_j / rec.duration_s if rec.duration_s > 0 else None,
+                "meter": rec.meter,
+            }
+            settled = settled_half(rec.series[domain], start_s, end_s)
+            if settled is not None:
+                entry |= {
+                    "settled_start": settled.start_s,
+                    "settled_energy_j": settled.energy_j,
+                    "settled_duration_s": settled.duration_s,
+                    "settled_power_sd_w": settled.power_sd_w,
+                }
+            energy[domain] = entry
     return {
         "schema": IDLE_SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -35,27 +45,33 @@ def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> di
     }
 
 
-def baseline_power_w(idle_records: list[dict[str, Any]]) -> dict[str, float]:
-    """Domain -> mean power over every idle gap so far: each gap's mean power (over its own
-    meter window) weighted by the gap's length, i.e. total idle energy / total idle time."""
-    weighted: dict[str, float] = {}
-    duration: dict[str, float] = {}
-    for rec in idle_records:
-        for domain, e in rec.get("energy", {}).items():
-            if e.get("mean_power_w") is None:
-                continue
-            weighted[domain] = weighted.get(domain, 0.0) + e["mean_power_w"] * rec["duration_s"]
-            duration[domain] = duration.get(domain, 0.0) + rec["duration_s"]
-    return {d: weighted[d] / duration[d] for d in weighted if duration[d] > 0}
+def gap_of(name: str, record: dict[str, Any]) -> Gap:
+    """What the baseline rule needs of one idle.json: gaps written before the settled
+    fields existed give nothing to it (their whole window includes the previous run's
+    tail)."""
+    settled = {
+        (e["meter"], domain): Settled(
+            e["settled_start"], e["settled_energy_j"], e["settled_duration_s"],
+            e["settled_power_sd_w"],
+        )
+        for domain, e in record.get("energy", {}).items()
+        if e.get("settled_duration_s")
+    }  # fmt: skip
+    return Gap(name, record["start"], record["end"], settled)
 
 
-def read_idle_records(folder: CampaignFolder) -> list[dict[str, Any]]:
-    """The complete idle gaps on disk; an incomplete one (no idle.json) is removed."""
-    out = []
+def read_gaps(folder: CampaignFolder) -> list[Gap]:
+    return [gap_of(name, record) for name, record in read_idle_records(folder).items()]
+
+
+def read_idle_records(folder: CampaignFolder) -> dict[str, dict[str, Any]]:
+    """The complete idle gaps on disk by folder name; an incomplete one (no idle.json) is
+    removed."""
+    out = {}
     for d in sorted((folder.root / "idle").glob("*")):
         path = d / "idle.json"
         if path.exists():
-            out.append(json.loads(path.read_text()))
+            out[d.name] = json.loads(path.read_text())
         elif d.is_dir():
             CampaignFolder.fresh(d).rmdir()
     return out

@@ -20,6 +20,7 @@ from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
     Plan,
+    ProtocolSettings,
     check_resume_options,
     protocol_from_json,
     resolve_options,
@@ -32,7 +33,7 @@ from orchestrator.campaign.records import CampaignDocument
 from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.stopping import rule_from_json, rule_json
 from orchestrator.data import read_prepared
-from orchestrator.errors import DataError, RuntimeUnavailableError
+from orchestrator.errors import DataError, MeterError, RuntimeUnavailableError
 from orchestrator.machine import provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
@@ -61,9 +62,16 @@ class Inputs:
     meter_paths: MeterPaths = MeterPaths()
 
 
-def _open_meters(spec: str, interval_ms: int, paths: MeterPaths) -> list[Meter]:
+def _open_meters(
+    spec: str, protocol: ProtocolSettings, device: str, paths: MeterPaths
+) -> list[Meter]:
     return open_meters(
-        spec, interval_ms, powercap_root=paths.powercap_root, energibridge=paths.energibridge
+        spec,
+        protocol.interval_ms,
+        powercap_root=paths.powercap_root,
+        energibridge=paths.energibridge,
+        device=device,
+        gpu=protocol.gpu if device == "gpu" else None,
     )
 
 
@@ -74,7 +82,34 @@ def _protocol_json(
     p["runtime_requested"] = p["runtime"]
     p["runtime"] = runtime.kind
     p["meters"] = [m.name for m in meters]
+    # What each meter could read when the campaign began: resume insists on the same.
+    p["domains"] = {m.name: m.domains() for m in meters}
     return p
+
+
+def _resume_meters(
+    proto: dict[str, Any], protocol: ProtocolSettings, device: str, paths: MeterPaths
+) -> list[Meter]:
+    """The meters the campaign resolved when it began (never `auto` again: after a reboot
+    undoes a chmod, auto would quietly drop RAPL), each still reading every domain it
+    recorded; MeterError with one line otherwise."""
+    names = list(proto["meters"])
+    try:
+        meters = _open_meters(",".join(names), protocol, device, paths)
+    except MeterError as exc:
+        raise MeterError(
+            f"cannot resume with the recorded meters {', '.join(names)}: {exc}"
+        ) from exc
+    recorded = proto.get("domains") or {}
+    for meter in meters:
+        lost = sorted(set(recorded.get(meter.name, [])) - set(meter.domains()))
+        if lost:
+            raise MeterError(
+                f"cannot resume: the {meter.name} meter no longer reads {', '.join(lost)}, "
+                "which the campaign's runs measured (after a reboot, restore read access as "
+                "docs/meters.md says), or start a new campaign"
+            )
+    return meters
 
 
 def new_campaign(
@@ -98,7 +133,7 @@ def new_campaign(
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
     meters = _open_meters(
-        settings.protocol.meter, settings.protocol.interval_ms, inputs.meter_paths
+        settings.protocol.meter, settings.protocol, settings.workload.device, inputs.meter_paths
     )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
@@ -161,8 +196,7 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"(sha256 {prepared.sha256[:12]} != {campaign.dataset['sha256'][:12]}); "
             "restore it or start a new campaign"
         )
-    meter_spec = proto.get("meter") or ",".join(proto["meters"])
-    meters = _open_meters(meter_spec, protocol.interval_ms, meter_paths)
+    meters = _resume_meters(proto, protocol, workload.device, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
     recorded = campaign.provenance.get("images") or {}
     now = runtime.software(list(plan.frameworks), workload.device)

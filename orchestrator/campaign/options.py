@@ -92,6 +92,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpuset", "--cpuset", str, "CPUs for the workload, e.g. 1-7",
            default_text="all but CPU 0 on 4 or more CPUs"),
     Option("memory_limit", "--memory-limit", str, "docker memory limit, e.g. 8g"),
+    Option("gpu", "--gpu", int, "the one GPU (NVML index) a --device gpu run sees and is "
+           "metered on", minimum=0),
     Option("run_timeout_s", "--run-timeout", float, "seconds before a run is stopped"),
     Option("max_failures", "--max-failures", int, "stop after this many failed runs", CAMPAIGN,
            minimum=1),

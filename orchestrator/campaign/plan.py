@@ -64,6 +64,7 @@ class ProtocolSettings:
     interval_ms: int = 100
     cpuset: str | None = None
     memory_limit: str | None = None
+    gpu: int = 0  # the one GPU a GPU run sees and is billed for (NVML index)
 
 
 # Adaptive repetitions (docs/campaign.md): the fewest iterations before the first precision
@@ -253,6 +254,7 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
         interval_ms=o["interval_ms"],
         cpuset=cpuset,
         memory_limit=o["memory_limit"],
+        gpu=o["gpu"],
     )
     return CampaignSettings(
         make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile,

@@ -1,17 +1,23 @@
 """The campaign protocol: warm-up, then every planned run in the recorded order, each one
 prepared outside the meter window and started inside it, followed by an idle gap; each
-finished run is recorded in state.jsonl, which is all resume needs."""
+finished run is recorded in state.jsonl, which is all resume needs.
+
+A run's baseline comes from the idle gaps that bracket it (meters/energy.py): run.json is
+written when the run ends, with the gap before it, and rewritten once the gap after it has
+been measured. A run that lost a domain its meters read when the campaign began is
+`incomplete`, never `ok`: its total would silently add up less than the others'."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from orchestrator.campaign.folder import CampaignFolder
-from orchestrator.campaign.idle import baseline_power_w, measure_idle, read_idle_records
+from orchestrator.campaign.idle import measure_idle, read_gaps
 from orchestrator.campaign.interrupts import Interrupted, Interrupts
 from orchestrator.campaign.plan import (
     Plan,
@@ -22,10 +28,18 @@ from orchestrator.campaign.plan import (
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.records import RunRecord
-from orchestrator.campaign.state import finished_runs
+from orchestrator.campaign.state import finished_runs, read_state
 from orchestrator.campaign.warmup import warm_up
+from orchestrator.meters import domains
 from orchestrator.meters.base import Meter, Recording
-from orchestrator.meters.energy import energy_block, energy_per_phase, phases_from_events
+from orchestrator.meters.energy import (
+    Gap,
+    bracketing_baseline,
+    energy_block,
+    phase_block,
+    phases_from_events,
+    with_baselines,
+)
 from orchestrator.meters.window import MeterWindow
 from orchestrator.runtimes.base import (
     CAMPAIGN_LABEL,
@@ -90,6 +104,9 @@ def _meters_block(meters: list[Meter], recordings: list[Recording]) -> list[dict
     return out
 
 
+INCOMPLETE = "incomplete"
+
+
 def run_record(
     run: PlannedRun,
     *,
@@ -102,12 +119,32 @@ def run_record(
     meters: list[Meter],
     recordings: list[Recording],
     events: list[dict[str, Any]],
-    baseline_w: dict[str, float],
+    gaps: list[Gap],
+    device: str = "cpu",
 ) -> RunRecord:
-    """run.json (docs/formats.md), from what happened. Pure."""
-    phases = phases_from_events(events)
-    per_phase = energy_per_phase(recordings, phases)
-    return RunRecord(
+    """run.json (docs/formats.md), from what happened. Pure.
+
+    The energy is that of [started_at, ended_at], read off each counter; a CPU run keeps
+    a GPU it recorded out of the total. A domain its meters meant to read and did not (lost
+    in the window, or samples not covering the run) turns an `ok` run `incomplete`."""
+    span = None if started_at is None or ended_at is None else (started_at, ended_at)
+    out_of_total = {
+        d: "a CPU run: the GPU is recorded, not part of the total"
+        for rec in recordings
+        for d in rec.series
+        if device == "cpu" and not domains.is_cpu(d)
+    }
+    energy = energy_block(recordings, span=span, out_of_total=out_of_total)
+    dropped = dict(energy.dropped)
+    measured = {d for rec in recordings for d in rec.series}
+    for m in meters:
+        for d in m.domains():
+            if d not in measured and d not in dropped:
+                dropped[d] = f"{m.name}: not in the recording"
+    if status == "ok" and dropped:
+        status = INCOMPLETE
+        error = "domain lost: " + "; ".join(f"{d} ({why})" for d, why in sorted(dropped.items()))
+    record = RunRecord(
         run_id=run.run_id,
         iteration=run.iteration,
         position=run.position,
@@ -119,19 +156,25 @@ def run_record(
         ended_at=ended_at,
         runtime=runtime_block,
         meters=_meters_block(meters, recordings),
-        energy=energy_block(recordings, baseline_w or None),
-        phases=[
-            {
-                "name": p.name,
-                "start": p.start_s,
-                "end": p.end_s,
-                "duration_s": p.duration_s,
-                "energy_j": per_phase.get(p.name, {}),
-            }
-            for p in phases
-        ],
+        energy=energy.block,
+        phases=phase_block(recordings, phases_from_events(events), span),
         notes=sorted({n for rec in recordings for n in rec.notes}),
     )
+    return with_gaps(record, gaps)
+
+
+def with_gaps(record: RunRecord, gaps: list[Gap]) -> RunRecord:
+    """`record` with the baseline the idle gaps measured so far give it."""
+    if record.started_at is None or record.ended_at is None:
+        return record
+    baselines = {}
+    for domain, entry in record.energy.items():
+        base = bracketing_baseline(gaps, entry["meter"], domain, record.started_at,
+                                   record.ended_at)  # fmt: skip
+        if base is not None:
+            baselines[(entry["meter"], domain)] = base
+    duration_s = record.ended_at - record.started_at
+    return replace(record, energy=with_baselines(record.energy, baselines, duration_s))
 
 
 def _error_text(status: str, exit_state: ExitState, ctx: Context, run_dir: Path) -> str | None:
@@ -166,7 +209,6 @@ def measure_run(
 ) -> RunRecord:
     """One run, start to state line. Re-raises Interrupted after recording the run aborted."""
     run_dir = CampaignFolder.fresh(ctx.folder.run_dir(run.run_id))
-    baseline_w = baseline_power_w(read_idle_records(ctx.folder))
     spec = RunSpec(
         framework=run.framework,
         data_dir=ctx.data_dir,
@@ -176,6 +218,7 @@ def measure_run(
         memory_limit=ctx.protocol.memory_limit,
         device=ctx.workload.device,
         labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id},
+        gpu=ctx.protocol.gpu,
     )
     execution: Execution | None = None
     window = MeterWindow(ctx.meters, run_dir)
@@ -188,6 +231,8 @@ def measure_run(
             f"iteration {run.iteration}/{ctx.plan.iterations} {run.framework}", "(preparing)"
         )
         execution = ctx.runtime.prepare(spec)  # before the meter: container copies are slow
+        # ...and their write-back to disk too: flushed now, it cannot land in the run.
+        os.sync()
         window.start()
         started_at = time.time()
         execution.start()
@@ -228,7 +273,7 @@ def measure_run(
             run, status=status, exit_state=exit_state, error=error, started_at=started_at,
             ended_at=ended_at, runtime_block=runtime_block, meters=started,
             recordings=recordings, events=read_events(run_dir / "events.jsonl"),
-            baseline_w=baseline_w,
+            gaps=read_gaps(ctx.folder), device=ctx.workload.device,
         )  # fmt: skip
         ctx.folder.write_run(record)
         ctx.folder.append_state(record.state_line(finished_at=time.time()))
@@ -239,6 +284,21 @@ def measure_run(
 
 # The idle gap before the first run; sorts before every run's own gap.
 START_GAP = "000-0-start"
+# The idle gap between a resumed campaign's warm-up and its first run: the first resumed run
+# follows idle, as every other run does, not 100% load. Gaps are matched to runs by time.
+RESUME_GAP = "000-0-resume-{n}"
+
+
+def _gap_before_first_run(ctx: Context, resumed: bool) -> str | None:
+    if ctx.protocol.idle_s <= 0:
+        return None
+    if not resumed:
+        exists = (ctx.folder.idle_dir(START_GAP) / "idle.json").exists()
+        return None if exists else START_GAP
+    n = 1
+    while ctx.folder.idle_dir(RESUME_GAP.format(n=n)).exists():
+        n += 1
+    return RESUME_GAP.format(n=n)
 
 
 def execute(ctx: Context, progress: CampaignProgress) -> None:
@@ -246,6 +306,7 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
     CampaignStopped (--max-failures)."""
     done = finished_runs(ctx.folder.state_jsonl)
     failures = sum(1 for r in done.values() if r.status != "ok")
+    resumed = bool(read_state(ctx.folder.state_jsonl))
     todo = [r for r in ctx.plan.runs() if r.run_id not in done]
     if ctx.stopping is not None and _stop_here(ctx, todo, progress):
         return
@@ -256,12 +317,12 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
         if ctx.protocol.warmup_s > 0:
             progress.set("warm-up", f"every core busy for {ctx.protocol.warmup_s:g} s")
             warm_up(ctx.protocol.warmup_s)
-        start_gap = ctx.folder.idle_dir(START_GAP)
-        if ctx.protocol.idle_s > 0 and not (start_gap / "idle.json").exists():
+        first_gap = _gap_before_first_run(ctx, resumed)
+        if first_gap is not None:
             # Every run, the first included, follows an idle gap: the same thermal history
             # for all, and a baseline (hence net energy) from the first run on.
             progress.set("idle gap", f"{ctx.protocol.idle_s:g} s before the first run")
-            measure_idle(ctx.meters, start_gap, ctx.protocol.idle_s)
+            measure_idle(ctx.meters, ctx.folder.idle_dir(first_gap), ctx.protocol.idle_s)
         for n, run in enumerate(todo):
             if n and ctx.stopping is not None and _stop_here(ctx, todo[n:], progress):
                 return
@@ -279,6 +340,9 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
             if ctx.protocol.idle_s > 0:
                 progress.set("idle gap", f"{ctx.protocol.idle_s:g} s after {run.run_id}")
                 measure_idle(ctx.meters, ctx.folder.idle_dir(run.run_id), ctx.protocol.idle_s)
+                # Now the gap after the run exists: its baseline brackets it.
+                with interrupts.deferred():
+                    ctx.folder.write_run(with_gaps(record, read_gaps(ctx.folder)))
             interrupts.check()
         if ctx.stopping is not None:
             _stop_here(ctx, [], progress)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from orchestrator.campaign.records import StateLine
 
-DONE = frozenset({"ok", "failed", "timeout", "oom"})  # aborted or missing runs are redone
+# Aborted or missing runs are redone; an incomplete one (a domain lost) was measured as far
+# as the hardware allowed, and redoing it would change the plan's order of events.
+DONE = frozenset({"ok", "failed", "timeout", "oom", "incomplete"})
 
 
 def append_state(path: Path, line: StateLine) -> None:

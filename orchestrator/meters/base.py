@@ -4,7 +4,9 @@ A meter samples the whole machine between `start()` and `stop()` (it does not sp
 measured command; EnergiBridge, which insists on spawning a child, is given a placeholder
 child that lives exactly as long as the window). `stop()` returns a `Recording`: energy per
 domain over the window plus the cumulative series needed to attribute energy to phases.
-A domain the meter could not read is absent from the recording, never zero.
+A domain the meter could not read is absent from the recording, never zero; a domain it
+meant to read and lost during the window is listed in `dropped` with the reason, so that
+the run it belongs to is not mistaken for a complete one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class DomainSeries:
     time_s: np.ndarray  # wall-clock Unix seconds, increasing
     energy_j: np.ndarray  # cumulative joules, starts at 0.0, non-decreasing
     method: Method = "counter"
+    # Why a domain of a summable kind (orchestrator/meters/domains.py) must still stay out
+    # of the total, e.g. EnergiBridge's DRAM scaled with the wrong unit; None: it may not.
+    out_of_total: str | None = None
 
     @property
     def estimated(self) -> bool:
@@ -41,6 +46,7 @@ class Recording:
     samples_csv: Path | None = None
     power_csv: Path | None = None
     notes: tuple[str, ...] = ()
+    dropped: dict[str, str] = field(default_factory=dict)  # domain -> why it was lost
 
     @property
     def duration_s(self) -> float:

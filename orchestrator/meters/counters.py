@@ -1,29 +1,101 @@
-"""Counter arithmetic shared by every meter: wrap-around correction, power integration,
-and power from cumulative energy. Pure functions from arrays to arrays."""
+"""Counter arithmetic shared by every meter: wrap-around correction with a plausibility
+check, bridging of missing or misread samples, power integration, and power from
+cumulative energy. Pure functions from arrays to arrays."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from orchestrator.errors import MeterError
 
+# No CPU package, DRAM channel or GPU draws this much: a step of a counter implying more
+# power than this is a misread, whatever the range.
+PHYSICAL_MAX_POWER_W = 5000.0
+# Wrap ranges that the counter does not state: EnergiBridge's raw MSR values.
+POWER_OF_TWO = "power-of-two"
+WrapRange = float | None | str  # joules; None: the counter never wraps (NVML, 64 bits)
 
-def unwrap_known_range(raw: np.ndarray, max_range: float) -> np.ndarray:
-    """Cumulative increase of a counter that wraps after `max_range`, starting at 0.
+
+@dataclass(frozen=True)
+class Counter:
+    """A cumulative counter read into joules since its first good sample, and what it
+    took: wraps corrected, samples bridged (missing or misread, interpolated across)."""
+
+    time_s: np.ndarray
+    energy_j: np.ndarray
+    wraps: int = 0
+    missing: int = 0  # samples the meter could not read
+    misread: int = 0  # samples that went backwards without a plausible wrap, or jumped
+    lost: str | None = None  # why the series is unusable; energy_j is then empty
+
+    @property
+    def bridged(self) -> int:
+        return self.missing + self.misread
+
+
+def unwrap_counter(
+    time_s: np.ndarray,
+    values_j: np.ndarray,
+    wrap_range_j: WrapRange,
+    *,
+    max_power_w: float = PHYSICAL_MAX_POWER_W,
+) -> Counter:
+    """Turn raw counter readings (joules, NaN where a sample could not be read) into the
+    cumulative energy since the first good reading.
+
+    A decrease is taken for a wrap only when the corrected step implies a power below
+    `max_power_w` over its gap, i.e. when the value before it sat within one gap's worth of
+    energy of the top of the range; otherwise (a 1 mJ misread would otherwise add the whole
+    range: 262 kJ on an Intel package) the sample is a misread. An increase implying more
+    than PHYSICAL_MAX_POWER_W is a misread too. Misread and missing samples are bridged:
+    the next good sample is measured from the last good one, so the energy is kept and only
+    its shape inside the gap is interpolated. Readings missing at either end are trimmed,
+    not extrapolated. When most of the window is missing or misread, the series is lost.
 
     One wrap per sample gap is all that can be detected, so sample well inside the wrap
-    period (RAPL's package counter wraps after minutes, not seconds). Linux documents
-    `max_energy_range_uj` as the largest value the counter takes, so a wrap adds that much;
-    the off-by-one microjoule per wrap that a modulus of `max_range + 1` would give is far
-    below the counter's own resolution."""
-    values = np.asarray(raw, dtype=np.float64)
-    if values.size == 0:
-        return values
-    steps = np.diff(values)
-    steps = np.where(steps < 0, steps + max_range, steps)
-    return np.concatenate(([0.0], np.cumsum(steps)))
+    period (RAPL's package counter wraps after minutes at full load, not seconds)."""
+    t = np.asarray(time_s, dtype=np.float64)
+    v = np.asarray(values_j, dtype=np.float64)
+    n = v.size
+    good = np.zeros(n, dtype=bool)
+    cum = np.full(n, np.nan)
+    wraps = misread = 0
+    last = -1
+    peak = -np.inf  # largest good value so far: bounds an unknown power-of-two range
+    for i in range(n):
+        if np.isnan(v[i]):
+            continue
+        if last < 0:
+            good[i], cum[i], last, peak = True, 0.0, i, v[i]
+            continue
+        dt = max(t[i] - t[last], 0.0)
+        step = v[i] - v[last]
+        wrapped = False
+        if step < 0 and wrap_range_j is not None:
+            span = (
+                wrap_range_power_of_two(peak)
+                if wrap_range_j == POWER_OF_TWO
+                else float(wrap_range_j)
+            )
+            step += span
+            wrapped = True
+        if step < 0 or step > (max_power_w if wrapped else PHYSICAL_MAX_POWER_W) * dt:
+            misread += 1
+            continue
+        wraps += wrapped
+        good[i], cum[i], last = True, cum[last] + step, i
+        peak = max(peak, v[i])
+    missing = int(np.sum(np.isnan(v)))
+    idx = np.flatnonzero(good)
+    if idx.size == 0 or idx.size * 2 < n:
+        why = f"{missing + misread} of {n} samples missing or misread"
+        return Counter(t[:0], v[:0], wraps, missing, misread, why)
+    inner = slice(idx[0], idx[-1] + 1)
+    energy = np.interp(t[inner], t[idx], cum[idx])
+    return Counter(t[inner], energy, wraps, missing, misread)
 
 
 def wrap_range_power_of_two(value_before_wrap: float) -> float:
@@ -39,20 +111,6 @@ def wrap_range_power_of_two(value_before_wrap: float) -> float:
     return 2.0 ** (math.floor(math.log2(value_before_wrap)) + 1)
 
 
-def unwrap_power_of_two(values: np.ndarray) -> np.ndarray:
-    """Cumulative increase of a counter in joules that wraps at an unknown 2^k J."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0:
-        return v
-    steps = np.diff(v)
-    for i in np.flatnonzero(steps < 0):
-        # The largest value seen up to the wrap bounds the range from below, which keeps a
-        # counter that wrapped early in its life from being given too small a range.
-        before = float(np.max(v[: i + 1]))
-        steps[i] += wrap_range_power_of_two(before)
-    return np.concatenate(([0.0], np.cumsum(steps)))
-
-
 def integrate_power(time_s: np.ndarray, power_w: np.ndarray) -> np.ndarray:
     """Cumulative energy in joules from instantaneous power samples (trapezoid rule).
 
@@ -62,6 +120,22 @@ def integrate_power(time_s: np.ndarray, power_w: np.ndarray) -> np.ndarray:
     if t.size == 0:
         return t
     return np.concatenate(([0.0], np.cumsum(np.diff(t) * (p[1:] + p[:-1]) / 2.0)))
+
+
+def integrate_power_bridged(time_s: np.ndarray, power_w: np.ndarray) -> Counter:
+    """`integrate_power` over the samples that were read (NaN: missing), as a Counter: a
+    missing sample is bridged (the trapezoid spans it), missing ends are trimmed, and the
+    series is lost when most samples are missing."""
+    t = np.asarray(time_s, dtype=np.float64)
+    p = np.asarray(power_w, dtype=np.float64)
+    read = ~np.isnan(p)
+    idx = np.flatnonzero(read)
+    missing = int(np.sum(~read))
+    if idx.size == 0 or idx.size * 2 < p.size:
+        return Counter(t[:0], p[:0], missing=missing, lost=f"{missing} of {p.size} samples missing")
+    inner = slice(idx[0], idx[-1] + 1)
+    energy = np.interp(t[inner], t[idx], integrate_power(t[idx], p[idx]))
+    return Counter(t[inner], energy, missing=missing)
 
 
 def power_from_cumulative(time_s: np.ndarray, energy_j: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import IO, NoReturn
 from orchestrator.errors import MeterError
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.energibridge_csv import energibridge_series, parse_energibridge_csv
-from orchestrator.meters.sampler import write_power_csv
+from orchestrator.meters.sampler import RecordingBuilder
 
 INSTALL_HINT = (
     "install EnergiBridge v0.0.7 (https://github.com/tdurieux/EnergiBridge/releases) "
@@ -52,11 +52,19 @@ class EnergiBridgeMeter(Meter):
     name = "energibridge"
 
     def __init__(
-        self, interval_ms: int = 100, *, binary: Path | None = None, gpu: bool = True
+        self,
+        interval_ms: int = 100,
+        *,
+        binary: Path | None = None,
+        gpu: bool = True,
+        client_cpu: bool = False,
     ) -> None:
+        """`client_cpu`: the CPU is a client part, so EnergiBridge's DRAM is in the right
+        unit and may enter the total (docs/meters.md)."""
         super().__init__(interval_ms)
         self.binary = find_energibridge(binary)
         self.gpu = gpu
+        self.client_cpu = client_cpu
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._out_dir: Path | None = None
@@ -114,23 +122,14 @@ class EnergiBridgeMeter(Meter):
         self._proc = None
         self._cleanup()
         table = parse_energibridge_csv(self.csv_path)
-        series, notes = energibridge_series(table, gpu=self.gpu)
-        if not series:
-            notes.append(
-                "energibridge: its CSV has no energy column (unknown CPU vendor?): "
-                "no energy was measured"
+        out = RecordingBuilder(self.name, self.notes)
+        energibridge_series(table, out, gpu=self.gpu, client_cpu=self.client_cpu)
+        if not out.series:
+            out.notes.append(
+                "energibridge: its CSV has no energy column that advanced (unknown CPU "
+                "vendor?): no energy was measured"
             )
-        time_s = table.time_s
-        power = write_power_csv(self._out_dir / f"power-{self.name}.csv", series)
-        return Recording(
-            self.name,
-            float(time_s[0]),
-            float(time_s[-1]),
-            series,
-            self.csv_path,
-            power,
-            tuple(self.notes + notes),
-        )
+        return out.finish(self._out_dir, table.time_s, self.csv_path)
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

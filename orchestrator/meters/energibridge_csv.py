@@ -1,10 +1,18 @@
 """EnergiBridge's CSV (v0.0.7), read exactly, and its counters turned into domain series.
 
-The file is `Delta,Time,<every key sorted>`: Delta is the milliseconds since the previous
-row, Time the Unix epoch milliseconds at which the row's values were collected, then one
-column per key, whose set depends on the machine. Energy columns are the raw RAPL MSR
-counters times the energy unit, in joules, with an arbitrary offset and wrap-arounds that
-EnergiBridge does not correct. Used both by the meter and by the folder importer.
+The file is `Delta,Time,<every key sorted>`: Time is the Unix epoch milliseconds stamped
+just before the row's values were collected, Delta the milliseconds from that stamp to when
+the row was written, after the sleep (so roughly the time to the *next* row, not since the
+previous one), then one column per key, whose set depends on the machine. Energy columns
+are the raw RAPL MSR counters times the energy unit, in joules, with an arbitrary offset
+and wrap-arounds that EnergiBridge does not correct. Used both by the meter and by the
+folder importer.
+
+A counter column that never advances over the whole file (a DRAM or PP1 register the CPU
+does not implement reads 0 forever) is an absent domain, as Linux treats a zero-reading
+RAPL status register, never a measured 0 J. EnergiBridge scales DRAM with the package's
+energy unit, which is only right on client parts (servers count DRAM in a fixed 15.3 uJ
+unit), so its DRAM stays out of the total unless the caller says the CPU is a client part.
 """
 
 from __future__ import annotations
@@ -17,18 +25,30 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.base import DomainSeries
-from orchestrator.meters.counters import integrate_power, unwrap_power_of_two
+from orchestrator.meters import domains
+from orchestrator.meters.counters import (
+    POWER_OF_TWO,
+    integrate_power_bridged,
+    unwrap_counter,
+)
+from orchestrator.meters.sampler import RecordingBuilder
 
 # Intel: package, PP0 (the cores), PP1 (the integrated GPU, powercap's "uncore"), DRAM;
-# AMD: CPU_ENERGY is the package. EnergiBridge reads the MSRs of CPU 0 only: socket 0.
+# AMD: CPU_ENERGY is the package. EnergiBridge reads one CPU's MSRs (CPU 0 on Intel, the
+# last physical core on Linux/AMD): one socket, numbered 0 here.
 ENERGY_DOMAINS = {
-    "PACKAGE_ENERGY (J)": "cpu-package-0",
-    "CPU_ENERGY (J)": "cpu-package-0",
-    "PP0_ENERGY (J)": "cpu-core-0",
-    "PP1_ENERGY (J)": "cpu-uncore-0",
-    "DRAM_ENERGY (J)": "dram-0",
+    "PACKAGE_ENERGY (J)": domains.package(0),
+    "CPU_ENERGY (J)": domains.package(0),
+    "PP0_ENERGY (J)": domains.core(0),
+    "PP1_ENERGY (J)": domains.uncore(0),
+    "DRAM_ENERGY (J)": domains.dram(0),
 }
+DRAM_COLUMN = "DRAM_ENERGY (J)"
+DRAM_UNIT_NOTE = (
+    "EnergiBridge scales DRAM with the package's energy unit, but server CPUs count DRAM "
+    "in a fixed 15.3 uJ unit, so this value may be off several-fold: kept out of the total "
+    "(say the CPU is a client part to add it)"
+)
 PACKAGE_COLUMNS = ("CPU_ENERGY (J)", "PACKAGE_ENERGY (J)")
 OLD_PACKAGE_COLUMN = "PACAKGE_ENERGY (J)"  # the spelling of EnergiBridge before 0.0.7
 _GPU_POWER = re.compile(r"^GPU(\d+)_POWER \(mWatts\)$")
@@ -117,39 +137,50 @@ def _is_float(s: str) -> bool:
 
 
 def energibridge_series(
-    table: EnergiBridgeTable, *, gpu: bool = True
-) -> tuple[dict[str, DomainSeries], list[str]]:
-    """Domain series from the table's energy counters (wraps corrected) and, with `gpu`,
-    its GPU power columns integrated (estimated). Returns the series and notes."""
+    table: EnergiBridgeTable, out: RecordingBuilder, *, gpu: bool = True, client_cpu: bool = False
+) -> None:
+    """Add the table's energy counters (wraps corrected, misreads bridged) and, with `gpu`,
+    its GPU power columns integrated (estimated) to `out`, with notes. `client_cpu`: the
+    CPU is a client part, whose DRAM unit EnergiBridge gets right."""
     time_s = table.time_s
-    series: dict[str, DomainSeries] = {}
-    notes: list[str] = []
     for column, domain in ENERGY_DOMAINS.items():
-        if not table.has(column) or domain in series:
+        if not table.has(column) or domain in out.series:
             continue
         raw = table.column(column)
-        wraps = int(np.sum(np.diff(raw) < 0))
-        series[domain] = DomainSeries(time_s, unwrap_power_of_two(raw), "counter")
-        if wraps:
-            notes.append(
-                f"energibridge: {domain} ({column}) wrapped {wraps} time(s); corrected "
-                "(EnergiBridge does not correct it)"
+        if raw.size >= 2 and np.all(raw == raw[0]):
+            out.notes.append(
+                f"energibridge: {column} never advanced ({raw[0]:g} J throughout): this CPU "
+                f"does not implement it, so {domain} is absent, not 0 J"
             )
+            continue
+        out.add_counter(
+            domain,
+            unwrap_counter(time_s, raw, POWER_OF_TWO),
+            column,
+            out_of_total=DRAM_UNIT_NOTE if column == DRAM_COLUMN and not client_cpu else None,
+        )
+        if column == DRAM_COLUMN and not client_cpu and domain in out.series:
+            out.notes.append(f"energibridge: {domain}: {DRAM_UNIT_NOTE}")
     for column in table.columns:
         m = _GPU_POWER.match(column)
         if m and gpu:
             power_w = table.column(column) / 1000.0
-            series[f"gpu-{m.group(1)}"] = DomainSeries(
-                time_s, integrate_power(time_s, power_w), "power-integration"
+            out.add_counter(
+                domains.gpu(int(m.group(1))),
+                integrate_power_bridged(time_s, power_w),
+                column,
+                "power-integration",
             )
     if any(_CORE_ENERGY.match(c) for c in table.columns):
-        notes.append(
+        out.notes.append(
             "energibridge: per-core CORE*_ENERGY columns kept in the raw CSV only "
             "(EnergiBridge indexes them by logical CPU, which is not a physical core)"
         )
-    if series:
-        notes.append("energibridge: reads CPU 0's MSRs, so socket 0 only")
-    return series, notes
+    if out.series:
+        out.notes.append(
+            "energibridge: reads one CPU's MSRs (CPU 0 on Intel, the last physical core on "
+            "Linux/AMD), so one socket only"
+        )
 
 
 def package_column(table: EnergiBridgeTable) -> str | None:

@@ -3,8 +3,11 @@ and one CSV per run (keras/keras_0.csv ... keras/keras_34.csv) becomes a campaig
 in docs/formats.md's format, so the same analysis reads it.
 
 What the CSVs cannot tell is left out or null, never guessed: no idle baseline (so no net
-energy), no phases, no exit code, no planned position. The package counter (CPU_ENERGY on
-AMD, PACKAGE_ENERGY on Intel) and DRAM, where present, become the energy, wraps corrected.
+energy), no phases, no exit code, no planned position, and not whether the run succeeded:
+every run's status is `imported`, not `ok`. The energy columns become domains through the
+same table as the meter's (orchestrator/meters/domains.py): the package counter
+(CPU_ENERGY on AMD, PACKAGE_ENERGY on Intel) is the total; DRAM joins it only when the
+caller says the CPU is a client part (EnergiBridge's DRAM unit is wrong on servers).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import numpy as np
 from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.records import CampaignDocument, RunRecord
 from orchestrator.errors import UserError
-from orchestrator.meters.base import Recording
 from orchestrator.meters.energibridge_csv import (
     EnergiBridgeTable,
     energibridge_series,
@@ -29,9 +31,10 @@ from orchestrator.meters.energibridge_csv import (
     parse_energibridge_csv,
 )
 from orchestrator.meters.energy import energy_block
-from orchestrator.meters.sampler import write_power_csv
+from orchestrator.meters.sampler import RecordingBuilder
 
-IMPORTED_DOMAINS = ("cpu-package-0", "dram-0")
+# The status of every imported run: a CSV cannot say whether the run it measured succeeded.
+IMPORTED_STATUS = "imported"
 _NUMBER = re.compile(r"(\d+)")
 
 
@@ -93,10 +96,16 @@ def _collect(src: Path) -> list[SourceRun]:
                 )
             seen[iteration] = path
             table = parse_energibridge_csv(path)
-            if package_column(table) is None:
+            package = package_column(table)
+            if package is None:
                 raise EnergiBridgeImportError(
                     f"{path}: no CPU_ENERGY (J) or PACKAGE_ENERGY (J) column, so no CPU "
                     "energy to import (was it recorded on a machine without RAPL MSRs?)"
+                )
+            if len(table.data) > 1 and len(set(table.column(package))) == 1:
+                raise EnergiBridgeImportError(
+                    f"{path}: the {package} column never advances, so it measured nothing "
+                    "(EnergiBridge without MSR access?); leave this CSV out of the study"
                 )
             runs.append(SourceRun(group, iteration, path, table))
     return runs
@@ -107,16 +116,17 @@ def _interval_ms(runs: list[SourceRun]) -> int | None:
     return round(float(np.median(gaps))) if gaps.size else None
 
 
-def import_energibridge_folder(src: Path, out: Path) -> Path:
+def import_energibridge_folder(src: Path, out: Path, *, client_cpu: bool = False) -> Path:
     """Write the campaign folder for `src` at `out` (which must not exist yet) and return
-    it. It is assembled beside `out` and renamed into place only when complete."""
+    it. It is assembled beside `out` and renamed into place only when complete.
+    `client_cpu`: the study ran on a client CPU, so its DRAM column may join the total."""
     if out.exists():
         raise EnergiBridgeImportError(f"{out} already exists; choose a new output folder")
     runs = _collect(src)
     with CampaignFolder.assembling(out.parent, out.name, _campaign(runs, src, out.name)) as f:
         interval_ms = _interval_ms(runs)
         for run in sorted(runs, key=lambda r: (r.iteration, r.start_s)):
-            record = _write_run(run, f, src, interval_ms)
+            record = _write_run(run, f, src, interval_ms, client_cpu)
             f.append_state(record.state_line(finished_at=record.ended_at or run.start_s))
     return out
 
@@ -150,25 +160,23 @@ def _campaign(runs: list[SourceRun], src: Path, campaign_id: str) -> CampaignDoc
 
 
 def _write_run(
-    run: SourceRun, folder: CampaignFolder, src: Path, interval_ms: int | None
+    run: SourceRun, folder: CampaignFolder, src: Path, interval_ms: int | None, client_cpu: bool
 ) -> RunRecord:
     # Position 0 in the folder name: the planned position is unknown (run.json says null).
     run_id = f"{run.iteration:03d}-0-{run.group}"
     d = folder.run_dir(run_id)
     d.mkdir()
     shutil.copyfile(run.csv, d / "samples-energibridge.csv")
-    series, notes = energibridge_series(run.table, gpu=False)
-    series = {k: v for k, v in series.items() if k in IMPORTED_DOMAINS}
-    time_s = run.table.time_s
-    start_s, end_s = float(time_s[0]), float(time_s[-1])
-    write_power_csv(d / "power-energibridge.csv", series)
-    recording = Recording("energibridge", start_s, end_s, series)
+    out = RecordingBuilder("energibridge")
+    energibridge_series(run.table, out, gpu=False, client_cpu=client_cpu)
+    recording = out.finish(d, run.table.time_s, d / "samples-energibridge.csv")
+    start_s, end_s = recording.start_s, recording.end_s
     record = RunRecord(
         run_id=run_id,
         iteration=run.iteration,
         position=None,
         framework=run.group,
-        status="ok",
+        status=IMPORTED_STATUS,
         exit_code=None,
         error=None,
         started_at=start_s,
@@ -181,9 +189,9 @@ def _write_run(
                 "samples": "samples-energibridge.csv",
             }
         ],
-        energy=energy_block([recording], None),
+        energy=energy_block([recording]).block,
         phases=[],
-        notes=[n for n in notes if "CORE*_ENERGY" not in n],
+        notes=[n for n in recording.notes if "CORE*_ENERGY" not in n],
         imported={"source": str(run.csv.relative_to(src)), "tool": "energibridge"},
     )
     folder.write_run(record)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.sampler import RecordingBuilder
 
 NO_ENERGY_NOTE = "meter 'none': time only, NO ENERGY WAS MEASURED"
 
@@ -16,14 +19,16 @@ class NoneMeter(Meter):
     def __init__(self, interval_ms: int = 100) -> None:
         super().__init__(interval_ms)
         self._start_s: float | None = None
+        self._out_dir: Path | None = None
 
     def domains(self) -> list[str]:
         return []
 
     def start(self, out_dir: Path) -> None:
-        self._start_s = time.time()
+        self._start_s, self._out_dir = time.time(), out_dir
 
     def stop(self) -> Recording:
-        if self._start_s is None:
+        if self._start_s is None or self._out_dir is None:
             raise RuntimeError("stop() before start()")
-        return Recording(self.name, self._start_s, time.time(), notes=(NO_ENERGY_NOTE, *self.notes))
+        out = RecordingBuilder(self.name, (NO_ENERGY_NOTE, *self.notes))
+        return out.finish(self._out_dir, np.array([self._start_s, time.time()]), None)

@@ -6,10 +6,16 @@ is the domain's value and the polled integral is compared with it in the notes: 
 power reading is itself a ~1 s average on recent GPUs, so the two differ on short or
 bursty loads. Utilisation, memory, temperature and clocks go to the raw CSV, as
 `nvidia-smi --query-gpu=... --loop-ms` would give them.
+
+A sample NVML fails to give (a transient error) is bridged: the counter is cumulative, so
+the next good reading still holds the energy, and polled power is integrated across the
+gap; the note says how many samples were bridged. A GPU is dropped (and the recording says
+so, which makes the run incomplete) only when most of the window could not be read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -17,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from orchestrator.errors import MeterError
+from orchestrator.meters import domains
 from orchestrator.meters.base import DomainSeries, Recording
-from orchestrator.meters.counters import check_increasing, integrate_power
-from orchestrator.meters.sampler import PollingMeter, Value, write_power_csv
+from orchestrator.meters.counters import Counter, integrate_power_bridged, unwrap_counter
+from orchestrator.meters.sampler import PollingMeter, RecordingBuilder, Value
 
 FIELDS = (
     "energy_mj",
@@ -54,13 +61,20 @@ class Gpu:
 
     @property
     def domain(self) -> str:
-        return f"gpu-{self.index}"
+        return domains.gpu(self.index)
 
 
 class NvmlMeter(PollingMeter):
     name = "nvml"
 
-    def __init__(self, interval_ms: int = 100, *, nvml_module: ModuleType | None = None) -> None:
+    def __init__(
+        self,
+        interval_ms: int = 100,
+        *,
+        nvml_module: ModuleType | None = None,
+        gpu_indices: Sequence[int] | None = None,
+    ) -> None:
+        """`gpu_indices`: the GPUs to meter (NVML indices); None meters every GPU."""
         super().__init__(interval_ms)
         nv = nvml_module or _import_pynvml()
         self._nv = nv
@@ -74,8 +88,15 @@ class NvmlMeter(PollingMeter):
             ) from exc
         if count == 0:
             raise MeterError("NVML found no GPU; choose another meter")
+        wanted = list(range(count)) if gpu_indices is None else list(gpu_indices)
+        absent = [i for i in wanted if not 0 <= i < count]
+        if absent:
+            raise MeterError(
+                f"--gpu {absent[0]}: NVML sees {count} GPU(s), indices 0 to {count - 1}; "
+                "choose one of those (nvidia-smi -L lists them)"
+            )
         self.gpus: list[Gpu] = []
-        for i in range(count):
+        for i in wanted:
             handle = nv.nvmlDeviceGetHandleByIndex(i)
             name = self._try(nv.nvmlDeviceGetName, handle)
             gpu = Gpu(
@@ -128,56 +149,61 @@ class NvmlMeter(PollingMeter):
     def stop(self) -> Recording:
         rows, out_dir = self.stop_sampling()
         time_s = np.asarray([float(r[0]) for r in rows])  # type: ignore[arg-type]
-        check_increasing(time_s, "nvml")
-        series: dict[str, DomainSeries] = {}
-        notes = list(self.notes)
+        out = RecordingBuilder(self.name, self.notes)
         width = len(FIELDS)
         for k, g in enumerate(self.gpus):
             base = 1 + k * width
-            energy_mj = _column(rows, base)
-            power_mw = _column(rows, base + 1)
-            counter_ok = g.has_counter and not np.isnan(energy_mj).any()
-            power_ok = g.has_power and not np.isnan(power_mw).any()
-            polled = integrate_power(time_s, power_mw / 1000.0) if power_ok else None
-            if counter_ok:
-                # The counter is cumulative since the driver loaded and 64 bits wide: no wrap.
-                series[g.domain] = DomainSeries(time_s, (energy_mj - energy_mj[0]) / 1000.0)
-            elif polled is not None:
-                series[g.domain] = DomainSeries(time_s, polled, "power-integration")
-                notes.append(
+            polled = (
+                integrate_power_bridged(time_s, _column(rows, base + 1) / 1000.0)
+                if g.has_power
+                else None
+            )
+            counter = (
+                # Cumulative since the driver loaded and 64 bits wide: it never wraps.
+                unwrap_counter(time_s, _column(rows, base) / 1000.0, None)
+                if g.has_counter
+                else None
+            )
+            if counter is not None and (counter.lost is None or polled is None):
+                series = out.add_counter(g.domain, counter, "energy counter")
+                if series is not None:
+                    out.notes += _compare(g.domain, series, polled)
+                continue
+            assert polled is not None  # a GPU with neither is not metered
+            if counter is None:
+                out.notes.append(
                     f"nvml: {g.domain} has no energy counter here: power polled every "
                     f"{self.interval_ms} ms and integrated (estimated)"
                 )
             else:
-                notes.append(f"nvml: {g.domain} could not be read during the window")
-                continue
-            notes += _compare(g.domain, series[g.domain], polled if counter_ok else None)
-        samples = out_dir / f"samples-{self.name}.csv"
-        power = write_power_csv(out_dir / f"power-{self.name}.csv", series)
-        return Recording(
-            self.name, float(time_s[0]), float(time_s[-1]), series, samples, power, tuple(notes)
-        )
+                out.notes.append(
+                    f"nvml: {g.domain} energy counter could not be read for most of the window "
+                    f"({counter.lost}): power polled every {self.interval_ms} ms and "
+                    "integrated instead (estimated)"
+                )
+            out.add_counter(g.domain, polled, "polled power", "power-integration")
+        return out.finish(out_dir, time_s, out_dir / f"samples-{self.name}.csv")
 
 
 def _column(rows: list[list[Value]], i: int) -> np.ndarray:
     return np.asarray([np.nan if r[i] is None else float(r[i]) for r in rows])  # type: ignore[arg-type]
 
 
-def _compare(domain: str, counter: DomainSeries, polled: np.ndarray | None) -> list[str]:
-    notes = []
+def _compare(domain: str, counter: DomainSeries, polled: Counter | None) -> list[str]:
+    if polled is None or polled.lost is not None or len(polled.energy_j) == 0:
+        return []
     counter_j = float(counter.energy_j[-1])
-    if polled is not None:
-        polled_j = float(polled[-1])
-        if counter_j == 0.0 and polled_j > 0.0:
-            notes.append(
-                f"nvml: {domain} energy counter did not advance in this "
-                f"{counter.time_s[-1] - counter.time_s[0]:.3f} s window (it updates "
-                f"periodically); polled power gives {polled_j:.3f} J"
-            )
-        elif counter_j > 0:
-            diff = (polled_j - counter_j) / counter_j * 100.0
-            notes.append(
-                f"nvml: {domain} counter {counter_j:.3f} J, polled power integrated "
-                f"{polled_j:.3f} J ({diff:+.1f}%)"
-            )
-    return notes
+    polled_j = float(polled.energy_j[-1])
+    if counter_j == 0.0 and polled_j > 0.0:
+        return [
+            f"nvml: {domain} energy counter did not advance in this "
+            f"{counter.time_s[-1] - counter.time_s[0]:.3f} s window (it updates "
+            f"periodically); polled power gives {polled_j:.3f} J"
+        ]
+    if counter_j > 0:
+        diff = (polled_j - counter_j) / counter_j * 100.0
+        return [
+            f"nvml: {domain} counter {counter_j:.3f} J, polled power integrated "
+            f"{polled_j:.3f} J ({diff:+.1f}%)"
+        ]
+    return []

@@ -3,7 +3,16 @@
 Intel exposes package, core, uncore, dram and psys zones; AMD (Linux 5.8 and later) exposes
 its package counter under the same `intel-rapl` control type. Zones nest (psys contains the
 packages, a package its core and uncore), so each is reported on its own and never added
-to the zones inside it.
+to the zones inside it (orchestrator/meters/domains.py says which kinds a total adds).
+
+The kernel numbers zones in hexadecimal (`intel-rapl:a` is the eleventh) and names a
+package `package-P-die-D` when its CPU has several dies, each die with its own counter. A
+top-level zone this meter cannot name would be energy missing from the total, so it stops
+the meter at start-up rather than being skipped.
+
+On AMD (and Hygon), the `core` sub-zone reads the core-energy MSR of the package's lead
+CPU: one core (CPU 0, the one a default cpuset keeps the workload off), not the package's
+cores, so it is left out with a note.
 """
 
 from __future__ import annotations
@@ -16,14 +25,22 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.base import DomainSeries, Recording
-from orchestrator.meters.counters import check_increasing, unwrap_known_range
-from orchestrator.meters.sampler import PollingMeter, write_power_csv
+from orchestrator.meters import domains
+from orchestrator.meters.base import Recording
+from orchestrator.meters.counters import PHYSICAL_MAX_POWER_W, unwrap_counter
+from orchestrator.meters.sampler import PollingMeter, RecordingBuilder
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
-_ZONE_DIR = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
-_PACKAGE = re.compile(r"^package-(\d+)$")
-_SUBZONE_DOMAIN = {"core": "cpu-core", "uncore": "cpu-uncore", "dram": "dram"}
+CPUINFO = Path("/proc/cpuinfo")
+_ZONE_DIR = re.compile(r"^intel-rapl:([0-9a-f]+)(?::([0-9a-f]+))?$")
+_PACKAGE = re.compile(r"^package-(\d+)(?:-die-(\d+))?$")
+_PSYS = re.compile(r"^psys(?:-(\d+))?$")
+_SUBZONE_DOMAIN = {"core": domains.core, "uncore": domains.uncore, "dram": domains.dram}
+# The core-energy MSR these vendors expose as `core` belongs to one CPU, not the package.
+ONE_CORE_VENDORS = ("AuthenticAMD", "HygonGenuine")
+# A wrap is accepted only below this many times the zone's largest power constraint: short
+# bursts (PL2) exceed the long-term limit, but not by this much.
+CONSTRAINT_MARGIN = 1.5
 
 PERMISSION_FIX = (
     "since Linux 5.10 (CVE-2020-8694) energy_uj is readable by root only: run as root, or "
@@ -40,6 +57,7 @@ class Zone:
     name: str  # the zone's own `name` file, e.g. package-0, core, dram, psys
     domain: str  # docs/formats.md domain, e.g. cpu-core-0
     max_energy_range_uj: int
+    max_power_w: float = PHYSICAL_MAX_POWER_W  # above this a "wrap" is a misread
 
     @property
     def energy_path(self) -> Path:
@@ -98,11 +116,37 @@ def _zone_dirs(root: Path) -> list[Path]:
 def _zone_key(zone_id: str) -> tuple[int, int]:
     m = _ZONE_DIR.match(zone_id)
     assert m is not None
-    return int(m.group(1)), int(m.group(2)) if m.group(2) is not None else -1
+    return int(m.group(1), 16), int(m.group(2), 16) if m.group(2) is not None else -1
 
 
-def discover_zones(root: Path) -> tuple[list[Zone], list[str]]:
-    """The readable zones under root with their domains, and notes on what was skipped."""
+def cpu_vendor(cpuinfo: Path = CPUINFO) -> str | None:
+    """The CPU's vendor_id (GenuineIntel, AuthenticAMD, ...), None where it is not said."""
+    try:
+        text = cpuinfo.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    m = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def _max_power_w(zone_dir: Path) -> float:
+    """The bound a wrap must respect: the zone's largest `constraint_*_max_power_uw` with a
+    margin, where the kernel gives one, else PHYSICAL_MAX_POWER_W."""
+    limits = []
+    for f in zone_dir.glob("constraint_*_max_power_uw"):
+        try:
+            limits.append(int(_read_bytes(f)) / 1e6)
+        except (MeterError, ValueError):
+            continue
+    best = max(limits, default=0.0)
+    return min(best * CONSTRAINT_MARGIN, PHYSICAL_MAX_POWER_W) if best > 0 else PHYSICAL_MAX_POWER_W
+
+
+def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], list[str]]:
+    """The readable zones under root with their domains, and notes on what was skipped.
+
+    MeterError for a top-level zone that cannot be named or that repeats another's domain:
+    its energy would silently be missing from the total."""
     if not root.is_dir():
         raise MeterError(
             f"powercap root {root} does not exist; this kernel exposes no RAPL there "
@@ -113,21 +157,40 @@ def discover_zones(root: Path) -> tuple[list[Zone], list[str]]:
     names = {d.name: _read_text(d / "name") for d in dirs}
     zones: list[Zone] = []
     notes: list[str] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for d in dirs:
         name = names[d.name]
         top, sub = _zone_key(d.name)
-        parent = names.get(f"intel-rapl:{top}", "")
-        domain = _domain(name, top, sub, parent)
-        if domain is None:
-            notes.append(f"rapl: zone {d.name} named {name!r} is not a known domain; skipped")
+        parent = names.get(f"intel-rapl:{top:x}", "")
+        if sub >= 0 and name == "core" and vendor in ONE_CORE_VENDORS:
+            notes.append(
+                f"rapl: zone {d.name} `core` left out: on {vendor} it reads one CPU's "
+                "core-energy MSR (the package's lead CPU), not the package's cores"
+            )
             continue
+        domain = _domain(name, top, sub, parent)
+        if domain is None and sub < 0:
+            raise MeterError(
+                f"RAPL zone {d.name} under {root} is named {name!r}, which this meter cannot "
+                "name: its energy would be missing from the total. Report it with the output "
+                "of `grep . /sys/class/powercap/intel-rapl:*/name`, or use another meter"
+            )
+        if domain is None:
+            # Nested in its package, whose own counter already holds its energy.
+            notes.append(f"rapl: sub-zone {d.name} named {name!r} is not a known domain; skipped")
+            continue
+        if domain in seen and sub < 0:
+            raise MeterError(
+                f"RAPL zones {seen[domain]} and {d.name} under {root} are both named {name!r}: "
+                "this kernel names the dies of a multi-die CPU alike, so one die's energy "
+                "would be lost; use a kernel that names them package-P-die-D (Linux 5.4+)"
+            )
         if domain in seen:
             notes.append(f"rapl: zone {d.name} repeats domain {domain}; skipped")
             continue
-        seen.add(domain)
+        seen[domain] = d.name
         max_range = read_energy_uj(d / "max_energy_range_uj")
-        zones.append(Zone(d, d.name, name, domain, max_range))
+        zones.append(Zone(d, d.name, name, domain, max_range, _max_power_w(d)))
     if not zones:
         raise MeterError(
             f"no RAPL zones (intel-rapl:*) under {root}: this CPU or kernel exposes none "
@@ -138,27 +201,38 @@ def discover_zones(root: Path) -> tuple[list[Zone], list[str]]:
 
 
 def _domain(name: str, top: int, sub: int, parent_name: str) -> str | None:
-    if name == "psys":
-        return "psys"
+    psys = _PSYS.match(name)
+    if psys:
+        return domains.psys(int(psys.group(1)) if psys.group(1) else None)
     package = _PACKAGE.match(name)
     if package and sub < 0:
-        return f"cpu-package-{package.group(1)}"
+        die = int(package.group(2)) if package.group(2) else None
+        return domains.package(int(package.group(1)), die)
     if name in _SUBZONE_DOMAIN:
-        # A sub-zone belongs to the socket its package zone names; a top-level dram zone
-        # (some servers) is numbered by its own index.
+        # A sub-zone belongs to the socket (and die) its package zone names; a top-level
+        # dram zone (some servers) is numbered by its own index.
         parent = _PACKAGE.match(parent_name) if sub >= 0 else None
-        socket = parent.group(1) if parent else str(top)
-        return f"{_SUBZONE_DOMAIN[name]}-{socket}"
+        if parent is None:
+            return _SUBZONE_DOMAIN[name](top)
+        die = int(parent.group(2)) if parent.group(2) else None
+        return _SUBZONE_DOMAIN[name](int(parent.group(1)), die)
     return None
 
 
 class RaplMeter(PollingMeter):
     name = "rapl"
 
-    def __init__(self, interval_ms: int = 100, *, powercap_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        interval_ms: int = 100,
+        *,
+        powercap_root: Path | None = None,
+        vendor: str | None = None,
+    ) -> None:
         super().__init__(interval_ms)
         self.root = powercap_root or DEFAULT_POWERCAP_ROOT
-        self.zones, self._notes = discover_zones(self.root)
+        self.vendor = vendor or cpu_vendor()
+        self.zones, self._notes = discover_zones(self.root, self.vendor)
         for zone in self.zones:  # fail now, with the fix, rather than inside the window
             read_energy_uj(zone.energy_path)
 
@@ -175,25 +249,24 @@ class RaplMeter(PollingMeter):
         rows, out_dir = self.stop_sampling()
         table = np.asarray(rows, dtype=np.float64)  # every RAPL value is a number
         time_s = table[:, 0]
-        check_increasing(time_s, "rapl")
-        series = {
-            z.domain: DomainSeries(
-                time_s, unwrap_known_range(table[:, i + 1], z.max_energy_range_uj) / 1e6
-            )
-            for i, z in enumerate(self.zones)
-        }
-        notes = self.notes + self._notes
+        out = RecordingBuilder(self.name, self.notes)
+        out.notes += self._notes
         gap_s = float(np.max(np.diff(time_s))) if len(time_s) > 1 else 0.0
-        for z in self.zones:
+        for i, z in enumerate(self.zones):
+            counter = unwrap_counter(
+                time_s,
+                table[:, i + 1] / 1e6,
+                z.max_energy_range_uj / 1e6,
+                max_power_w=z.max_power_w,
+            )
+            series = out.add_counter(z.domain, counter, z.zone_id)
+            if series is None or len(series.time_s) < 2:
+                continue
             # A wrap is only detectable if at most one happens per sample gap.
-            power_w = series[z.domain].energy_j[-1] / max(time_s[-1] - time_s[0], 1e-9)
+            power_w = series.energy_j[-1] / max(series.time_s[-1] - series.time_s[0], 1e-9)
             if power_w > 0 and gap_s * power_w * 1e6 > z.max_energy_range_uj / 2:
-                notes.append(
+                out.notes.append(
                     f"rapl: {z.domain} counter range {z.max_energy_range_uj} uJ is close to "
                     f"one sample gap ({gap_s:.3f} s): wraps may be missed; sample faster"
                 )
-        samples = out_dir / f"samples-{self.name}.csv"
-        power = write_power_csv(out_dir / f"power-{self.name}.csv", series)
-        return Recording(
-            self.name, float(time_s[0]), float(time_s[-1]), series, samples, power, tuple(notes)
-        )
+        return out.finish(out_dir, time_s, out_dir / f"samples-{self.name}.csv")

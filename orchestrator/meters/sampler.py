@@ -14,8 +14,8 @@ from typing import IO, Any
 import numpy as np
 
 from orchestrator.errors import MeterError
-from orchestrator.meters.base import DomainSeries, Meter
-from orchestrator.meters.counters import power_from_cumulative
+from orchestrator.meters.base import DomainSeries, Meter, Method, Recording
+from orchestrator.meters.counters import Counter, check_increasing, power_from_cumulative
 
 Value = float | int | str | None
 Row = list[Value]
@@ -137,25 +137,89 @@ class PollingMeter(Meter):
         return sampler.stop(), self._out_dir
 
 
-def write_power_csv(path: Path, series: dict[str, DomainSeries]) -> Path | None:
+class RecordingBuilder:
+    """The common tail of every meter's `stop()`: collect the domain series (each counter
+    kept, bridged or dropped with a note saying which), check the sample times, write
+    `power-<meter>.csv` and build the `Recording` with the meter's notes."""
+
+    def __init__(self, meter: str, notes: Sequence[str] = ()) -> None:
+        self.meter = meter
+        self.notes: list[str] = list(notes)
+        self.series: dict[str, DomainSeries] = {}
+        self.dropped: dict[str, str] = {}
+
+    def add_counter(
+        self,
+        domain: str,
+        counter: Counter,
+        what: str,
+        method: Method = "counter",
+        out_of_total: str | None = None,
+    ) -> DomainSeries | None:
+        """Keep `counter` as `domain` (`what` names its source in the notes), or drop the
+        domain when the counter was lost."""
+        if counter.lost is not None:
+            self.drop(domain, f"{what}: {counter.lost} (more than half the window)")
+            return None
+        if counter.wraps:
+            self.notes.append(
+                f"{self.meter}: {domain} ({what}) wrapped {counter.wraps} time(s); corrected"
+            )
+        if counter.bridged:
+            self.notes.append(
+                f"{self.meter}: {domain} ({what}): {counter.bridged} sample(s) bridged by "
+                f"interpolation ({counter.missing} missing, {counter.misread} misread: "
+                "backwards without a plausible wrap, or an impossible jump)"
+            )
+        series = DomainSeries(counter.time_s, counter.energy_j, method, out_of_total)
+        self.series[domain] = series
+        return series
+
+    def drop(self, domain: str, why: str) -> None:
+        self.dropped[domain] = why
+        self.notes.append(f"{self.meter}: {domain} DROPPED: {why}")
+
+    def finish(self, out_dir: Path, time_s: np.ndarray, samples_csv: Path | None) -> Recording:
+        check_increasing(time_s, self.meter)
+        power = write_power_csv(out_dir / f"power-{self.meter}.csv", self.series, time_s)
+        return Recording(
+            self.meter,
+            float(time_s[0]),
+            float(time_s[-1]),
+            self.series,
+            samples_csv,
+            power,
+            tuple(self.notes),
+            self.dropped,
+        )
+
+
+def write_power_csv(
+    path: Path, series: dict[str, DomainSeries], time_s: np.ndarray | None = None
+) -> Path | None:
     """`power-<meter>.csv`: time_s (end of each sample gap) then `<domain>_power_w`.
 
-    All series of one meter share its sample times; a series on other times is left out
-    rather than resampled, because resampling would invent values."""
+    The rows are the meter's sample times (`time_s`, else the first series'). A series
+    trimmed at either end (samples lost there) leaves those cells empty; a series on other
+    times is left out rather than resampled, because resampling would invent values."""
     if not series:
         return None
-    first = next(iter(series.values()))
-    time_s = first.time_s
-    columns = {
-        f"{domain}_power_w": power_from_cumulative(s.time_s, s.energy_j)
-        for domain, s in series.items()
-        if s.time_s.shape == time_s.shape and np.array_equal(s.time_s, time_s)
-    }
+    times = np.asarray(next(iter(series.values())).time_s if time_s is None else time_s)
+    columns: dict[str, np.ndarray] = {}
+    for domain, s in series.items():
+        if len(s.time_s) == 0:
+            continue
+        at = int(np.searchsorted(times, s.time_s[0]))
+        if not np.array_equal(times[at : at + len(s.time_s)], s.time_s):
+            continue
+        column = np.full(max(len(times) - 1, 0), np.nan)
+        column[at : at + len(s.time_s) - 1] = power_from_cumulative(s.time_s, s.energy_j)
+        columns[f"{domain}_power_w"] = column
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["time_s", *columns])
-        for i in range(1, len(time_s)):
-            w.writerow([f"{time_s[i]:.6f}", *(_fmt(col[i - 1]) for col in columns.values())])
+        for i in range(1, len(times)):
+            w.writerow([f"{times[i]:.6f}", *(_fmt(col[i - 1]) for col in columns.values())])
     return path
 
 

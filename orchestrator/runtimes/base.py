@@ -34,6 +34,11 @@ class RunSpec:
     memory_limit: str | None = None  # docker's notation, e.g. "8g"
     device: str = "cpu"
     labels: dict[str, str] = field(default_factory=dict)
+    gpu: int = 0  # with device "gpu": the one GPU the run sees (NVML index)
+
+    def gpu_block(self) -> dict[str, int]:
+        """What run.json's `runtime` records of the GPU: which one a GPU run saw."""
+        return {"gpu": self.gpu} if self.device == "gpu" else {}
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,10 @@ class DockerExecution(Execution):
             kwargs["mem_limit"] = spec.memory_limit
             kwargs["memswap_limit"] = spec.memory_limit
         if spec.device == "gpu":
+            # One GPU, the metered one: TensorFlow and JAX take every GPU they see, torch one,
+            # so more would bill frameworks unequally.
             kwargs["device_requests"] = [
-                docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])
+                docker.types.DeviceRequest(device_ids=[str(spec.gpu)], capabilities=[["gpu"]])
             ]
         try:
             self.container = self.client.containers.create(self.image.id, **kwargs)
@@ -148,6 +150,7 @@ class DockerExecution(Execution):
             "image": image_tag(self.spec.framework, self.spec.device),
             "image_id": self.image.id,
             "container_id": None if self.container is None else self.container.id,
+            **self.spec.gpu_block(),
         }
 
 

@@ -25,6 +25,16 @@ def _child_setup(cpus: set[int] | None) -> None:
         os.sched_setaffinity(0, cpus)
 
 
+def run_environment(spec: RunSpec) -> dict[str, str]:
+    """The workload's environment: ours, and for a GPU run only the one GPU visible (the
+    one the meter bills), numbered in NVML's (PCI bus) order as nvidia-smi numbers it."""
+    env = dict(os.environ)
+    if spec.device == "gpu":
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        env["CUDA_VISIBLE_DEVICES"] = str(spec.gpu)
+    return env
+
+
 class LocalExecution(Execution):
     def __init__(self, python: Path, spec: RunSpec) -> None:
         self.python = python
@@ -46,6 +56,7 @@ class LocalExecution(Execution):
             start_new_session=True,
             preexec_fn=lambda: _child_setup(cpus),  # noqa: PLW1509 (no threads at fork)
             cwd=self.spec.out_dir,
+            env=run_environment(self.spec),
         )
 
     def wait(self, timeout_s: float | None) -> bool:
@@ -87,7 +98,7 @@ class LocalExecution(Execution):
             self._log.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "local", "python": str(self.python)}
+        return {"kind": "local", "python": str(self.python), **self.spec.gpu_block()}
 
 
 class LocalRuntime(Runtime):

@@ -38,3 +38,24 @@ def failing_venvs(root: Path, exit_code: int = 1) -> Path:
         )
         python.chmod(0o755)
     return root
+
+
+def quick_venvs(root: Path, seconds: float = 0.5) -> Path:
+    """Framework environments whose interpreter stands in for a finished workload: it writes
+    events.jsonl and result.json into --out after `seconds` (a real executable, started by
+    the real local runtime), for tests of the protocol around the run, not of the work."""
+    for fw in FRAMEWORKS:
+        bin_dir = root / fw / "bin"
+        bin_dir.mkdir(parents=True)
+        python = bin_dir / "python"
+        python.write_text(
+            "#!/bin/sh\n"
+            'while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done\n'
+            'echo "{\\"event\\": \\"process_start\\", \\"t\\": $(date +%s.%N)}"'
+            ' > "$out/events.jsonl"\n'
+            f"sleep {seconds}\n"
+            'echo "{\\"event\\": \\"done\\", \\"t\\": $(date +%s.%N)}" >> "$out/events.jsonl"\n'
+            'echo "{}" > "$out/result.json"\n'
+        )
+        python.chmod(0o755)
+    return root

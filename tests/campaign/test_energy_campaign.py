@@ -40,27 +40,32 @@ def test_energy_gross_baseline_net_and_phases(
     pkg = first["energy"][DOMAIN]
     assert pkg["mean_power_w"] == pytest.approx(PACKAGE_W, rel=0.05)
     assert pkg["method"] == "counter" and pkg["estimated"] is False
-    # The idle gap before the first run gives it a baseline already.
+    # The idle gaps that bracket the first run give its baseline: their settled halves.
     start = load(folder / "idle" / "000-0-start" / "idle.json")
-    assert start["end"] <= first["started_at"]
-    assert pkg["baseline_power_w"] == pytest.approx(start["energy"][DOMAIN]["mean_power_w"])
+    gap = load(folder / "idle" / first_id / "idle.json")
+    assert start["end"] <= first["started_at"] and gap["start"] >= first["ended_at"]
+    assert pkg["baseline_gaps"] == ["000-0-start", first_id]
+
+    def settled_w(gaps: list[dict]) -> float:  # type: ignore[type-arg]
+        energy = sum(g["energy"][DOMAIN]["settled_energy_j"] for g in gaps)
+        return energy / sum(g["energy"][DOMAIN]["settled_duration_s"] for g in gaps)
+
+    assert pkg["baseline_power_w"] == pytest.approx(settled_w([start, gap]))
     assert abs(pkg["net_j"]) < 0.05 * pkg["gross_j"]
     assert (folder / "runs" / first_id / "samples-rapl.csv").exists()
-
-    gap = load(folder / "idle" / first_id / "idle.json")
     assert gap["energy"][DOMAIN]["mean_power_w"] == pytest.approx(PACKAGE_W, rel=0.05)
     assert (folder / "idle" / first_id / "samples-rapl.csv").exists()
 
     second = load(folder / "runs" / second_id / "run.json")["energy"][DOMAIN]
-    # Both gaps so far, pooled: total idle energy over total idle time.
-    gaps = [start, gap]
-    pooled = sum(g["energy"][DOMAIN]["energy_j"] for g in gaps) / sum(
-        g["energy"][DOMAIN]["energy_j"] / g["energy"][DOMAIN]["mean_power_w"] for g in gaps
-    )
-    assert second["baseline_power_w"] == pytest.approx(pooled, rel=0.02)
+    last = load(folder / "idle" / second_id / "idle.json")
+    assert second["baseline_power_w"] == pytest.approx(settled_w([gap, last]))
     # Constant power: the run spends what idle does, so net is about zero.
     assert abs(second["net_j"]) < 0.05 * second["gross_j"]
 
+    # The phases, remainder included (compile lies inside epoch_1), add up to the run.
+    assert first["phases"][-1]["name"] == "remainder"
+    parts = [p["energy_j"][DOMAIN] for p in first["phases"] if p["name"] != "compile"]
+    assert sum(parts) == pytest.approx(pkg["gross_j"], rel=1e-6)
     for phase in first["phases"]:
         assert phase["energy_j"][DOMAIN] == pytest.approx(PACKAGE_W * phase["duration_s"],
                                                           rel=0.1, abs=0.5)  # fmt: skip

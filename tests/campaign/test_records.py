@@ -16,7 +16,7 @@ from orchestrator.campaign.idle import idle_record
 from orchestrator.campaign.records import CampaignDocument, RecordError, RunRecord, StateLine
 from orchestrator.campaign.state import read_state
 from orchestrator.meters.base import DomainSeries, Recording
-from orchestrator.meters.energy import energy_block
+from orchestrator.meters.energy import Baseline, energy_block, with_baselines
 from tests.analysis.synth import write_campaign
 
 T0 = 1_800_000_000.0
@@ -57,7 +57,12 @@ def _run(run_id: str, framework: str, position: int, package_w: float) -> RunRec
         ended_at=T0 + 10.0,
         runtime={"kind": "local"},
         meters=[{"name": "rapl", "interval_ms": 100}],
-        energy=energy_block([rec], {"cpu-package-0": 5.0, "dram-0": 1.0}),
+        energy=with_baselines(
+            energy_block([rec], span=(T0, T0 + 10.0)).block,
+            {("rapl", "cpu-package-0"): Baseline(5.0, 0.1, ("000-0-start",)),
+             ("rapl", "dram-0"): Baseline(1.0, 0.1, ("000-0-start",))},
+            10.0,
+        ),
         phases=[{"name": "epoch_1", "start": T0, "end": T0 + 5, "duration_s": 5.0,
                  "energy_j": {"cpu-package-0": package_w * 5, "dram-0": 10.0}}],
         notes=[],

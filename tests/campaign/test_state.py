@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign.idle import baseline_power_w
 from orchestrator.campaign.records import RecordError, StateLine
 from orchestrator.campaign.state import append_state, finished_runs, read_state
 
@@ -56,19 +55,3 @@ def test_a_line_of_the_wrong_shape_is_an_error_not_skipped(tmp_path: Path) -> No
     path.write_text('{"run_id": "001-1-torch", "status": 3}\n')
     with pytest.raises(RecordError, match="line 1"):
         read_state(path)
-
-
-def test_baseline_is_total_idle_energy_over_total_idle_time() -> None:
-    gaps = [
-        {"duration_s": 10.0, "energy": {"cpu-package-0": {"energy_j": 50.0, "mean_power_w": 5.0}}},
-        {"duration_s": 30.0, "energy": {"cpu-package-0": {"energy_j": 90.0, "mean_power_w": 3.0},
-                                        "dram-0": {"energy_j": 30.0, "mean_power_w": 1.0}}},
-    ]  # fmt: skip
-    base = baseline_power_w(gaps)
-    assert base["cpu-package-0"] == pytest.approx(140.0 / 40.0)
-    assert base["dram-0"] == pytest.approx(1.0)  # only the gap that read it counts
-
-
-def test_no_idle_gap_means_no_baseline() -> None:
-    assert baseline_power_w([]) == {}
-    assert baseline_power_w([{"duration_s": 5.0, "energy": {}}]) == {}

@@ -4,9 +4,12 @@ simulator process at a known power per zone, wrap-arounds included.
 The tree mirrors the kernel's: zone directories nest under the `intel-rapl` control type
 (`intel-rapl/intel-rapl:0/intel-rapl:0:0`) and the root holds one link per zone and
 sub-zone, as /sys/class/powercap does. Each zone has `name`, `energy_uj` and
-`max_energy_range_uj`; the simulator sets `energy_uj` to
-`(offset_uj + power_w x 1e6 x (t - t0)) mod max_energy_range_uj` every tick, replacing the
-file atomically so a reader never sees it half written (sysfs reads are atomic too).
+`max_energy_range_uj` (and `constraint_0_max_power_uw` where given); the simulator sets
+`energy_uj` to `(offset_uj + power_w x 1e6 x (t - t0)) mod max_energy_range_uj` every tick,
+replacing the file atomically so a reader never sees it half written (sysfs reads are atomic
+too). Zone ids are hexadecimal, as the kernel writes them (`intel-rapl:a` is the eleventh).
+A zone may misread: for `misread_s` = (start, length) after t0 it reads 1 mJ less than it
+read 0.3 s before, a counter going backwards that no wrap explains.
 
 Run as a script: `python tests/fakes/powercap.py simulate ROOT [--tick-ms 2]`.
 """
@@ -21,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -35,6 +38,8 @@ class FakeZone:
     power_w: float
     max_energy_range_uj: int = 262_143_328_850
     offset_uj: int = 0
+    max_power_uw: int | None = None  # constraint_0_max_power_uw, where the zone has one
+    misread_s: tuple[float, float] | None = None
 
 
 def two_socket_intel(max_range_uj: int = 262_143_328_850) -> list[FakeZone]:
@@ -54,8 +59,25 @@ def two_socket_intel(max_range_uj: int = 262_143_328_850) -> list[FakeZone]:
 
 
 def amd_single_socket() -> list[FakeZone]:
-    """AMD Zen on Linux 5.8+: one package zone per socket, no sub-zones."""
-    return [FakeZone("intel-rapl:0", "package-0", 45.0, 65_532_610_987, 1_000)]
+    """AMD Zen on Linux 5.8+: one package zone per socket and its `core` sub-zone, which
+    reads the core-energy MSR of the package's lead CPU only (one core)."""
+    return [
+        FakeZone("intel-rapl:0", "package-0", 45.0, 65_532_610_987, 1_000),
+        FakeZone("intel-rapl:0:0", "core", 3.0, 65_532_610_987, 7_000),
+    ]
+
+
+def die_named_server() -> list[FakeZone]:
+    """A two-socket, six-die-per-socket server (Cascade Lake-AP; AMD Zen 4/5 on some 6.9 and
+    6.10 kernels): twelve top-level zones `package-P-die-D`, numbered 0 to b in hex, each
+    with a dram sub-zone, and a platform zone `psys-1`."""
+    zones = []
+    for k in range(12):
+        socket, die = divmod(k, 6)
+        zones.append(FakeZone(f"intel-rapl:{k:x}", f"package-{socket}-die-{die}", 10.0 + k))
+        zones.append(FakeZone(f"intel-rapl:{k:x}:0", "dram", 1.0 + k / 10))
+    zones.append(FakeZone("intel-rapl:c", "psys-1", 250.0))
+    return zones
 
 
 def _zone_dir(root: Path, zone_id: str) -> Path:
@@ -78,6 +100,9 @@ def build_tree(
         d.mkdir(parents=True, exist_ok=True)
         (d / "name").write_text(z.name + "\n")
         (d / "max_energy_range_uj").write_text(f"{z.max_energy_range_uj}\n")
+        if z.max_power_uw is not None:
+            (d / "constraint_0_name").write_text("long_term\n")
+            (d / "constraint_0_max_power_uw").write_text(f"{z.max_power_uw}\n")
         energy = d / "energy_uj"
         energy.write_text(f"{z.offset_uj % z.max_energy_range_uj}\n")
         energy.chmod(energy_mode)
@@ -89,6 +114,10 @@ def build_tree(
 
 
 def energy_uj_at(z: FakeZone, t0: float, t: float) -> int:
+    if z.misread_s is not None and 0 <= t - t0 - z.misread_s[0] < z.misread_s[1]:
+        return (
+            energy_uj_at(replace(z, misread_s=None), t0, t - 0.3) - 1000
+        ) % z.max_energy_range_uj
     return int(z.offset_uj + z.power_w * 1e6 * (t - t0)) % z.max_energy_range_uj
 
 

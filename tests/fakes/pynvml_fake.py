@@ -2,7 +2,9 @@
 errors, for machines without an NVIDIA GPU. Each GPU draws a known constant power; its
 total-energy counter (mJ) advances in steps every `counter_period_s`, as the real one
 updates periodically; GPUs without the counter raise NVMLError_NotSupported like pre-Volta
-parts do."""
+parts do. A GPU may fail transiently: during `fail_s` = (start, length) seconds after the
+module was made, its energy and power reads raise NVMLError(NVML_ERROR_UNKNOWN), as a real
+driver does on a hiccup."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ NVML_ERROR_UNINITIALIZED = 1
 NVML_ERROR_NOT_SUPPORTED = 3
 NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
+NVML_ERROR_UNKNOWN = 999
 NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_GRAPHICS = 0
 NVML_CLOCK_SM = 1
@@ -49,6 +52,7 @@ class FakeGpu:
     counter_period_s: float = 0.1
     counter_offset_mj: int = 123_456_789
     name: str = "NVIDIA H100 80GB HBM3"
+    fail_s: tuple[float, float] | None = None
 
 
 @dataclass
@@ -98,16 +102,22 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
     def nvmlDeviceGetName(h: int) -> str:
         return gpus[h].name
 
+    def _hiccup(g: FakeGpu) -> None:
+        if g.fail_s is not None and 0 <= time.time() - t0 - g.fail_s[0] < g.fail_s[1]:
+            raise NVMLError(NVML_ERROR_UNKNOWN)
+
     def nvmlDeviceGetTotalEnergyConsumption(h: int) -> int:
         _check()
         g = gpus[h]
         if not g.has_counter:
             raise NVMLError_NotSupported()
+        _hiccup(g)
         steps = math.floor((time.time() - t0) / g.counter_period_s)
         return g.counter_offset_mj + int(steps * g.counter_period_s * g.power_w * 1000)
 
     def nvmlDeviceGetPowerUsage(h: int) -> int:
         _check()
+        _hiccup(gpus[h])
         return int(gpus[h].power_w * 1000)
 
     def nvmlDeviceGetUtilizationRates(h: int) -> c_nvmlUtilization_t:

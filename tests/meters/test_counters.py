@@ -8,12 +8,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.meters.counters import (
+    POWER_OF_TWO,
     integrate_power,
+    integrate_power_bridged,
     power_from_cumulative,
-    unwrap_known_range,
-    unwrap_power_of_two,
+    unwrap_counter,
     wrap_range_power_of_two,
 )
+
+NAN = float("nan")
+
+
+def unwrap_known_range(raw: np.ndarray, max_range: float) -> np.ndarray:
+    # Samples a second apart with no power bound: only the wrap arithmetic is under test.
+    t = np.arange(len(raw)) * 1e9
+    c = unwrap_counter(t, np.asarray(raw, dtype=float), float(max_range), max_power_w=np.inf)
+    assert c.lost is None and c.misread == 0
+    return c.energy_j
+
+
+def unwrap_power_of_two(values: np.ndarray) -> np.ndarray:
+    t = np.arange(len(values)) * 1e9
+    c = unwrap_counter(t, np.asarray(values, dtype=float), POWER_OF_TWO, max_power_w=np.inf)
+    assert c.lost is None and c.misread == 0
+    return c.energy_j
 
 
 def test_known_range_wrap_adds_the_range() -> None:
@@ -29,6 +47,50 @@ def test_amd_zen_counter_wraps_at_65536_joules() -> None:
 def test_intel_counter_wraps_at_262144_joules() -> None:
     values = np.array([262_100.0, 262_140.0, 36.0])
     assert unwrap_power_of_two(values).tolist() == [0.0, 40.0, 80.0]
+
+
+def test_a_1_mj_misread_is_bridged_not_taken_for_a_wrap() -> None:
+    # 30 W package sampled every 100 ms; the fourth reading comes back 1 mJ low. Taken for
+    # a wrap it would add the whole 262,143 J range.
+    t = np.arange(6) * 0.1
+    raw = np.array([1000.0, 1003.0, 1006.0, 1005.999, 1012.0, 1015.0])
+    c = unwrap_counter(t, raw, 262_143.328850, max_power_w=150.0)
+    assert c.wraps == 0 and c.misread == 1 and c.lost is None
+    assert c.energy_j.tolist() == pytest.approx([0.0, 3.0, 6.0, 9.0, 12.0, 15.0])
+    # EnergiBridge's counters, whose range is not stated, are checked alike.
+    c = unwrap_counter(t, raw, POWER_OF_TWO)
+    assert c.wraps == 0 and c.misread == 1 and c.energy_j[-1] == pytest.approx(15.0)
+
+
+def test_a_real_wrap_near_the_top_of_the_range_is_accepted() -> None:
+    t = np.arange(3) * 0.1
+    c = unwrap_counter(t, np.array([996.0, 999.0, 2.0]), 1000.0, max_power_w=150.0)
+    assert c.wraps == 1 and c.energy_j.tolist() == [0.0, 3.0, 6.0]
+
+
+def test_a_wrap_implying_more_than_the_zone_power_is_a_misread() -> None:
+    # 999 -> 2 in 10 ms would be 300 W through a 1000 J range: above the 150 W bound.
+    t = np.array([0.0, 0.1, 0.11, 0.2])
+    c = unwrap_counter(t, np.array([996.0, 999.0, 2.0, 1002.0]), 1000.0, max_power_w=150.0)
+    assert c.wraps == 0 and c.misread == 1 and c.energy_j[-1] == pytest.approx(6.0)
+
+
+def test_missing_samples_are_bridged_and_the_ends_trimmed() -> None:
+    t = np.arange(6) * 1.0
+    c = unwrap_counter(t, np.array([NAN, 10.0, NAN, 30.0, 40.0, NAN]), None)
+    assert c.lost is None and c.missing == 3
+    assert c.time_s.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert c.energy_j.tolist() == [0.0, 10.0, 20.0, 30.0]
+
+
+def test_a_counter_missing_most_of_the_window_is_lost() -> None:
+    c = unwrap_counter(np.arange(5) * 1.0, np.array([1.0, NAN, NAN, NAN, 5.0]), None)
+    assert c.lost is not None and "3 of 5" in c.lost and c.energy_j.size == 0
+
+
+def test_polled_power_is_integrated_across_a_missing_sample() -> None:
+    c = integrate_power_bridged(np.arange(4) * 1.0, np.array([100.0, NAN, 100.0, 100.0]))
+    assert c.missing == 1 and c.energy_j[-1] == pytest.approx(300.0)
 
 
 def test_range_is_the_power_of_two_above_the_value_before_the_wrap() -> None:

@@ -14,12 +14,20 @@ import numpy as np
 import pytest
 
 from orchestrator.errors import MeterError
+from orchestrator.meters.base import DomainSeries
 from orchestrator.meters.energibridge import EnergiBridgeMeter, find_energibridge
 from orchestrator.meters.energibridge_csv import (
     EnergiBridgeCsvError,
     energibridge_series,
     parse_energibridge_csv,
 )
+from orchestrator.meters.sampler import RecordingBuilder
+
+
+def read_series(path: Path, **kw: bool) -> tuple[dict[str, DomainSeries], list[str]]:
+    out = RecordingBuilder("energibridge")
+    energibridge_series(parse_energibridge_csv(path), out, **kw)
+    return out.series, out.notes
 
 
 @pytest.fixture
@@ -151,7 +159,7 @@ def test_fake_summary_counts_wraps_wrong_as_the_real_one(
         [str(fake_energibridge), "-o", str(out), "-i", "20", "--summary", "--", "sleep", "0.7"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    series, _ = energibridge_series(parse_energibridge_csv(out))
+    series, _ = read_series(out)
     corrected_j = series["cpu-package-0"].energy_j[-1]
     assert corrected_j > 16  # 40 W for 0.7 s wraps a 16 J counter at least once
     if proc.stdout:  # printed only when the uncorrected sum is positive
@@ -180,18 +188,37 @@ AMD = (
 def test_intel_layout_parses_with_wrap_corrected(tmp_path: Path) -> None:
     path = tmp_path / "intel.csv"
     path.write_text(INTEL)
-    series, _ = energibridge_series(parse_energibridge_csv(path))
+    series, _ = read_series(path)
     assert series["cpu-package-0"].energy_j.tolist() == [0.0, 3.5, 7.0]
     assert series["dram-0"].energy_j.tolist() == [0.0, 1.5, 3.0]
     assert series["cpu-core-0"].energy_j.tolist() == [0.0, 2.5, 5.0]
     assert series["cpu-uncore-0"].energy_j.tolist() == [0.0, 0.25, 0.5]
     assert series["dram-0"].time_s.tolist() == [1700000000.0, 1700000000.2, 1700000000.4]
+    # EnergiBridge's DRAM is in the package's unit, wrong on servers: out of the total
+    # unless the CPU is said to be a client part.
+    assert series["dram-0"].out_of_total is not None
+    assert series["cpu-package-0"].out_of_total is None
+    series, _ = read_series(path, client_cpu=True)
+    assert series["dram-0"].out_of_total is None
+
+
+def test_a_column_stuck_at_zero_is_absent_not_a_measured_zero(
+    fake_energibridge: Path, tmp_path: Path, eb_env: pytest.MonkeyPatch
+) -> None:
+    # A server without PP1 (or DRAM) support reads 0 in that register for ever.
+    eb_env.setenv("FAKE_EB_STUCK", "DRAM_ENERGY (J),PP1_ENERGY (J)")
+    rec, _, _ = _measure(fake_energibridge, tmp_path, 0.4, gpu=False)
+    assert set(rec.energy_j) == {"cpu-package-0", "cpu-core-0"}
+    assert any("DRAM_ENERGY (J) never advanced" in n and "dram-0 is absent" in n for n in rec.notes)
+    with (tmp_path / "samples-energibridge.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["DRAM_ENERGY (J)"] for r in rows} == {"0"}  # the fake's column is really there
 
 
 def test_amd_layout_parses_with_gpu_power(tmp_path: Path) -> None:
     path = tmp_path / "amd.csv"
     path.write_text(AMD)
-    series, _ = energibridge_series(parse_energibridge_csv(path))
+    series, _ = read_series(path)
     assert series["cpu-package-0"].energy_j.tolist() == [0.0, 4.0, 8.0]
     # Trapezoid: 0.5 s x 60 W, then 0.5 s x 70 W.
     assert series["gpu-0"].energy_j.tolist() == pytest.approx([0.0, 30.0, 65.0])

@@ -7,11 +7,15 @@ import pytest
 
 from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.energy import (
+    Gap,
     Phase,
+    bracketing_baseline,
     energy_block,
     energy_per_phase,
-    mean_power_w,
+    phase_block,
     phases_from_events,
+    settled_half,
+    with_baselines,
 )
 
 
@@ -75,42 +79,100 @@ def test_a_phase_outside_the_samples_is_absent_not_extrapolated() -> None:
     assert out["epoch_1"]["dram-0"] == pytest.approx(15.0)
 
 
-def test_baseline_subtraction() -> None:
-    idle = _rec({"cpu-package-0": _linear(4.0, 0.0, 60.0)}, 0.0, 60.0)
-    baseline = mean_power_w([idle])
-    assert baseline == {"cpu-package-0": pytest.approx(4.0)}
+def _gap(name: str, power_w: float, start: float, end: float, tail_w: float = 0.0) -> Gap:
+    """An idle gap whose first half still carries `tail_w` extra from the previous run."""
+    t = np.arange(start, end + 1e-9, 0.5)
+    power = np.where(t <= (start + end) / 2, power_w + tail_w, power_w)
+    energy = np.concatenate(([0.0], np.cumsum(np.diff(t) * power[1:])))
+    settled = settled_half(DomainSeries(t, energy), start, end)
+    assert settled is not None
+    return Gap(name, start, end, {("rapl", "cpu-package-0"): settled})
+
+
+def test_baseline_is_the_settled_halves_of_the_bracketing_gaps() -> None:
+    # The first half of each gap still carries 20 W of the previous run's tail: left out.
+    gaps = [
+        _gap("old", 1.0, 0.0, 60.0),  # stale: not next to the run
+        _gap("before", 4.0, 100.0, 160.0, tail_w=20.0),
+        _gap("after", 6.0, 200.0, 260.0, tail_w=20.0),
+        _gap("later", 50.0, 300.0, 360.0),
+    ]
+    base = bracketing_baseline(gaps, "rapl", "cpu-package-0", 160.0, 200.0)
+    assert base is not None
+    assert base.power_w == pytest.approx(5.0)
+    assert base.gaps == ("before", "after") and base.note is None
+    assert base.spread_w == pytest.approx(1.0)  # each half flat, one watt from the mean
+    # Matched by meter and domain: another meter's gaps do not count.
+    assert bracketing_baseline(gaps, "energibridge", "cpu-package-0", 160.0, 200.0) is None
+
+
+def test_with_one_gap_missing_the_nearest_alone_and_said() -> None:
+    gaps = [_gap("before", 4.0, 100.0, 160.0)]
+    base = bracketing_baseline(gaps, "rapl", "cpu-package-0", 160.0, 200.0)
+    assert base is not None and base.power_w == pytest.approx(4.0)
+    assert base.note == "baseline from the gap before the run only"
+
+
+def test_run_energy_is_that_of_its_span_and_net_uses_the_same_span() -> None:
+    # The meters run from 99 to 141; the run from 100 to 140.
     run = _rec(
-        {"cpu-package-0": _linear(30.0, 100.0, 140.0), "gpu-0": _linear(200.0, 100.0, 140.0)},
-        100.0,
-        140.0,
+        {"cpu-package-0": _linear(30.0, 99.0, 141.0), "gpu-0": _linear(200.0, 99.0, 141.0)},
+        99.0,
+        141.0,
     )
-    block = energy_block([run], baseline)
+    energy = energy_block([run], span=(100.0, 140.0))
+    base = bracketing_baseline([_gap("before", 4.0, 40.0, 99.0)], "rapl", "cpu-package-0",
+                               100.0, 140.0)  # fmt: skip
+    assert base is not None
+    block = with_baselines(energy.block, {("rapl", "cpu-package-0"): base}, 40.0)
     pkg = block["cpu-package-0"]
     assert pkg["gross_j"] == pytest.approx(1200.0)
     assert pkg["baseline_power_w"] == pytest.approx(4.0)
     assert pkg["baseline_j"] == pytest.approx(160.0)
     assert pkg["net_j"] == pytest.approx(1040.0)
     assert pkg["mean_power_w"] == pytest.approx(30.0)
+    assert pkg["baseline_gaps"] == ["before"]
     assert pkg["method"] == "counter" and pkg["estimated"] is False
     # No idle measurement for the GPU: gross only, net absent rather than invented.
     assert "net_j" not in block["gpu-0"] and "baseline_power_w" not in block["gpu-0"]
 
 
+def test_a_domain_not_covering_the_run_is_dropped_not_shortened() -> None:
+    run = _rec({"cpu-package-0": _linear(30.0, 105.0, 141.0)}, 105.0, 141.0)
+    energy = energy_block([run], span=(100.0, 140.0))
+    assert energy.block == {} and "cpu-package-0" in energy.dropped
+
+
+def test_summable_comes_from_the_domain_table() -> None:
+    run = _rec(
+        {d: _linear(1.0, 0.0, 10.0) for d in ("cpu-package-0-die-1", "cpu-core-0", "psys",
+                                               "dram-0", "gpu-0")},
+        0.0, 10.0,
+    )  # fmt: skip
+    block = energy_block([run], out_of_total={"gpu-0": "a CPU run"}).block
+    assert {d: e["summable"] for d, e in block.items()} == {
+        "cpu-package-0-die-1": True, "cpu-core-0": False, "psys": False, "dram-0": True,
+        "gpu-0": False,
+    }  # fmt: skip
+    assert block["gpu-0"]["out_of_total"] == "a CPU run"
+
+
 def test_without_any_baseline_net_is_absent() -> None:
     run = _rec({"cpu-package-0": _linear(30.0, 0.0, 10.0)}, 0.0, 10.0)
-    assert "net_j" not in energy_block([run], None)["cpu-package-0"]
+    assert "net_j" not in energy_block([run]).block["cpu-package-0"]
+
+
+def test_the_remainder_phase_makes_the_phases_add_up_to_the_run() -> None:
+    rec = _rec({"cpu-package-0": _linear(10.0, 98.0, 112.0)}, 98.0, 112.0)
+    span = (99.0, 111.0)  # container start 1 s before process_start, exit 2 s after eval
+    phases = phase_block([rec], phases_from_events(EVENTS), span)
+    assert phases[-1]["name"] == "remainder"
+    # compile lies inside epoch_1: the union of the phases is 100..109.
+    assert phases[-1]["duration_s"] == pytest.approx(3.0)
+    assert phases[-1]["energy_j"]["cpu-package-0"] == pytest.approx(30.0)
+    total = sum(p["energy_j"]["cpu-package-0"] for p in phases if p["name"] != "compile")
+    assert total == pytest.approx(10.0 * 12.0)
 
 
 def test_phase_duration() -> None:
     assert Phase("eval", 1.0, 3.5).duration_s == 2.5
-
-
-def test_baseline_pools_several_idle_gaps_by_time() -> None:
-    gaps = [
-        _rec({"cpu-package-0": _linear(4.0, 0.0, 60.0)}, 0.0, 60.0),
-        _rec({"cpu-package-0": _linear(10.0, 100.0, 120.0), "gpu-0": _linear(30.0, 100.0, 120.0)},
-             100.0, 120.0),
-    ]  # fmt: skip
-    baseline = mean_power_w(gaps)
-    assert baseline["cpu-package-0"] == pytest.approx((4.0 * 60 + 10.0 * 20) / 80)
-    assert baseline["gpu-0"] == pytest.approx(30.0)  # only the gap that read it counts

@@ -81,3 +81,34 @@ def test_no_driver_is_a_clear_error() -> None:
 def test_no_gpu_is_a_clear_error() -> None:
     with pytest.raises(MeterError, match="found no GPU"):
         NvmlMeter(100, nvml_module=make_fake_pynvml([]))
+
+
+def test_a_transient_error_is_bridged_and_the_counter_kept(tmp_path: Path) -> None:
+    # NVML fails for 0.12 s (two or three samples) in the middle of a 1 s window.
+    nv = make_fake_pynvml([FakeGpu(power_w=250.0, counter_period_s=0.02, fail_s=(0.5, 0.12))])
+    rec = _record(NvmlMeter(50, nvml_module=nv), tmp_path, 1.0)
+    gpu = rec.series["gpu-0"]
+    assert gpu.method == "counter"  # not downgraded to polled power
+    assert rec.energy_j["gpu-0"] == pytest.approx(250.0 * rec.duration_s, abs=250.0 * 0.04)
+    assert any("energy counter" in n and "bridged" in n for n in rec.notes)
+    assert not any("no energy counter" in n for n in rec.notes)  # the note stays truthful
+    assert rec.dropped == {}
+    with (tmp_path / "samples-nvml.csv").open() as f:
+        assert any(r["gpu0_energy_mj"] == "" for r in csv.DictReader(f))  # really missed
+
+
+def test_a_gpu_unreadable_for_most_of_the_window_is_dropped_and_said(tmp_path: Path) -> None:
+    # Readable at start-up, then failing from 0.2 s on: most of a 0.6 s window is lost.
+    nv = make_fake_pynvml([FakeGpu(power_w=250.0, fail_s=(0.2, 10.0))])
+    meter = NvmlMeter(50, nvml_module=nv)
+    assert meter.domains() == ["gpu-0"]
+    rec = _record(meter, tmp_path, 0.6)
+    assert "gpu-0" not in rec.series and "gpu-0" in rec.dropped
+    assert any("gpu-0 DROPPED" in n for n in rec.notes)
+
+
+def test_only_the_chosen_gpu_is_metered(tmp_path: Path) -> None:
+    nv = make_fake_pynvml([FakeGpu(power_w=100.0), FakeGpu(power_w=200.0)])
+    assert NvmlMeter(50, nvml_module=nv, gpu_indices=[1]).domains() == ["gpu-1"]
+    with pytest.raises(MeterError, match=r"--gpu 2: NVML sees 2 GPU\(s\)"):
+        NvmlMeter(50, nvml_module=nv, gpu_indices=[2])

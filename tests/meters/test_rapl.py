@@ -21,6 +21,7 @@ from tests.fakes.powercap import (
     FakeZone,
     amd_single_socket,
     build_tree,
+    die_named_server,
     two_socket_intel,
 )
 
@@ -88,7 +89,7 @@ def test_raw_and_power_csvs(sysfs_dir: Path, tmp_path: Path) -> None:
 
 def test_amd_package_only_layout(sysfs_dir: Path, tmp_path: Path) -> None:
     with FakePowercap(sysfs_dir, amd_single_socket()):
-        meter = RaplMeter(100, powercap_root=sysfs_dir)
+        meter = RaplMeter(100, powercap_root=sysfs_dir, vendor="AuthenticAMD")
         assert meter.domains() == ["cpu-package-0"]
         meter.start(tmp_path)
         time.sleep(2.0)
@@ -98,7 +99,7 @@ def test_amd_package_only_layout(sysfs_dir: Path, tmp_path: Path) -> None:
 
 def test_meter_can_be_started_again_for_the_next_run(sysfs_dir: Path, tmp_path: Path) -> None:
     with FakePowercap(sysfs_dir, amd_single_socket()):
-        meter = RaplMeter(100, powercap_root=sysfs_dir)
+        meter = RaplMeter(100, powercap_root=sysfs_dir, vendor="AuthenticAMD")
         energies = []
         for i in range(2):
             meter.start(tmp_path / str(i))
@@ -121,7 +122,7 @@ def test_flat_tree_without_the_control_type_is_found(tmp_path: Path) -> None:
     assert [z.domain for z in zones] == ["cpu-package-0", "dram-0"]
 
 
-def test_unknown_zone_names_are_skipped_and_noted(tmp_path: Path) -> None:
+def test_unknown_sub_zone_names_are_skipped_and_noted(tmp_path: Path) -> None:
     build_tree(
         tmp_path,
         [FakeZone("intel-rapl:0", "package-0", 1.0), FakeZone("intel-rapl:0:0", "mystery", 1.0)],
@@ -219,3 +220,59 @@ def test_a_counter_lost_inside_the_window_fails_stop_not_silently(tmp_path: Path
     time.sleep(0.1)
     with pytest.raises(MeterError, match=r"cannot read .*energy_uj"):
         meter.stop()
+
+
+def test_die_named_server_with_hex_zone_ids_reads_every_die(
+    sysfs_dir: Path, tmp_path: Path
+) -> None:
+    # Twelve dies in zones intel-rapl:0 .. intel-rapl:b: the old patterns read DRAM only.
+    zones = die_named_server()
+    with FakePowercap(sysfs_dir, zones) as fake:
+        meter = RaplMeter(50, powercap_root=sysfs_dir, vendor="GenuineIntel")
+        expected = {f"cpu-package-{k // 6}-die-{k % 6}" for k in range(12)}
+        assert expected <= set(meter.domains())
+        assert {f"dram-{k // 6}-die-{k % 6}" for k in range(12)} <= set(meter.domains())
+        assert "psys-1" in meter.domains()
+        meter.start(tmp_path)
+        time.sleep(1.0)
+        rec = meter.stop()
+    for k in range(12):
+        domain = f"cpu-package-{k // 6}-die-{k % 6}"
+        truth_j = fake.power_w(f"intel-rapl:{k:x}") * rec.duration_s
+        assert rec.energy_j[domain] == pytest.approx(truth_j, rel=0.01), domain
+
+
+def test_an_unknown_top_level_zone_stops_the_meter(tmp_path: Path) -> None:
+    build_tree(tmp_path, [FakeZone("intel-rapl:0", "package-0", 1.0),
+                          FakeZone("intel-rapl:1", "soc-fabric", 1.0)])  # fmt: skip
+    with pytest.raises(MeterError, match=r"intel-rapl:1 .* named 'soc-fabric'.*missing from"):
+        RaplMeter(100, powercap_root=tmp_path)
+
+
+def test_two_packages_named_alike_stop_the_meter(tmp_path: Path) -> None:
+    # Kernels before the die naming gave every die of package 0 the name package-0.
+    build_tree(tmp_path, [FakeZone("intel-rapl:0", "package-0", 1.0),
+                          FakeZone("intel-rapl:1", "package-0", 1.0)])  # fmt: skip
+    with pytest.raises(MeterError, match=r"both named 'package-0'"):
+        RaplMeter(100, powercap_root=tmp_path)
+
+
+def test_amd_core_sub_zone_is_one_core_and_left_out(tmp_path: Path) -> None:
+    build_tree(tmp_path, amd_single_socket())
+    zones, notes = discover_zones(tmp_path, "AuthenticAMD")
+    assert [z.domain for z in zones] == ["cpu-package-0"]
+    assert any("intel-rapl:0:0" in n and "one CPU's core-energy MSR" in n for n in notes)
+    intel = RaplMeter(100, powercap_root=tmp_path, vendor="GenuineIntel")
+    assert intel.domains() == ["cpu-package-0", "cpu-core-0"]  # on Intel, core is the cores
+
+
+def test_a_1_mj_misread_is_bridged_not_a_262_kj_wrap(sysfs_dir: Path, tmp_path: Path) -> None:
+    zones = [FakeZone("intel-rapl:0", "package-0", 30.0, offset_uj=5_000_000,
+                      max_power_uw=125_000_000, misread_s=(0.6, 0.15))]  # fmt: skip
+    with FakePowercap(sysfs_dir, zones):
+        meter = RaplMeter(50, powercap_root=sysfs_dir)
+        meter.start(tmp_path)
+        time.sleep(1.2)
+        rec = meter.stop()
+    assert rec.energy_j["cpu-package-0"] == pytest.approx(30.0 * rec.duration_s, rel=0.01)
+    assert any("misread" in n and "bridged" in n for n in rec.notes)

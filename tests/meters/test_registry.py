@@ -102,3 +102,33 @@ def test_bad_specs_are_refused(spec: str, message: str) -> None:
 def test_explicit_meter_that_cannot_read_fails(tmp_path: Path) -> None:
     with pytest.raises(MeterError, match="does not exist"):
         open_meters("rapl", 100, powercap_root=tmp_path / "absent")
+
+
+def test_auto_for_a_gpu_campaign_needs_a_cpu_meter_too(tmp_path: Path) -> None:
+    # No RAPL and no EnergiBridge: the old auto quietly metered the GPU alone.
+    gpu = make_fake_pynvml([FakeGpu(100.0)])
+    with pytest.raises(MeterError, match=r"GPU campaign needs a CPU meter.*missing a CPU meter"):
+        open_meters("auto", 100, powercap_root=tmp_path / "absent", nvml_module=gpu,
+                    energibridge=tmp_path / "absent-eb", device="gpu")  # fmt: skip
+    build_tree(tmp_path / "pc", amd_single_socket())
+    with pytest.raises(MeterError, match=r"missing a GPU meter"):
+        open_meters("auto", 100, powercap_root=tmp_path / "pc", nvml_module=NO_GPU,
+                    device="gpu")  # fmt: skip
+    meters = open_meters("auto", 100, powercap_root=tmp_path / "pc", nvml_module=gpu,
+                         device="gpu", gpu=0)  # fmt: skip
+    assert [type(m) for m in meters] == [RaplMeter, NvmlMeter]
+
+
+def test_nvml_alone_in_a_gpu_campaign_says_the_cpu_is_not_measured() -> None:
+    gpus = make_fake_pynvml([FakeGpu(100.0), FakeGpu(120.0)])
+    (meter,) = open_meters("nvml", 100, nvml_module=gpus, device="gpu", gpu=1)
+    assert meter.domains() == ["gpu-1"]  # the run's one GPU, not every GPU
+    assert any("CPU is NOT measured" in n for n in meter.notes)
+
+
+def test_auto_for_a_cpu_campaign_never_measures_the_gpu_alone(tmp_path: Path) -> None:
+    gpu = make_fake_pynvml([FakeGpu(100.0)])
+    meters = open_meters("auto", 100, powercap_root=tmp_path / "absent", nvml_module=gpu,
+                         energibridge=tmp_path / "absent-eb", device="cpu")  # fmt: skip
+    assert [type(m) for m in meters] == [NoneMeter]
+    assert any("CPU campaign without a CPU meter" in n for n in meters[0].notes)
