@@ -41,7 +41,6 @@ from analysis.errors import AnalysisInputError
 from analysis.load import read_json
 from analysis.precision import RatioPrecision
 from analysis.precision_text import METRIC_NAMES, campaign_ratios, rule_lines
-from analysis.study import ACCURACY_MARGIN, MIN_EFFECT
 
 STUDY_SCHEMA = "fwenergy.study"
 # report/study.csv, documented in docs/studies.md
@@ -101,14 +100,11 @@ def analyze_study(
     out_dir: Path | None = None,
     seed: int = 0,
     console: Console | None = None,
-    *,
-    reference: str | None = None,
-    min_effect: float = MIN_EFFECT,
-    accuracy_margin: float = ACCURACY_MARGIN,
+    **options: Any,
 ) -> Path:
-    """Every cell's report (cells/<cell>/report/, analysis.analyze with these settings), then
-    the study report (default STUDY/report/); returns the study report's folder. Takes the
-    same arguments as analyze, `campaign_dir` being the study folder."""
+    """Every cell's report (cells/<cell>/report/, analysis.analyze with these arguments and
+    `options`: reference, min_effect, accuracy_margin), then the study report (default
+    STUDY/report/); returns the study report's folder. `campaign_dir` is the study folder."""
     root = Path(campaign_dir)
     console = console or Console(stderr=True)
     doc = _read_study(root)
@@ -120,8 +116,7 @@ def analyze_study(
             missing.append(c["cell_id"])
             continue
         console.print(f"{c['cell_id']}:", highlight=False)
-        report = analyze(cell_dir, seed=seed, console=console, reference=reference,
-                         min_effect=min_effect, accuracy_margin=accuracy_margin)  # fmt: skip
+        report = analyze(cell_dir, seed=seed, console=console, **options)
         meta = read_json(cell_dir / "campaign.json", "fwenergy.campaign")
         factors = {k: _text(v) for k, v in c["factors"].items()}
         results.append(CellResult(c["cell_id"], factors, meta, cell_ratios(cell_dir, meta), report))
