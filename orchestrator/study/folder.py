@@ -86,7 +86,7 @@ def study_document(
 def _held(path: Path, what: str) -> Iterator[None]:
     """An exclusive flock(2) on `path` for the block: one orchestrator per study and per cell.
     The kernel drops it when the holder dies, even by kill -9, so no stale lock survives."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -106,7 +106,7 @@ def _held(path: Path, what: str) -> Iterator[None]:
 def _is_held(path: Path) -> bool:
     if not path.exists():
         return False
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
