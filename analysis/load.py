@@ -223,14 +223,15 @@ def apply_baseline(row: dict[str, Any], run: dict[str, Any], gaps: list[bl.Gap])
 
 def _phase_order(col: str) -> tuple[int, int, str]:
     name = col[len("phase_") :].rsplit("_", 2)[0]
-    fixed = {"startup": 0, "compile": 1, "eval": 3}
+    fixed = {"startup": 0, "data_to_device": 1, "compile": 2, "eval": 4}
     if name.startswith("epoch_") and name[6:].isdigit():
-        return (2, int(name[6:]), col)
-    return (fixed.get(name, 4), 0, col)
+        return (3, int(name[6:]), col)
+    return (fixed.get(name, 5), 0, col)
 
 
 def phase_names(runs: pd.DataFrame) -> list[str]:
-    """Phase names in the order they happen (startup, compile, epoch_1.., eval)."""
+    """Phase names in the order they happen (startup, data_to_device, compile, epoch_1..,
+    eval)."""
     cols = sorted(
         (c for c in runs.columns if c.endswith("_duration_s") and c.startswith("phase_")),
         key=_phase_order,

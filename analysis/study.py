@@ -540,7 +540,7 @@ def phase_medians(
             cols[name] = ok[col]
     if "compile" in cols and "epoch_1" in cols:
         cols["epoch_1 after compile"] = cols.pop("epoch_1") - cols["compile"]
-        order = ["startup", "compile", "epoch_1 after compile"]
+        order = ["startup", "data_to_device", "compile", "epoch_1 after compile"]
         cols = {k: cols[k] for k in order if k in cols} | {
             k: v for k, v in cols.items() if k not in order
         }

@@ -6,8 +6,9 @@
 Runs the real entrypoint from each framework's environment (.venvs/<framework>), one run
 at a time so they do not compete for the CPU, and reads the throughput from the run's own
 events: images/second of the steady state (epochs after the first; within the first epoch,
-after its first step when there is only one), the first step (compilation), start-up and
-peak memory. Prints a table; `--json` prints the figures as one object instead."""
+after its first step when there is only one), the first step (compilation), the copy of
+the training set to the device, start-up and peak memory. Prints a table; `--json` prints
+the figures as one object instead."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def run_once(framework: str, data: Path, args: argparse.Namespace) -> dict[str, 
     return {
         "images_per_s": steady_images_per_s(result, events),
         "first_step_s": result["phases"]["compile_s"],
+        "to_device_s": result["phases"]["data_to_device_s"],
         "startup_s": result["phases"]["startup_s"],
         "epoch_s": [e["duration_s"] for e in result["epochs"]],
         "peak_rss_mib": result["peak_rss_bytes"] / 2**20,
@@ -101,6 +103,7 @@ def main() -> None:
         f: {
             "images_per_s": statistics.median(r["images_per_s"] for r in runs),
             "first_step_s": statistics.median(r["first_step_s"] for r in runs),
+            "to_device_s": statistics.median(r["to_device_s"] for r in runs),
             "startup_s": statistics.median(r["startup_s"] for r in runs),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
             "loss": runs[-1]["loss"],
@@ -118,12 +121,13 @@ def main() -> None:
         f"device {args.device}, {args.repeat} run(s) each (median)"
     )
     header = f"{'framework':<10}{'version':<14}{'threads':>8}{'images/s':>10}"
-    header += f"{'1st step s':>11}{'startup s':>10}{'peak MiB':>9}{'loss':>8}"
+    header += f"{'1st step s':>11}{'to device s':>12}{'startup s':>10}{'peak MiB':>9}{'loss':>8}"
     print(header)
     for f, s in summary.items():
         print(
             f"{f:<10}{s['version']:<14}{s['threads']:>8}{s['images_per_s']:>10.0f}"
-            f"{s['first_step_s']:>11.2f}{s['startup_s']:>10.2f}{s['peak_rss_mib']:>9.0f}"
+            f"{s['first_step_s']:>11.2f}{s['to_device_s']:>12.3f}{s['startup_s']:>10.2f}"
+            f"{s['peak_rss_mib']:>9.0f}"
             f"{s['loss']:>8.4f}"
         )
 

@@ -38,6 +38,8 @@ def phases_from_events(events: list[dict[str, Any]]) -> list[Phase]:
 
     pairs: list[tuple[str, float | None, float | None]] = [
         ("startup", t("process_start"), t("model_built")),
+        # Logs written before data_on_device existed simply lack this phase.
+        ("data_to_device", t("model_built"), t("data_on_device")),
         ("compile", t("epoch_start", 1), t("first_step_end", 1)),
     ]
     epochs = sorted({e["epoch"] for e in events if e["event"] == "epoch_start"})
@@ -248,7 +250,7 @@ def phase_block(
 ) -> list[dict[str, Any]]:
     """run.json's `phases`: each phase's span and energy per domain, then `remainder`, the
     part of the run no phase covers (container start to process_start, the probe between
-    model_built and epoch 1, eval_end to exit), so the phases add up to the run.
+    data_on_device and epoch 1, eval_end to exit), so the phases add up to the run.
 
     Phases overlap (compile is inside epoch_1), so the remainder is the run minus the union
     of the phases, not minus their sum."""

@@ -15,7 +15,8 @@ import numpy as np
 
 T0 = 1_800_000_000.0
 # phases in sequence; compile is the first tenth of epoch_1 (the first step), as in real runs
-PHASE_SHARES = {"startup": 0.08, "epoch_1": 0.3, "epoch_2": 0.28, "epoch_3": 0.28, "eval": 0.06}
+PHASE_SHARES = {"startup": 0.07, "data_to_device": 0.01, "epoch_1": 0.3, "epoch_2": 0.28,
+                "epoch_3": 0.28, "eval": 0.06}  # fmt: skip
 DOMAIN_SHARES = {"cpu-package-0": 0.85, "dram-0": 0.15}
 BASELINE_W = {"cpu-package-0": 4.0, "dram-0": 1.0}
 IDLE_S = 60
@@ -293,6 +294,7 @@ def _write_run(
             "test_count": 10000,
         },
         {"event": "model_built", "t": bounds["startup"][1], "parameter_count": 268298},
+        {"event": "data_on_device", "t": bounds["data_to_device"][1]},
     ]
     losses = []
     for k in (1, 2, 3):
@@ -342,6 +344,7 @@ def _write_run(
                 "peak_rss_bytes": int(1.5e9 * (1 + 0.01 * rng.standard_normal())),
                 "phases": {
                     "startup_s": bounds["startup"][1] - bounds["startup"][0],
+                    "data_to_device_s": bounds["data_to_device"][1] - bounds["data_to_device"][0],
                     "compile_s": bounds["compile"][1] - bounds["compile"][0],
                     "train_s": bounds["epoch_3"][1] - bounds["epoch_1"][0],
                     "eval_s": bounds["eval"][1] - bounds["eval"][0],

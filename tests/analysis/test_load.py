@@ -89,7 +89,15 @@ def test_synthetic_campaign_loads_one_row_per_run(tmp_path: Path) -> None:
     assert (c.runs["status"] == "failed").sum() == 1
     ok = c.runs[c.runs["status"] == "ok"]
     assert ok["test_accuracy"].notna().all() and ok["parameter_count"].eq(268298).all()
-    assert phase_names(c.runs) == ["startup", "compile", "epoch_1", "epoch_2", "epoch_3", "eval"]
+    assert phase_names(c.runs) == [
+        "startup",
+        "data_to_device",
+        "compile",
+        "epoch_1",
+        "epoch_2",
+        "epoch_3",
+        "eval",
+    ]
     assert c.domains == ["cpu-package-0", "dram-0"]
     # gross = package + dram exactly as run.json has them
     for r in ok.itertuples():

@@ -150,12 +150,20 @@ def test_phase_medians_take_compile_out_of_epoch_1() -> None:
     ok = pd.DataFrame({
         "framework": ["a", "a", "b"],
         "phase_startup_energy_j": [10.0, 12.0, 5.0],
+        "phase_data_to_device_energy_j": [0.5, 0.5, 0.2],
         "phase_compile_energy_j": [4.0, 6.0, 1.0],
         "phase_epoch_1_energy_j": [50.0, 60.0, 20.0],
         "phase_eval_energy_j": [3.0, 3.0, 1.0],
     })  # fmt: skip
-    med = phase_medians(ok, ["b", "a"], ["startup", "compile", "epoch_1", "eval"], "energy_j")
+    phases = ["startup", "data_to_device", "compile", "epoch_1", "eval"]
+    med = phase_medians(ok, ["b", "a"], phases, "energy_j")
     assert list(med.index) == ["b", "a"]
-    assert list(med.columns) == ["startup", "compile", "epoch_1 after compile", "eval"]
-    assert med.loc["a"].tolist() == pytest.approx([11.0, 5.0, 50.0, 3.0])
+    assert list(med.columns) == [
+        "startup",
+        "data_to_device",
+        "compile",
+        "epoch_1 after compile",
+        "eval",
+    ]
+    assert med.loc["a"].tolist() == pytest.approx([11.0, 0.5, 5.0, 50.0, 3.0])
     assert med.loc["b", "epoch_1 after compile"] == 19.0

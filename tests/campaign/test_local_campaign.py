@@ -91,7 +91,8 @@ def test_campaign_end_to_end(frameworks_installed: None, tiny_dataset: PreparedD
         assert (run["status"], run["exit_code"], run["error"]) == ("ok", 0, None)
         assert run["energy"] == {} and run["meters"] == [{"name": "none"}]
         assert run["runtime"]["kind"] == "local"
-        assert {"startup", "compile", "epoch_1", "eval"} <= {p["name"] for p in run["phases"]}
+        phases = {p["name"] for p in run["phases"]}
+        assert {"startup", "data_to_device", "compile", "epoch_1", "eval"} <= phases
         assert run["started_at"] < run["ended_at"]
         result = load(folder / "runs" / rid / "result.json")
         assert result["framework"] == run["framework"] == rid.split("-")[2]

@@ -58,7 +58,8 @@ def test_tiny_campaign_through_docker(
         assert run["runtime"]["kind"] == "docker"
         assert run["runtime"]["image_id"] == docker_images[s["framework"]]
         assert run["runtime"]["container_id"]
-        assert {"startup", "compile", "epoch_1", "eval"} <= {p["name"] for p in run["phases"]}
+        phases = {p["name"] for p in run["phases"]}
+        assert {"startup", "data_to_device", "compile", "epoch_1", "eval"} <= phases
         result = load(run_dir / "result.json")
         assert result["framework"] == s["framework"]
         assert result["dataset"]["sha256"] == tiny_dataset.sha256

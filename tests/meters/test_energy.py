@@ -32,7 +32,8 @@ EVENTS = [
     {"event": "process_start", "t": 100.0},
     {"event": "imports_done", "t": 101.0},
     {"event": "data_loaded", "t": 101.5},
-    {"event": "model_built", "t": 102.0},
+    {"event": "model_built", "t": 101.8},
+    {"event": "data_on_device", "t": 102.0},
     {"event": "epoch_start", "epoch": 1, "t": 102.0},
     {"event": "first_step_end", "epoch": 1, "t": 102.5},
     {"event": "epoch_end", "epoch": 1, "t": 105.0},
@@ -47,7 +48,8 @@ EVENTS = [
 def test_phases_follow_the_formats_contract() -> None:
     phases = phases_from_events(EVENTS)
     assert [(p.name, p.start_s, p.end_s) for p in phases] == [
-        ("startup", 100.0, 102.0),
+        ("startup", 100.0, 101.8),
+        ("data_to_device", 101.8, 102.0),
         ("compile", 102.0, 102.5),
         ("epoch_1", 102.0, 105.0),
         ("epoch_2", 105.0, 108.0),
@@ -55,9 +57,20 @@ def test_phases_follow_the_formats_contract() -> None:
     ]
 
 
+def test_a_log_from_before_data_on_device_keeps_every_other_phase() -> None:
+    older = [e for e in EVENTS if e["event"] != "data_on_device"]
+    assert [p.name for p in phases_from_events(older)] == [
+        "startup",
+        "compile",
+        "epoch_1",
+        "epoch_2",
+        "eval",
+    ]
+
+
 def test_a_crashed_run_loses_only_its_unfinished_phases() -> None:
-    phases = phases_from_events(EVENTS[:8])  # died during epoch 2
-    assert [p.name for p in phases] == ["startup", "compile", "epoch_1"]
+    phases = phases_from_events(EVENTS[:9])  # died during epoch 2
+    assert [p.name for p in phases] == ["startup", "data_to_device", "compile", "epoch_1"]
 
 
 def test_energy_per_phase_interpolates_between_samples() -> None:
@@ -67,7 +80,8 @@ def test_energy_per_phase_interpolates_between_samples() -> None:
     energy = np.concatenate(([0.0], np.cumsum(np.diff(t) * power[1:])))
     rec = _rec({"cpu-package-0": DomainSeries(t, energy)}, 99.0, 110.0)
     out = energy_per_phase([rec], phases_from_events(EVENTS))
-    assert out["startup"]["cpu-package-0"] == pytest.approx(40.0)
+    assert out["startup"]["cpu-package-0"] == pytest.approx(36.0)
+    assert out["data_to_device"]["cpu-package-0"] == pytest.approx(4.0)
     assert out["epoch_2"]["cpu-package-0"] == pytest.approx(150.0)
     assert out["eval"]["cpu-package-0"] == pytest.approx(50.0)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from orchestrator.meters.energy import phases_from_events
 from tests.conftest import FRAMEWORKS, run_workload
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
@@ -21,6 +22,7 @@ EVENT_ORDER = [
     "imports_done",
     "data_loaded",
     "model_built",
+    "data_on_device",
     "epoch_start",
     "first_step_end",
     "epoch_end",
@@ -96,6 +98,37 @@ def test_events_mark_every_phase_in_order_on_the_wall_clock(runs):
         assert times == sorted(times), f
         assert abs(times[-1] - r["result"]["ended_at"]) < 1e-6
         assert events[-4]["mean_loss"] == r["result"]["epochs"][0]["mean_loss"]
+
+
+def test_the_data_moves_to_the_device_once_in_its_own_phase_before_epoch_1(runs):
+    for f, r in runs.items():
+        names = [e["event"] for e in r["events"]]
+        assert names.count("data_on_device") == 1, f
+        assert (
+            names.index("model_built") < names.index("data_on_device") < names.index("epoch_start")
+        ), f
+        phases = {p.name: p for p in phases_from_events(r["events"])}
+        assert list(phases) == ["startup", "data_to_device", "compile", "epoch_1", "eval"], f
+        copy = phases["data_to_device"]
+        assert copy.start_s == phases["startup"].end_s and copy.end_s <= phases["epoch_1"].start_s
+        assert copy.duration_s == pytest.approx(r["result"]["phases"]["data_to_device_s"])
+
+
+def test_the_phases_add_up(runs):
+    for f, r in runs.items():
+        phases = r["result"]["phases"]
+        epochs = sum(e["duration_s"] for e in r["result"]["epochs"])
+        assert phases["train_s"] == pytest.approx(epochs), f
+        # compile is the first step of epoch 1; the other phases follow one another.
+        assert 0 < phases["compile_s"] < phases["train_s"], f
+        parts = ("startup_s", "data_to_device_s", "train_s", "eval_s")
+        covered = sum(phases[k] for k in parts)
+        assert all(phases[k] >= 0 for k in parts), f
+        # Outside every phase: the probe's logits (between the copy and epoch 1) and the
+        # bookkeeping between one phase's end and the next one's start, which is no work.
+        t = {e["event"]: e["t"] for e in r["events"] if e.get("epoch", 1) == 1}
+        probe_s = t["epoch_start"] - t["data_on_device"]
+        assert 0 <= phases["total_s"] - covered - probe_s < 0.5, (f, phases, probe_s)
 
 
 def test_result_records_versions_threads_device_and_memory(runs):

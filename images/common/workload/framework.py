@@ -1,8 +1,9 @@
 """What each framework implementation provides (images/<framework>/workload_<framework>).
 
-The runner owns everything that is not the framework: data, initial weights, batch order,
-events, result. An implementation only builds the model, trains one epoch in a given order,
-evaluates, and reports its versions and settings."""
+The runner owns everything that is not the framework: data, the model's layer sizes
+(workload.model), initial weights, batch order, events, result. An implementation only builds
+the model from workload.model's constants, places the training data on its device, trains one
+epoch in a given order, evaluates, and reports its versions and settings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +21,27 @@ from workload import FRAMEWORKS
 from workload.config import TrainConfig
 from workload.errors import WorkloadInputError
 from workload.model import SharedWeights
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a framework really applied (result.json's `device` and `threads`)."""
+
+    device_used: str  # the framework's own name for the kind of device, e.g. "cpu"
+    device_name: str
+    intra_op_threads: int
+    inter_op_threads: int | None  # None where the framework has no such pool
+
+    def device(self) -> dict[str, str]:
+        return {"used": self.device_used, "name": self.device_name}
+
+    def threads(self) -> dict[str, int | None]:
+        return {"intra_op": self.intra_op_threads, "inter_op": self.inter_op_threads}
+
+
+def no_gpu(seen_by: str) -> WorkloadInputError:
+    """The refusal of --device gpu where the framework finds no GPU (exit 2, no output)."""
+    return WorkloadInputError(f"--device gpu: {seen_by} sees no GPU")
 
 
 class Framework(ABC):
@@ -32,10 +55,9 @@ class Framework(ABC):
         """The framework's version and its numeric libraries' versions."""
 
     @abstractmethod
-    def setup(self) -> dict[str, Any]:
-        """Apply thread and device settings; return what is really used:
-        {"device": {"used", "name"}, "threads": {"intra_op", "inter_op", ...}}.
-        Raise WorkloadInputError when --device gpu finds no GPU."""
+    def setup(self) -> Setup:
+        """Apply thread and device settings; return what is really used. Raise `no_gpu(...)`
+        when --device gpu finds no GPU."""
 
     @abstractmethod
     def build(self, weights: SharedWeights | None) -> int:
@@ -47,12 +69,17 @@ class Framework(ABC):
         """Pre-softmax outputs for NHWC float32 images, as a NumPy array."""
 
     @abstractmethod
-    def train_epoch(
-        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
-    ) -> float:
-        """One epoch over x[order] in batches of config.batch_size (the last one partial).
-        Call `first_step_done` once the first step's update has finished. Return the mean
-        training loss over the epoch's examples."""
+    def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Place the training set (NHWC float32 images, integer labels) where the train steps
+        read it, once, before the first epoch; return when the copy has finished, so that
+        the runner times it as its own phase and no epoch pays for it."""
+
+    @abstractmethod
+    def train_epoch(self, order: np.ndarray, first_step_done: Callable[[], Any]) -> float:
+        """One epoch over the training set placed by `to_device`, visited in `order`, in
+        batches of config.batch_size (the last one partial). Call `first_step_done` once the
+        first step's update has finished. Return the mean training loss over the epoch's
+        examples."""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

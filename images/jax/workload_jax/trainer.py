@@ -19,20 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from workload.batches import batch_slices
-from workload.errors import WorkloadInputError
-from workload.framework import Framework
-from workload.model import SharedWeights
+from workload.framework import Framework, Setup, no_gpu
+from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
 
 
 class CNN(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = nn.relu(nn.Conv(64, (3, 3), padding="SAME", name="conv1")(x))
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
-        x = nn.relu(nn.Conv(128, (5, 5), padding="SAME", name="conv2")(x))
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        window = (POOL, POOL)
+        for c in CONVS:
+            x = nn.relu(nn.Conv(c.filters, (c.size, c.size), padding="SAME", name=c.name)(x))
+            x = nn.max_pool(x, window, strides=window)
         x = x.reshape((x.shape[0], -1))  # NHWC flatten: the canonical dense-kernel layout
-        return nn.Dense(10, name="dense")(x)  # logits; softmax lives in the loss
+        return nn.Dense(NUM_CLASSES, name=DENSE)(x)  # logits; softmax lives in the loss
 
 
 def _loss(params: Any, model: CNN, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -53,28 +52,29 @@ class JaxFramework(Framework):
             "optax": optax.__version__,
         }
 
-    def setup(self) -> dict[str, Any]:
-        platform = "gpu" if self.config.device == "gpu" else "cpu"
+    def setup(self) -> Setup:
         try:
-            self.device = jax.devices(platform)[0]
+            self.device = jax.devices(self.config.device)[0]
         except RuntimeError as exc:
-            raise WorkloadInputError(f"--device {platform}: JAX sees no such device") from exc
-        return {
-            "device": {"used": self.device.platform, "name": self.device.device_kind},
+            raise no_gpu("JAX") from exc  # JAX always has a CPU
+        return Setup(
+            device_used=self.device.platform,
+            device_name=self.device.device_kind,
             # XLA:CPU sizes its pool from the CPU affinity set by the common code.
-            "threads": {"intra_op": self.config.threads, "inter_op": None},
-        }
+            intra_op_threads=self.config.threads,
+            inter_op_threads=None,
+        )
 
     def build(self, weights: SharedWeights | None) -> int:
         self.model = CNN()
         if weights is None:
             key = jax.random.PRNGKey(self.config.seed)
-            params = self.model.init(key, jnp.zeros((1, 28, 28, 1)))["params"]
+            params = self.model.init(key, jnp.zeros((1, *IMAGE_SHAPE)))["params"]
         else:
+            # Flax's layout is the canonical one: kernels HWIO, dense (in, out), NHWC flatten.
             params = {
-                "conv1": {"kernel": weights.conv1_kernel, "bias": weights.conv1_bias},
-                "conv2": {"kernel": weights.conv2_kernel, "bias": weights.conv2_bias},
-                "dense": {"kernel": weights.dense_kernel, "bias": weights.dense_bias},
+                name: {"kernel": kernel, "bias": bias}
+                for name, (kernel, bias) in weights.layers().items()
             }
         self.params = jax.device_put(params, self.device)
         self.tx = optax.adam(self.config.learning_rate)
@@ -87,12 +87,10 @@ class JaxFramework(Framework):
     def logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(jax.jit(self.model.apply)({"params": self.params}, x))
 
-    def train_epoch(
-        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
-    ) -> float:
-        if not hasattr(self, "_x_train"):
-            self._x_train = jax.device_put(x, self.device)
-            self._y_train = jax.device_put(y, self.device)
+    def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
+        self._x_train, self._y_train = jax.block_until_ready(jax.device_put((x, y), self.device))
+
+    def train_epoch(self, order: np.ndarray, first_step_done: Callable[[], Any]) -> float:
         batch = self.config.batch_size
         full = len(order) // batch
         order_d = jax.device_put(order, self.device)

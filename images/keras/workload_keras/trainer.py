@@ -1,6 +1,8 @@
 """Keras 3 on TensorFlow: `Sequential` + `compile` + `fit`, Keras's own fast path (a traced
-train step, XLA-compiled where Keras's `jit_compile="auto"` allows). The epoch's batch order
-comes from the shared permutation: `fit` gets the permuted arrays with shuffle off."""
+train step, XLA-compiled where Keras's `jit_compile="auto"` allows). The training set becomes
+tensors once; each epoch `fit` gets a tf.data pipeline that gathers the batches of the shared
+permutation from those tensors (what `fit` builds from arrays itself, without converting
+the arrays again every epoch)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras
 import numpy as np
 import tensorflow as tf
-from workload.errors import WorkloadInputError
-from workload.framework import Framework
-from workload.model import SharedWeights
+from workload.framework import Framework, Setup, no_gpu
+from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
+
+# Off, as in Keras's own array pipeline: tf.data's default rewrites serialize the pipeline's
+# graph, the captured training tensors with it, whenever an iterator is made (each `fit`),
+# and a gather gains nothing from them.
+_NO_GRAPH_REWRITES = tf.data.Options()
+_NO_GRAPH_REWRITES.experimental_optimization.apply_default_optimizations = False
 
 
 class _FirstStep(keras.callbacks.Callback):
@@ -41,39 +48,39 @@ class KerasFramework(Framework):
     def versions(self) -> dict[str, str]:
         return {"keras": keras.__version__, "tensorflow": tf.__version__}
 
-    def setup(self) -> dict[str, Any]:
+    def setup(self) -> Setup:
         tf.config.threading.set_intra_op_parallelism_threads(self.config.threads)
         gpus = tf.config.list_physical_devices("GPU")
         if self.config.device == "gpu":
             if not gpus:
-                raise WorkloadInputError("--device gpu: TensorFlow sees no GPU")
+                raise no_gpu("TensorFlow")
             self.device_name = "/GPU:0"
             name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
         else:
             self.device_name = "/CPU:0"
             name = "cpu"
-        return {
-            "device": {"used": self.config.device, "name": name},
-            "threads": {
-                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-            },
-        }
+        return Setup(
+            device_used=self.config.device,
+            device_name=name,
+            intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+            inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+        )
 
     def build(self, weights: SharedWeights | None) -> int:
         keras.utils.set_random_seed(self.config.seed)
         with tf.device(self.device_name):
-            self.model = keras.Sequential(
-                [
-                    keras.Input((28, 28, 1)),
-                    keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-                    keras.layers.MaxPooling2D(2),
-                    keras.layers.Conv2D(128, 5, padding="same", activation="relu"),
-                    keras.layers.MaxPooling2D(2),
-                    keras.layers.Flatten(),
-                    keras.layers.Dense(10),  # logits; softmax lives in the loss
-                ]
-            )
+            self.model = keras.Sequential([keras.Input(IMAGE_SHAPE)])
+            for c in CONVS:
+                self.model.add(
+                    keras.layers.Conv2D(
+                        c.filters, c.size, padding="same", activation="relu", name=c.name
+                    )
+                )
+                self.model.add(keras.layers.MaxPooling2D(POOL))
+            self.model.add(keras.layers.Flatten())
+            self.model.add(
+                keras.layers.Dense(NUM_CLASSES, name=DENSE)
+            )  # logits; softmax in the loss
             if weights is not None:
                 self.model.set_weights(weights.arrays())
             self.model.compile(
@@ -87,16 +94,33 @@ class KerasFramework(Framework):
         with tf.device(self.device_name):
             return np.asarray(self.model(x, training=False))
 
-    def train_epoch(
-        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
-    ) -> float:
+    def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
+        # In host memory even for a GPU: tf.data gathers the batches on the host, and `fit`
+        # copies each batch to the GPU, as it does for arrays. What happens once here is the
+        # conversion that `fit` would otherwise repeat every epoch.
+        with tf.device("/CPU:0"):
+            self._x_train = tf.convert_to_tensor(x)
+            self._y_train = tf.convert_to_tensor(y)
+
+    def train_epoch(self, order: np.ndarray, first_step_done: Callable[[], Any]) -> float:
+        xs, ys = self._x_train, self._y_train
+        # Batches of indices in the epoch's order (the last one partial, as `fit` makes
+        # them), each gathered from the tensors made once: no per-epoch copy of the data.
+        # The pipeline Keras builds from arrays, less its conversion of the arrays.
+        batches = (
+            tf.data.Dataset.from_tensor_slices(order)
+            .batch(self.config.batch_size)
+            .map(
+                lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE
+            )
+            .with_options(_NO_GRAPH_REWRITES)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         with tf.device(self.device_name):
             history = self.model.fit(
-                x[order],
-                y[order],
-                batch_size=self.config.batch_size,
+                batches,
                 epochs=1,
-                shuffle=False,
+                shuffle=False,  # the order is the dataset's
                 verbose=0,
                 callbacks=[_FirstStep(first_step_done)],
             )

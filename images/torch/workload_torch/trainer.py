@@ -10,21 +10,22 @@ import numpy as np
 import torch
 from torch import nn
 from workload.batches import batch_slices
-from workload.framework import Framework
-from workload.model import SharedWeights
+from workload.framework import Framework, Setup, no_gpu
+from workload.model import CONVS, DENSE, FLAT, NUM_CLASSES, POOL, SharedWeights
 
 
 class Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, 3, padding=1)
-        self.conv2 = nn.Conv2d(64, 128, 5, padding=2)
-        self.pool = nn.MaxPool2d(2)
-        self.dense = nn.Linear(7 * 7 * 128, 10)
+        self.convs = nn.ModuleDict(
+            {c.name: nn.Conv2d(c.in_channels, c.filters, c.size, padding="same") for c in CONVS}
+        )
+        self.pool = nn.MaxPool2d(POOL)
+        self.dense = nn.Linear(FLAT, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
+        for conv in self.convs.values():
+            x = self.pool(torch.relu(conv(x)))
         return self.dense(torch.flatten(x, 1))  # logits; softmax lives in the loss
 
 
@@ -34,25 +35,22 @@ class TorchFramework(Framework):
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
 
-    def setup(self) -> dict[str, Any]:
+    def setup(self) -> Setup:
         torch.set_num_threads(self.config.threads)
         if self.config.device == "gpu":
-            from workload.errors import WorkloadInputError
-
             if not torch.cuda.is_available():
-                raise WorkloadInputError("--device gpu: PyTorch sees no CUDA GPU")
+                raise no_gpu("PyTorch (CUDA)")
             self.device = torch.device("cuda")
             name = torch.cuda.get_device_name(0)
         else:
             self.device = torch.device("cpu")
             name = "cpu"
-        return {
-            "device": {"used": self.device.type, "name": name},
-            "threads": {
-                "intra_op": torch.get_num_threads(),
-                "inter_op": torch.get_num_interop_threads(),
-            },
-        }
+        return Setup(
+            device_used=self.device.type,
+            device_name=name,
+            intra_op_threads=torch.get_num_threads(),
+            inter_op_threads=torch.get_num_interop_threads(),
+        )
 
     def build(self, weights: SharedWeights | None) -> int:
         torch.manual_seed(self.config.seed)
@@ -67,14 +65,12 @@ class TorchFramework(Framework):
     def _load(self, w: SharedWeights) -> None:
         # HWIO -> OIHW for convolutions; (in, out) -> (out, in) for the dense layer, whose
         # inputs come from an NCHW flatten.
-        state = {
-            "conv1.weight": w.conv1_kernel.transpose(3, 2, 0, 1),
-            "conv1.bias": w.conv1_bias,
-            "conv2.weight": w.conv2_kernel.transpose(3, 2, 0, 1),
-            "conv2.bias": w.conv2_bias,
-            "dense.weight": w.dense_kernel_chw().T,
-            "dense.bias": w.dense_bias,
-        }
+        layers = w.layers()
+        _, dense_bias = layers.pop(DENSE)
+        state = {"dense.weight": w.dense_kernel_chw().T, "dense.bias": dense_bias}
+        for name, (kernel, bias) in layers.items():
+            state[f"convs.{name}.weight"] = kernel.transpose(3, 2, 0, 1)
+            state[f"convs.{name}.bias"] = bias
         self.model.load_state_dict(
             {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
         )
@@ -89,12 +85,13 @@ class TorchFramework(Framework):
             out: np.ndarray = self.model(self._tensor(x)).cpu().numpy()
         return out
 
-    def train_epoch(
-        self, x: np.ndarray, y: np.ndarray, order: np.ndarray, first_step_done: Callable[[], Any]
-    ) -> float:
-        if not hasattr(self, "_x_train"):
-            self._x_train = self._tensor(x)
-            self._y_train = torch.from_numpy(y.astype(np.int64)).to(self.device)
+    def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
+        self._x_train = self._tensor(x)
+        self._y_train = torch.from_numpy(y.astype(np.int64)).to(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # the phase ends when the copy has landed
+
+    def train_epoch(self, order: np.ndarray, first_step_done: Callable[[], Any]) -> float:
         xs, ys = self._x_train, self._y_train
         index = torch.from_numpy(order).to(self.device)
         self.model.train()
