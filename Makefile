@@ -17,6 +17,8 @@ CAMPAIGN ?= $(lastword $(sort $(wildcard results/*/campaign.json)))
 # as in sandboxes), a folder of wheels for torch's +cpu wheel (defaults to pip's own
 # PIP_FIND_LINKS when that is a folder) and any other `orchestrator build` options.
 BUILD_NETWORK ?= auto
+# cpu, or gpu for the CUDA images (requirements-gpu.txt; tag suffix -gpu).
+DEVICE ?= cpu
 WHEELHOUSE ?= $(firstword $(wildcard $(PIP_FIND_LINKS)))
 BUILD_ARGS ?=
 TORCH_WHEELS = $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX_URL))
@@ -63,8 +65,9 @@ format: host-venv  ## apply ruff's formatting and safe fixes
 data: host-venv  ## prepare a dataset into data/NAME (DATASET=mnist|fashion-mnist|synthetic, SOURCE=dir)
 	$(HOST)/orchestrator data prepare --dataset $(or $(DATASET),mnist) $(if $(SOURCE),--source $(SOURCE)) --out data/$(or $(DATASET),mnist)
 
-build: host-venv  ## the three framework images (FRAMEWORKS, BUILD_NETWORK, WHEELHOUSE, BUILD_ARGS)
-	$(HOST)/orchestrator build $(foreach f,$(FRAMEWORKS),--framework $(f)) --network $(BUILD_NETWORK) \
+build: host-venv  ## the framework images (FRAMEWORKS, DEVICE=cpu|gpu, BUILD_NETWORK, WHEELHOUSE, BUILD_ARGS)
+	$(HOST)/orchestrator build $(foreach f,$(FRAMEWORKS),--framework $(f)) --device $(DEVICE) \
+		--network $(BUILD_NETWORK) \
 		$(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE)) $(BUILD_ARGS)
 
 campaign: host-venv  ## a campaign (ITERATIONS=35, CAMPAIGN_ARGS="--profile quick --meter rapl" ...)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis import evidence, inference, plots
+from analysis.baseline import gpu_idle_warnings
 from analysis.document import Bullets, Heading, to_html, to_markdown
 from analysis.errors import AnalysisInputError
 from analysis.load import MEASURED, Campaign, load_campaign, phase_names, read_power, tuples
@@ -249,6 +250,7 @@ def analyze(
             idle=idle,
             seed=seed,
         )
+        study.warnings.extend(gpu_idle_warnings(campaign.gaps))
         results = {
             fw: [
                 campaign.results[r]

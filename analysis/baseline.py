@@ -161,3 +161,35 @@ def bracketing(start: float, end: float, keys: Sequence[Key], gaps: Sequence[Gap
     return Baseline(
         float(sum(by_domain.values())), math.sqrt(variance), before_w, after_w, label, by_domain
     )
+
+
+# A GPU whose idle power sits this far above its lowest idle level has not returned to idle:
+# clocks held high after a run, or another process on it. Both: relative and absolute, so
+# that neither a 1 W wobble on a 30 W idle nor a 5% wobble on a 300 W one is flagged.
+GPU_IDLE_EXCESS_FRACTION = 0.25
+GPU_IDLE_EXCESS_W = 10.0
+
+
+def gpu_idle_warnings(gaps: Sequence[Gap]) -> list[str]:
+    """One warning per GPU domain whose settled idle power, in some gaps, stays well above its
+    lowest idle level: the net GPU energy of the runs next to those gaps is understated."""
+    out = []
+    keys = sorted({k for g in gaps for k in g.levels if k[1].startswith("gpu-")})
+    for key in keys:
+        levels = [(g.name, g.levels[key].mean_w) for g in gaps if key in g.levels]
+        if len(levels) < 2:
+            continue
+        floor = min(w for _, w in levels)
+        limit = max(floor * (1 + GPU_IDLE_EXCESS_FRACTION), floor + GPU_IDLE_EXCESS_W)
+        high = [(name, w) for name, w in levels if w > limit]
+        if high:
+            listed = ", ".join(f"{name} ({w:.0f} W)" for name, w in high[:5])
+            more = f" and {len(high) - 5} more" if len(high) > 5 else ""
+            out.append(
+                f"{key[1]} did not return to idle in {len(high)} of {len(levels)} idle gaps: "
+                f"{listed}{more}, against its lowest idle level of {floor:.0f} W (clocks held "
+                "high after a run, or another process on the GPU). The baseline of the runs "
+                "next to those gaps is too high and their net GPU energy too low; check "
+                "`orchestrator doctor --device gpu`."
+            )
+    return out

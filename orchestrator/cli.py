@@ -313,11 +313,14 @@ def doctor(
     ),
     powercap_root: Annotated[Path | None, _opt("powercap tree for the rapl meter")] = None,
     energibridge: Annotated[Path | None, _opt("the energibridge executable [from PATH]")] = None,
+    device: Annotated[str, _opt("cpu, or gpu to check the GPU a campaign would use [cpu]")] = "cpu",
+    gpu: Annotated[int, _opt("the GPU (NVML index) with --device gpu [0]")] = 0,
 ) -> None:
     """What on this machine would spoil a measurement, and how to fix it."""
     from orchestrator.machine.doctor import report
 
-    report(frameworks, powercap_root, energibridge, json_out=json_out, console=err)
+    report(frameworks, powercap_root, energibridge, device=device, gpu=gpu, json_out=json_out,
+           console=err)  # fmt: skip
 
 
 # --- study (orchestrator/study) -------------------------------------------------------------

@@ -34,7 +34,7 @@ from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.stopping import rule_from_json, rule_json
 from orchestrator.data import read_prepared
 from orchestrator.errors import DataError, MeterError, RuntimeUnavailableError
-from orchestrator.machine import provenance
+from orchestrator.machine import gpu, provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
 from orchestrator.runtimes.base import CAMPAIGN_LABEL, Runtime
@@ -126,6 +126,9 @@ def new_campaign(
     of it as soon as it exists (for the resume hint when the campaign is interrupted). A
     study names its cells' folders (`campaign_id`) and records the cell in `study`."""
     settings = settings_from_options(options, profile)
+    gpu_campaign = settings.workload.device == "gpu"
+    if gpu_campaign:  # before anything slow: a machine without a driver says so at once
+        gpu.check_driver(settings.protocol.gpu)
     data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
     if results.exists() and not results.is_dir():
         raise DataError(f"--results {results} is a file; give a folder for campaign folders")
@@ -138,6 +141,8 @@ def new_campaign(
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False)
+    if gpu_campaign:
+        gpu.check_frameworks(runtime, frameworks, settings.protocol.gpu)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = campaign_id or CampaignFolder.new_id(results, prepared.name)
     rule = settings.stopping

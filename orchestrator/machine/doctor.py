@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 from rich.console import Console
@@ -17,6 +18,7 @@ from orchestrator.errors import UserError
 from orchestrator.machine import provenance
 from orchestrator.runtimes.variants import parse_variants
 
+IDLE_GPU_MAX_C = 60  # a datacentre GPU at idle sits well below this (H100: 30-40 C)
 Level = Literal["ok", "warn", "fail", "info"]
 
 
@@ -232,11 +234,103 @@ def check_time_and_thermal() -> list[Finding]:
 
 @dataclass(frozen=True)
 class Subject:
-    """What the checks look at: the frameworks to run and where the meters read."""
+    """What the checks look at: the frameworks to run, where the meters read, and for a GPU
+    campaign the one GPU it would use."""
 
     frameworks: list[str]
     powercap_root: Path | None = None
     energibridge: Path | None = None
+    device: str = "cpu"
+    gpu: int = 0
+    nvml_module: ModuleType | None = None
+
+
+def check_gpu(s: Subject) -> list[Finding]:
+    """The GPU a campaign would use, as NVML reports it: what would make its energy depend
+    on more than the work (docs/gpu.md)."""
+    if s.device != "gpu":
+        return []
+    found = provenance.gpus(s.nvml_module)
+    if not found:
+        return [
+            fail("gpu", "no NVIDIA GPU readable through NVML", "install the driver (docs/gpu.md)")
+        ]
+    if not 0 <= s.gpu < len(found):
+        return [fail("gpu", f"--gpu {s.gpu}: the machine has {len(found)} GPUs", "choose one")]
+    g = found[s.gpu]
+    label = f"gpu {s.gpu}"
+    out = [info(label, f"{g['name']}, driver {g['driver']}, CUDA {g['cuda_driver']}")]
+    if g["persistence_mode"] is False:
+        out.append(
+            warn(
+                f"{label} persistence",
+                "off: the driver reinitialises the GPU for each "
+                "run, which costs time and energy at its start",
+                "sudo nvidia-smi -pm 1",
+            )
+        )
+    if g["processes"]:
+        out.append(
+            warn(
+                f"{label} processes",
+                f"other processes use it: {g['processes']}",
+                "stop them: their power is inside every run",
+            )
+        )
+    if g["power_limit_w"] is not None and g["power_limit_w"] != g["default_power_limit_w"]:
+        out.append(
+            warn(
+                f"{label} power limit",
+                f"{g['power_limit_w']:g} W (default "
+                f"{g['default_power_limit_w']:g} W): results hold for this limit only",
+                f"sudo nvidia-smi -i {s.gpu} -pl {g['default_power_limit_w']:g}",
+            )
+        )
+    if g["sm_clock_mhz"] is not None and g["sm_clock_mhz"] != g["default_sm_clock_mhz"]:
+        out.append(
+            warn(
+                f"{label} clocks",
+                f"application clock {g['sm_clock_mhz']} MHz (default "
+                f"{g['default_sm_clock_mhz']} MHz)",
+                f"sudo nvidia-smi -i {s.gpu} -rac",
+            )
+        )
+    if g["temperature_c"] is not None and g["temperature_c"] > IDLE_GPU_MAX_C:
+        out.append(
+            warn(
+                f"{label} temperature",
+                f"{g['temperature_c']} C before measuring: not idle or badly cooled",
+                "wait for it to cool; check the other processes",
+            )
+        )
+    if g["ecc"] and g["ecc"]["current"] != g["ecc"]["pending"]:
+        out.append(warn(f"{label} ecc", "an ECC mode change waits for a reboot", "reboot first"))
+    if g["mig"] and g["mig"]["current"]:
+        out.append(
+            warn(
+                f"{label} mig",
+                "MIG is on: a run would get a slice, not the GPU",
+                f"sudo nvidia-smi -i {s.gpu} -mig 0",
+            )
+        )
+    if not g["energy_counter"]:
+        out.append(
+            warn(
+                f"{label} energy",
+                "no total-energy counter (before Volta): energy is "
+                "polled power integrated, labelled estimated",
+                "use a Volta or newer GPU",
+            )
+        )
+    if len(out) == 1:
+        out.append(
+            ok(
+                f"{label} settings",
+                "persistence on, default power limit and clocks, no "
+                "other process, energy counter present",
+            )
+        )
+    return out
 
 
 # The checks, in the order they are shown. Adding a check is one line here.
@@ -247,13 +341,11 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     lambda s: check_memory(),
     lambda s: check_load(),
     lambda s: check_time_and_thermal(),
+    check_gpu,
 )
 
 
-def diagnose(
-    frameworks: list[str], powercap_root: Path | None = None, energibridge: Path | None = None
-) -> list[Finding]:
-    subject = Subject(frameworks, powercap_root, energibridge)
+def diagnose(subject: Subject) -> list[Finding]:
     return [finding for check in CHECKS for finding in check(subject)]
 
 
@@ -271,11 +363,16 @@ def report(
     powercap_root: Path | None,
     energibridge: Path | None,
     *,
+    device: str = "cpu",
+    gpu: int = 0,
     json_out: bool,
     console: Console,
 ) -> None:
     """Print the findings: a table on stderr, or one JSON object on stdout."""
-    findings = diagnose(list(parse_variants(frameworks)), powercap_root, energibridge)
+    if device not in ("cpu", "gpu"):
+        raise UserError(f"--device must be cpu or gpu, not {device!r}")
+    subject = Subject(list(parse_variants(frameworks)), powercap_root, energibridge, device, gpu)
+    findings = diagnose(subject)
     if json_out:
         print(json.dumps(as_json(findings), indent=2))
         return

@@ -4,13 +4,16 @@ expose: never a guess."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from orchestrator import __version__
@@ -112,26 +115,67 @@ def time_sync() -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
 
-def gpus() -> list[dict[str, Any]]:
+def _nvml_value(read: Callable[[], Any]) -> Any:
+    """One NVML reading, or None where this GPU or driver does not support it."""
     try:
-        import pynvml
+        value = read()
+    except Exception:  # NVMLError_NotSupported, NoPermission, an old driver's missing call
+        return None
+    return value.decode() if isinstance(value, bytes) else value
 
-        pynvml.nvmlInit()
+
+def gpus(nvml_module: ModuleType | None = None) -> list[dict[str, Any]]:
+    """What NVML says of every GPU: identity, driver and CUDA versions, and the settings that
+    change an energy measurement (persistence, power limit, application clocks, ECC, MIG),
+    with the processes using it and its temperature now. A reading the GPU does not support
+    is null."""
+    try:
+        nv: Any = nvml_module or importlib.import_module("pynvml")
+        nv.nvmlInit()
     except Exception:  # no driver, no library, no GPU: all mean "none readable"
         return []
     try:
+        driver = _nvml_value(nv.nvmlSystemGetDriverVersion)
+        cuda = _nvml_value(nv.nvmlSystemGetCudaDriverVersion)
         out = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+        for i in range(nv.nvmlDeviceGetCount()):
+            h = nv.nvmlDeviceGetHandleByIndex(i)
+
+            def read(name: str, *args: Any, h: Any = h) -> Any:
+                return _nvml_value(lambda: getattr(nv, name)(h, *args))
+
+            processes = read("nvmlDeviceGetComputeRunningProcesses")
+            ecc, mig = read("nvmlDeviceGetEccMode"), read("nvmlDeviceGetMigMode")
+            memory = read("nvmlDeviceGetMemoryInfo")
+            persistence = read("nvmlDeviceGetPersistenceMode")
             out.append({
                 "index": i,
-                "name": pynvml.nvmlDeviceGetName(h),
-                "memory_bytes": int(pynvml.nvmlDeviceGetMemoryInfo(h).total),
-                "driver": pynvml.nvmlSystemGetDriverVersion(),
+                "name": read("nvmlDeviceGetName"),
+                "uuid": read("nvmlDeviceGetUUID"),
+                "memory_bytes": None if memory is None else int(memory.total),
+                "driver": driver,
+                # NVML encodes the CUDA version the driver supports as 1000*major + 10*minor.
+                "cuda_driver": None if cuda is None else f"{cuda // 1000}.{cuda % 1000 // 10}",
+                "persistence_mode": None if persistence is None else bool(persistence),
+                "power_limit_w": _milli(read("nvmlDeviceGetPowerManagementLimit")),
+                "default_power_limit_w": _milli(read("nvmlDeviceGetPowerManagementDefaultLimit")),
+                "sm_clock_mhz": read("nvmlDeviceGetApplicationsClock", nv.NVML_CLOCK_SM),
+                "default_sm_clock_mhz": read(
+                    "nvmlDeviceGetDefaultApplicationsClock", nv.NVML_CLOCK_SM
+                ),
+                "temperature_c": read("nvmlDeviceGetTemperature", nv.NVML_TEMPERATURE_GPU),
+                "ecc": None if ecc is None else {"current": bool(ecc[0]), "pending": bool(ecc[1])},
+                "mig": None if mig is None else {"current": bool(mig[0]), "pending": bool(mig[1])},
+                "energy_counter": read("nvmlDeviceGetTotalEnergyConsumption") is not None,
+                "processes": None if processes is None else [int(p.pid) for p in processes],
             })  # fmt: skip
         return out
     finally:
-        pynvml.nvmlShutdown()
+        nv.nvmlShutdown()
+
+
+def _milli(value: Any) -> float | None:
+    return None if value is None else float(value) / 1000.0
 
 
 def docker_info() -> dict[str, Any] | None:

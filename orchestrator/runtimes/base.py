@@ -10,10 +10,13 @@ passes; `stop` ends it early (timeout, Ctrl-C); `finish` collects logs and the e
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+
+from orchestrator.errors import RuntimeUnavailableError
 
 Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
 # Docker labels on every measured container: which campaign and run it belongs to, so that
@@ -90,6 +93,12 @@ class Runtime(ABC):
     def prepare(self, spec: RunSpec) -> Execution: ...
 
     @abstractmethod
+    def visible_gpus(self, framework: str, gpu: int) -> list[str]:
+        """The GPUs the framework sees in its environment when it is given the GPU `gpu`
+        (`python -m workload devices` there); raise RuntimeUnavailableError with the reason
+        when the runtime cannot give it one at all."""
+
+    @abstractmethod
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         """Provenance: image ids (docker) or interpreter paths (local) per framework."""
 
@@ -107,6 +116,22 @@ def status_of(exit_state: ExitState, timed_out: bool, aborted: bool) -> Status:
     if exit_state.oom_killed:
         return "oom"
     return "ok" if exit_state.exit_code == 0 else "failed"
+
+
+def devices_reply(framework: str, exit_code: int, stdout: str, stderr: str) -> list[str]:
+    """The GPU names of `python -m workload devices`'s one JSON line."""
+    lines = stdout.strip().splitlines()
+    try:
+        if exit_code != 0:
+            raise ValueError
+        gpus = json.loads(lines[-1])["gpus"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        last = (stderr.strip().splitlines() or ["no output"])[-1][:200]
+        raise RuntimeUnavailableError(
+            f"cannot ask the {framework} environment which GPUs it sees (exit code "
+            f"{exit_code}: {last})"
+        ) from None
+    return [str(g) for g in gpus]
 
 
 def entrypoint_args(data_dir: str, out_dir: str, workload_args: tuple[str, ...]) -> list[str]:

@@ -15,7 +15,14 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import RuntimeUnavailableError
-from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
+from orchestrator.runtimes.base import (
+    Execution,
+    ExitState,
+    RunSpec,
+    Runtime,
+    devices_reply,
+    entrypoint_args,
+)
 from orchestrator.runtimes.variants import variant
 
 IMAGE_REPOSITORY = "fwenergy"
@@ -29,6 +36,13 @@ def image_tag(framework: str, device: str = "cpu", version: str = __version__) -
     """The pinned image name shared by the orchestrator, compose.yaml and `make build`."""
     suffix = "-gpu" if device == "gpu" else ""
     return f"{IMAGE_REPOSITORY}/{variant(framework).image}:{version}{suffix}"
+
+
+def gpu_request(gpu: int) -> Any:
+    """Exactly one GPU for a container, by its index (what NVML and nvidia-smi number)."""
+    import docker
+
+    return docker.types.DeviceRequest(device_ids=[str(gpu)], capabilities=[["gpu"]])
 
 
 def connect() -> Any:
@@ -95,9 +109,7 @@ class DockerExecution(Execution):
         if spec.device == "gpu":
             # One GPU, the metered one: TensorFlow and JAX take every GPU they see, torch one,
             # so more would bill frameworks unequally.
-            kwargs["device_requests"] = [
-                docker.types.DeviceRequest(device_ids=[str(spec.gpu)], capabilities=[["gpu"]])
-            ]
+            kwargs["device_requests"] = [gpu_request(spec.gpu)]
         try:
             self.container = self.client.containers.create(self.image.id, **kwargs)
         except docker.errors.APIError as exc:
@@ -187,6 +199,25 @@ class DockerRuntime(Runtime):
 
     def prepare(self, spec: RunSpec) -> Execution:
         return DockerExecution(self.client, self.image(spec.framework, spec.device), spec)
+
+    def visible_gpus(self, framework: str, gpu: int) -> list[str]:
+        import docker
+
+        try:
+            out = self.client.containers.run(
+                self.image(framework, "gpu").id, ["devices"], remove=True,
+                network_disabled=True, stdout=True, stderr=False,
+                device_requests=[gpu_request(gpu)],
+            )  # fmt: skip
+        except docker.errors.ContainerError as exc:
+            return devices_reply(framework, exc.exit_status, "", str(exc.stderr or b"", "utf-8"))
+        except docker.errors.APIError as exc:
+            # e.g. 'could not select device driver "" with capabilities: [[gpu]]'
+            raise RuntimeUnavailableError(
+                f"the Docker engine cannot give a container a GPU ({exc.explanation or exc}): "
+                "install the NVIDIA Container Toolkit and restart dockerd (docs/gpu.md)"
+            ) from None
+        return devices_reply(framework, 0, out.decode(), "")
 
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         out = {}

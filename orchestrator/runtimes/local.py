@@ -13,7 +13,14 @@ from typing import IO, Any
 
 from orchestrator.errors import RuntimeUnavailableError
 from orchestrator.paths import default_venvs
-from orchestrator.runtimes.base import Execution, ExitState, RunSpec, Runtime, entrypoint_args
+from orchestrator.runtimes.base import (
+    Execution,
+    ExitState,
+    RunSpec,
+    Runtime,
+    devices_reply,
+    entrypoint_args,
+)
 from orchestrator.runtimes.process import die_with_parent, parse_cpuset
 from orchestrator.runtimes.variants import variant
 
@@ -120,6 +127,14 @@ class LocalRuntime(Runtime):
 
     def prepare(self, spec: RunSpec) -> Execution:
         return LocalExecution(self.python(spec.framework), spec)
+
+    def visible_gpus(self, framework: str, gpu: int) -> list[str]:
+        env = os.environ | {"CUDA_VISIBLE_DEVICES": str(gpu)}
+        r = subprocess.run(
+            [str(self.python(framework)), "-m", "workload", "devices"],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )  # fmt: skip
+        return devices_reply(framework, r.returncode, r.stdout, r.stderr)
 
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         return {f: {"python": str(self.python(f))} for f in frameworks}

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis.analyze import analyze
-from analysis.baseline import Gap, Level, bracketing, read_gap
+from analysis.baseline import Gap, Level, bracketing, gpu_idle_warnings, read_gap
 from analysis.load import load_campaign
 from tests.analysis.conftest import QUIET
 from tests.analysis.synth import BASELINE_W, TAIL, write_campaign, write_idle_gap
@@ -166,3 +166,24 @@ def test_negative_net_energy_is_flagged(tmp_path: Path) -> None:
     analyze(root, console=QUIET)
     md = (root / "report" / "report.md").read_text()
     assert "Negative net energy (flagged): " in md and name in md
+
+
+def _gpu_gaps(levels_w: list[float]) -> list[Gap]:
+    return [
+        Gap(f"00{i}-1-torch", 100.0 * i, 100.0 * i + 60, {("nvml", "gpu-0"): Level(w, 1.0, 30.0),
+            ("rapl", "cpu-package-0"): Level(20.0, 1.0, 30.0)}, True)
+        for i, w in enumerate(levels_w)
+    ]  # fmt: skip
+
+
+def test_a_gpu_that_does_not_return_to_idle_is_flagged() -> None:
+    (warning,) = gpu_idle_warnings(_gpu_gaps([62.0, 64.0, 118.0, 61.0, 125.0]))
+    assert warning.startswith("gpu-0 did not return to idle in 2 of 5 idle gaps")
+    assert "002-1-torch (118 W)" in warning and "004-1-torch (125 W)" in warning
+    assert "61 W" in warning  # its lowest idle level
+
+
+def test_a_gpu_that_settles_is_not_flagged() -> None:
+    # a few watts of wobble on a 60 W idle, and a CPU domain far above are not GPU problems
+    assert gpu_idle_warnings(_gpu_gaps([62.0, 64.0, 66.0, 61.0, 69.0])) == []
+    assert gpu_idle_warnings(_gpu_gaps([62.0])) == []

@@ -53,12 +53,28 @@ class FakeGpu:
     counter_offset_mj: int = 123_456_789
     name: str = "NVIDIA H100 80GB HBM3"
     fail_s: tuple[float, float] | None = None
+    # What doctor and the provenance read (nvidia-ml-py's units: mW, MHz, degrees C).
+    persistence: bool = True
+    power_limit_mw: int = 700_000
+    default_power_limit_mw: int = 700_000
+    sm_clock_mhz: int = 1980
+    default_sm_clock_mhz: int = 1980
+    temperature_c: int = 55
+    ecc: tuple[int, int] | None = (1, 1)  # [current, pending]; None: not supported
+    mig: tuple[int, int] | None = (0, 0)
+    processes: tuple[int, ...] = ()  # pids of compute processes on the GPU
 
 
 @dataclass
 class c_nvmlUtilization_t:
     gpu: int
     memory: int
+
+
+@dataclass
+class c_nvmlProcessInfo_t:
+    pid: int
+    usedGpuMemory: int
 
 
 @dataclass
@@ -128,7 +144,47 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
         return c_nvmlMemory_t(total=total, free=total - 3 * 1024**3, used=3 * 1024**3)
 
     def nvmlDeviceGetTemperature(h: int, sensor: int) -> int:
-        return 55
+        return gpus[h].temperature_c
+
+    def nvmlSystemGetDriverVersion() -> str:
+        _check()
+        return "580.95.05"
+
+    def nvmlSystemGetCudaDriverVersion() -> int:
+        _check()
+        return 13000  # 1000 * major + 10 * minor
+
+    def nvmlDeviceGetUUID(h: int) -> str:
+        return f"GPU-{h:08d}-fake"
+
+    def nvmlDeviceGetPersistenceMode(h: int) -> int:
+        return int(gpus[h].persistence)  # NVML_FEATURE_ENABLED is 1
+
+    def nvmlDeviceGetPowerManagementLimit(h: int) -> int:
+        return gpus[h].power_limit_mw
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(h: int) -> int:
+        return gpus[h].default_power_limit_mw
+
+    def nvmlDeviceGetApplicationsClock(h: int, clock: int) -> int:
+        return gpus[h].sm_clock_mhz
+
+    def nvmlDeviceGetDefaultApplicationsClock(h: int, clock: int) -> int:
+        return gpus[h].default_sm_clock_mhz
+
+    def _supported(value: tuple[int, int] | None) -> list[int]:
+        if value is None:
+            raise NVMLError_NotSupported()
+        return list(value)
+
+    def nvmlDeviceGetEccMode(h: int) -> list[int]:
+        return _supported(gpus[h].ecc)
+
+    def nvmlDeviceGetMigMode(h: int) -> list[int]:
+        return _supported(gpus[h].mig)
+
+    def nvmlDeviceGetComputeRunningProcesses(h: int) -> list[c_nvmlProcessInfo_t]:
+        return [c_nvmlProcessInfo_t(pid, 1 << 30) for pid in gpus[h].processes]
 
     def nvmlDeviceGetClockInfo(h: int, clock: int) -> int:
         return {NVML_CLOCK_SM: 1980, NVML_CLOCK_MEM: 2619}.get(clock, 1980)
@@ -145,6 +201,17 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
         nvmlDeviceGetMemoryInfo,
         nvmlDeviceGetTemperature,
         nvmlDeviceGetClockInfo,
+        nvmlSystemGetDriverVersion,
+        nvmlSystemGetCudaDriverVersion,
+        nvmlDeviceGetUUID,
+        nvmlDeviceGetPersistenceMode,
+        nvmlDeviceGetPowerManagementLimit,
+        nvmlDeviceGetPowerManagementDefaultLimit,
+        nvmlDeviceGetApplicationsClock,
+        nvmlDeviceGetDefaultApplicationsClock,
+        nvmlDeviceGetEccMode,
+        nvmlDeviceGetMigMode,
+        nvmlDeviceGetComputeRunningProcesses,
     ):
         setattr(mod, fn.__name__, fn)
     return mod

@@ -5,6 +5,7 @@ Exit codes: 0 done, 2 bad arguments or input (one line on stderr), 1 anything el
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import fields
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from workload.config import DEVICES, INITS, TrainConfig, available_cpus
 from workload.errors import WorkloadInputError
+from workload.framework import framework_name, load_framework
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,13 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=None, help="CPU threads (default: every allowed CPU)"
     )
     train.add_argument("--init", choices=INITS, default=default["init"])
+    commands.add_parser(
+        "devices", help="print the GPUs this framework can use, as one JSON object on stdout"
+    )
     return parser
+
+
+def devices() -> int:
+    """What the orchestrator asks before a GPU campaign: does this environment's framework
+    see a GPU? One JSON object on stdout."""
+    name = framework_name()
+    print(json.dumps({"framework": name, "gpus": load_framework(name).gpus()}))
+    return 0
 
 
 def main(argv: list[str] | None = None, process_start: float | None = None) -> int:
     process_start = time.time() if process_start is None else process_start
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "devices":
+            return devices()
         config = TrainConfig(
             data=args.data,
             out=args.out,

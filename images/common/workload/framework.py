@@ -59,6 +59,13 @@ class Framework(ABC):
         """Apply thread and device settings; return what is really used. Raise `no_gpu(...)`
         when --device gpu finds no GPU."""
 
+    @staticmethod
+    @abstractmethod
+    def gpus() -> list[str]:
+        """The names of the GPUs this framework's build can use here (empty for a CPU build or
+        a machine without a GPU): what `python -m workload devices` reports, so that the
+        orchestrator can refuse a GPU campaign before it starts."""
+
     @abstractmethod
     def build(self, weights: SharedWeights | None) -> int:
         """Create model and optimizer (shared weights, or the framework's own init when None,

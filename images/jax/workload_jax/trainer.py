@@ -52,6 +52,13 @@ class JaxFramework(Framework):
             "optax": optax.__version__,
         }
 
+    @staticmethod
+    def gpus() -> list[str]:
+        try:
+            return [str(d.device_kind) for d in jax.devices("gpu")]
+        except RuntimeError:  # no GPU backend: a CPU build, or no driver
+            return []
+
     def setup(self) -> Setup:
         try:
             self.device = jax.devices(self.config.device)[0]

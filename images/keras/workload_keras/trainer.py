@@ -48,6 +48,13 @@ class KerasFramework(Framework):
     def versions(self) -> dict[str, str]:
         return {"keras": keras.__version__, "tensorflow": tf.__version__}
 
+    @staticmethod
+    def gpus() -> list[str]:
+        return [
+            tf.config.experimental.get_device_details(d).get("device_name", d.name)
+            for d in tf.config.list_physical_devices("GPU")
+        ]
+
     def setup(self) -> Setup:
         tf.config.threading.set_intra_op_parallelism_threads(self.config.threads)
         gpus = tf.config.list_physical_devices("GPU")

@@ -35,6 +35,12 @@ class TorchFramework(Framework):
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
 
+    @staticmethod
+    def gpus() -> list[str]:
+        if not torch.cuda.is_available():
+            return []
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
     def setup(self) -> Setup:
         torch.set_num_threads(self.config.threads)
         if self.config.device == "gpu":
