@@ -27,8 +27,11 @@ from orchestrator.campaign.launch import (
     new_campaign,
     resume_campaign,
 )
+from orchestrator.campaign.plan import DEFAULTS
+from orchestrator.campaign.plan import settings_from_options as check_campaign
 from orchestrator.data import read_prepared
 from orchestrator.errors import UserError
+from orchestrator.machine import gpu
 from orchestrator.meters.registry import open_meters
 from orchestrator.runtimes.select import select_runtime
 from orchestrator.study.folder import StudyFolder
@@ -78,16 +81,23 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
             seen.add(("data", data))
             read_prepared(data)
         options = campaign_options(cell)
-        meter = (options.get("meter", "auto"), options.get("interval_ms", 100))
+        meter = (options.get("meter", DEFAULTS["meter"]),
+                 options.get("interval_ms", DEFAULTS["interval_ms"]))  # fmt: skip
         if ("meter", meter) not in seen:
             seen.add(("meter", meter))
             open_meters(meter[0], meter[1], powercap_root=meter_paths.powercap_root,
                         energibridge=meter_paths.energibridge)  # fmt: skip
-        frameworks = options.get("frameworks", "keras,torch,jax").split(",")
-        runtime = (options.get("runtime", "auto"), tuple(frameworks), options.get("device", "cpu"))
+        settings = check_campaign(options, None)  # checked when the file was read: cannot fail
+        frameworks = list(settings.plan.frameworks)
+        device, gpu_index = settings.workload.device, settings.protocol.gpu
+        runtime = (settings.protocol.runtime, tuple(frameworks), device, gpu_index)
         if ("runtime", runtime) not in seen:
             seen.add(("runtime", runtime))
-            select_runtime(runtime[0], list(runtime[1]), runtime[2])
+            if device == "gpu":  # the campaign's own GPU checks, before the folder exists
+                gpu.check_driver(gpu_index)
+            rt, _ = select_runtime(settings.protocol.runtime, frameworks, device)
+            if device == "gpu":
+                gpu.check_frameworks(rt, frameworks, gpu_index)
 
 
 def start_study(path: Path, results: Path, executor_name: str, meter_paths: MeterPaths,
