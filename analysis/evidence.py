@@ -21,7 +21,7 @@ CHECK_KEYS = (
     "versions.python",
     "versions.numpy",
 )
-CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.")
+CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "numerics.")
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

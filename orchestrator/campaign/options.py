@@ -89,6 +89,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("threads", "--threads", int, "CPU threads of every framework", minimum=1,
            default_text="CPUs of --cpuset"),
     Option("device", "--device", str, "cpu or gpu"),
+    Option("precision", "--precision", str, "float32 products on a GPU: fp32 (exact) or tf32 "
+           "(TF32 tensor cores), set alike in every framework"),
     Option("cpuset", "--cpuset", str, "CPUs for the workload, e.g. 1-7",
            default_text="all but CPU 0 on 4 or more CPUs"),
     Option("memory_limit", "--memory-limit", str, "docker memory limit, e.g. 8g"),

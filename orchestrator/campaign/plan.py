@@ -35,6 +35,7 @@ class WorkloadSettings:
     threads: int = 1
     device: str = "cpu"
     init: str = "shared"
+    precision: str = "fp32"  # float32 products on a GPU: exact, or TF32 tensor cores
 
     def args(self) -> tuple[str, ...]:
         out = [
@@ -45,6 +46,7 @@ class WorkloadSettings:
             "--threads", str(self.threads),
             "--device", self.device,
             "--init", self.init,
+            "--precision", self.precision,
         ]  # fmt: skip
         if self.limit_train is not None:
             out += ["--limit-train", str(self.limit_train)]
@@ -225,6 +227,8 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
         raise PlanError(f"--learning-rate must be positive, not {o['learning_rate']}")
     if o["device"] not in ("cpu", "gpu"):
         raise PlanError(f"--device must be cpu or gpu, not {o['device']!r}")
+    if o["precision"] not in ("fp32", "tf32"):
+        raise PlanError(f"--precision must be fp32 or tf32, not {o['precision']!r}")
     if o["memory_limit"] is not None and not _MEMORY.match(str(o["memory_limit"])):
         raise PlanError(f"--memory-limit {o['memory_limit']!r} is not a size like 8g or 512m")
     cpuset = o["cpuset"] if o["cpuset"] is not None else default_cpuset()
@@ -243,6 +247,7 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
         threads=threads,
         device=o["device"],
         init=o["init"],
+        precision=o["precision"],
     )
     protocol = ProtocolSettings(
         warmup_s=float(o["warmup_s"]),
@@ -287,7 +292,9 @@ def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
 
 
 def workload_from_json(d: dict[str, Any]) -> WorkloadSettings:
-    return WorkloadSettings(**{f.name: d[f.name] for f in fields(WorkloadSettings)})
+    """The recorded workload settings; a setting added since the campaign was written takes
+    its default (e.g. `precision`, which only changes GPU runs)."""
+    return WorkloadSettings(**{f.name: d.get(f.name, f.default) for f in fields(WorkloadSettings)})
 
 
 def protocol_from_json(d: dict[str, Any], runtime: str) -> ProtocolSettings:

@@ -325,6 +325,13 @@ def _write_run(
                 "versions": {"python": "3.11.7", "numpy": "2.0"},
                 "device": {"requested": "cpu", "used": "cpu", "name": "Synthetic CPU"},
                 "threads": {"requested": 4, "intra_op": 4, "inter_op": 1},
+                "numerics": {
+                    "precision": "fp32",
+                    "tf32_matmul": False,
+                    "tf32_conv": False,
+                    "conv_autotune": False,
+                    "gpu_memory_preallocated": False,
+                },
                 "config": CONFIG,
                 "parameter_count": 268298,
                 "dataset": {

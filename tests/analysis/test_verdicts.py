@@ -90,13 +90,14 @@ def test_an_unrelated_domain_changes_no_primary_verdict(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def edited(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """torch's result.json says another device, thread count and batch size."""
+    """torch's result.json says another device, thread count, batch size and TF32."""
     root = write_campaign(tmp_path_factory.mktemp("edited") / "c", frameworks=FWS, iterations=3)
     for path in root.glob("runs/*-torch/result.json"):
         r = json.loads(path.read_text())
         r["device"]["used"] = "gpu"
         r["threads"]["intra_op"] = 8
         r["config"]["batch_size"] = 128
+        r["numerics"]["tf32_matmul"] = True  # TF32 on in one framework only
         path.write_text(json.dumps(r))
     analyze(root, console=QUIET)
     md = (root / "report" / "report.md").read_text()
@@ -106,6 +107,7 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.parametrize(
     ("check", "verdict"),
     [("device.used", "no"), ("threads.intra_op", "no"), ("config.batch_size", "no"),
+     ("numerics.tf32_matmul", "no"), ("numerics.precision", "yes"),
      ("config.epochs", "yes"), ("dataset.sha256", "yes")],
 )  # fmt: skip
 def test_identical_work_says_no_for_each_edited_check(

@@ -37,6 +37,7 @@ def test_compose_matches_the_orchestrator() -> None:
     entry = ["python", "-m", "workload", *entrypoint_args(DATA_MOUNT, OUT_MOUNT, ())]
     assert config.count("entrypoint:\n" + "".join(f"    - {a}\n" for a in entry)) == 6
     assert config.count("driver: nvidia") == 3  # only the gpu profile reserves devices
+    assert "count: all" not in config  # one GPU per container, not every GPU
 
 
 def test_wheelhouse_takes_only_pinned_wheels(

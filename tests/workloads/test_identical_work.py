@@ -175,3 +175,16 @@ def test_native_init_uses_the_frameworks_own_initialisation(framework, tmp_path,
     # A different starting point gives different logits before training.
     probe_native = np.array(native["identical_work"]["probe_logits"])
     assert np.abs(probe_native - np.array(shared["identical_work"]["probe_logits"])).max() > 1e-3
+
+
+def test_the_same_numerics_in_every_framework(runs):
+    """Precision, TF32, convolution autotuning and GPU memory preallocation are set
+    explicitly in every framework and read back, with the same keys, so the identical-work
+    check can compare them (on a CPU: exact float32 everywhere)."""
+    numerics = {f: r["result"]["numerics"] for f, r in runs.items()}
+    assert all(n == numerics["torch"] for n in numerics.values()), numerics
+    assert numerics["torch"] == {
+        "precision": "fp32", "tf32_matmul": False, "tf32_conv": False,
+        "conv_autotune": False, "gpu_memory_preallocated": False,
+    }  # fmt: skip
+    assert {r["result"]["config"]["precision"] for r in runs.values()} == {"fp32"}

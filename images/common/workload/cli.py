@@ -11,7 +11,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from workload.config import DEVICES, INITS, TrainConfig, available_cpus
+from workload.config import DEVICES, INITS, PRECISIONS, TrainConfig, available_cpus
 from workload.errors import WorkloadInputError
 from workload.framework import framework_name, load_framework
 
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=None, help="CPU threads (default: every allowed CPU)"
     )
     train.add_argument("--init", choices=INITS, default=default["init"])
+    train.add_argument(
+        "--precision", choices=PRECISIONS, default=default["precision"],
+        help="float32 products on a GPU: exact (fp32) or TF32 tensor cores (tf32)",
+    )  # fmt: skip
     commands.add_parser(
         "devices", help="print the GPUs this framework can use, as one JSON object on stdout"
     )
@@ -73,6 +77,7 @@ def main(argv: list[str] | None = None, process_start: float | None = None) -> i
             device=args.device,
             threads=args.threads if args.threads is not None else available_cpus(),
             init=args.init,
+            precision=args.precision,
         )
         from workload.runner import train
 

@@ -11,6 +11,10 @@ from workload.errors import WorkloadInputError
 
 DEVICES = ("cpu", "gpu")
 INITS = ("shared", "native")
+# Float32 matrix products and convolutions on GPUs: exactly (fp32), or through TF32 tensor
+# cores (tf32, 10-bit mantissa). Frameworks' defaults differ, so it is set explicitly in all;
+# CPUs compute fp32 whatever is asked.
+PRECISIONS = ("fp32", "tf32")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 1
     init: str = "shared"
+    precision: str = "fp32"
 
     def validate(self) -> TrainConfig:
         positive = {
@@ -48,6 +53,8 @@ class TrainConfig:
             raise WorkloadInputError(f"--device must be one of {', '.join(DEVICES)}")
         if self.init not in INITS:
             raise WorkloadInputError(f"--init must be one of {', '.join(INITS)}")
+        if self.precision not in PRECISIONS:
+            raise WorkloadInputError(f"--precision must be one of {', '.join(PRECISIONS)}")
         return self
 
     def record(self) -> dict[str, Any]:

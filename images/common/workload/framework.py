@@ -12,7 +12,7 @@ import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,6 +31,10 @@ class Setup:
     device_name: str
     intra_op_threads: int
     inter_op_threads: int | None  # None where the framework has no such pool
+    # The float32 numerics the framework really uses (result.json's `numerics`), read back
+    # from it where it can say: precision, TF32 for matmul and convolution, the cuDNN
+    # algorithm choice, GPU memory preallocation. Compared across frameworks.
+    numerics: dict[str, Any] = field(default_factory=dict)
 
     def device(self) -> dict[str, str]:
         return {"used": self.device_used, "name": self.device_name}

@@ -103,6 +103,7 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         "versions": {**base_versions(), **versions},
         "device": {"requested": config.device, **settings.device()},
         "threads": {**threads, **settings.threads()},
+        "numerics": settings.numerics,
         "config": config.record(),
         "parameter_count": parameter_count,
         "dataset": {

@@ -8,6 +8,7 @@ lost their fast path), so the scan is not the fast path here."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -60,16 +61,32 @@ class JaxFramework(Framework):
             return []
 
     def setup(self) -> Setup:
+        # Read when the GPU backend starts (the first jax.devices()): no preallocation of 75%
+        # of the GPU's memory, as torch and TensorFlow (memory growth) do not preallocate.
+        os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         try:
             self.device = jax.devices(self.config.device)[0]
         except RuntimeError as exc:
             raise no_gpu("JAX") from exc  # JAX always has a CPU
+        # JAX's GPU default for float32 dots and convolutions is TF32 ("default" precision):
+        # "highest" is exact float32.
+        matmul = "tensorfloat32" if self.config.precision == "tf32" else "highest"
+        jax.config.update("jax_default_matmul_precision", matmul)
+        gpu = self.device.platform == "gpu"
         return Setup(
             device_used=self.device.platform,
             device_name=self.device.device_kind,
             # XLA:CPU sizes its pool from the CPU affinity set by the common code.
             intra_op_threads=self.config.threads,
             inter_op_threads=None,
+            numerics={
+                "precision": self.config.precision if gpu else "fp32",
+                "tf32_matmul": gpu and jax.config.jax_default_matmul_precision != "highest",
+                "tf32_conv": gpu and jax.config.jax_default_matmul_precision != "highest",
+                "conv_autotune": gpu,  # XLA:GPU autotunes convolutions by default
+                "gpu_memory_preallocated": gpu
+                and os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "true") != "false",
+            },
         )
 
     def build(self, weights: SharedWeights | None) -> int:

@@ -57,6 +57,11 @@ class KerasFramework(Framework):
 
     def setup(self) -> Setup:
         tf.config.threading.set_intra_op_parallelism_threads(self.config.threads)
+        # TensorFlow's default is TF32 on Ampere and newer: set, not assumed.
+        tf.config.experimental.enable_tensor_float_32_execution(self.config.precision == "tf32")
+        for device in tf.config.list_physical_devices("GPU"):
+            # Grow on demand instead of mapping nearly all GPU memory, as torch and JAX here.
+            tf.config.experimental.set_memory_growth(device, True)
         gpus = tf.config.list_physical_devices("GPU")
         if self.config.device == "gpu":
             if not gpus:
@@ -71,6 +76,21 @@ class KerasFramework(Framework):
             device_name=name,
             intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
             inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+            numerics={
+                "precision": self.config.precision if self.config.device == "gpu" else "fp32",
+                "tf32_matmul": self.config.device == "gpu"
+                and tf.config.experimental.tensor_float_32_execution_enabled(),
+                "tf32_conv": self.config.device == "gpu"
+                and tf.config.experimental.tensor_float_32_execution_enabled(),
+                # cuDNN autotuning is TensorFlow's default (TF_CUDNN_USE_AUTOTUNE unset or 1).
+                "conv_autotune": self.config.device == "gpu"
+                and os.environ.get("TF_CUDNN_USE_AUTOTUNE", "1") != "0",
+                "gpu_memory_preallocated": self.config.device == "gpu"
+                and not all(
+                    tf.config.experimental.get_memory_growth(d)
+                    for d in tf.config.list_physical_devices("GPU")
+                ),
+            },
         )
 
     def build(self, weights: SharedWeights | None) -> int:

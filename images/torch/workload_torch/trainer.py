@@ -43,6 +43,12 @@ class TorchFramework(Framework):
 
     def setup(self) -> Setup:
         torch.set_num_threads(self.config.threads)
+        tf32 = self.config.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32  # torch's default is True: set, not assumed
+        # cuDNN picks each convolution's algorithm by timing them, as XLA and TensorFlow do by
+        # default: every framework's fast path, set alike.
+        torch.backends.cudnn.benchmark = True
         if self.config.device == "gpu":
             if not torch.cuda.is_available():
                 raise no_gpu("PyTorch (CUDA)")
@@ -56,6 +62,13 @@ class TorchFramework(Framework):
             device_name=name,
             intra_op_threads=torch.get_num_threads(),
             inter_op_threads=torch.get_num_interop_threads(),
+            numerics={
+                "precision": self.config.precision if self.device.type == "cuda" else "fp32",
+                "tf32_matmul": self.device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32,
+                "tf32_conv": self.device.type == "cuda" and torch.backends.cudnn.allow_tf32,
+                "conv_autotune": self.device.type == "cuda" and torch.backends.cudnn.benchmark,
+                "gpu_memory_preallocated": False,  # torch's caching allocator grows on demand
+            },
         )
 
     def build(self, weights: SharedWeights | None) -> int:
