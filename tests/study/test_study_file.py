@@ -117,3 +117,12 @@ def test_a_study_file_becomes_cells_in_a_seeded_order(tmp_path: Path) -> None:
     orders = {tuple(parse_text(text.replace("seed = 7", f"seed = {s}"), "g", tmp_path).order())
               for s in range(5)}  # fmt: skip
     assert len(orders) > 1  # shuffled, not the file's order for every seed
+
+
+def test_every_study_key_is_documented() -> None:
+    from orchestrator.study.spec import KEYS
+    from tests.conftest import REPO
+
+    table = (REPO / "docs" / "studies.md").read_text()
+    missing = [k for k in KEYS if f"`{k}`" not in table]
+    assert not missing, f"add {missing} to the key table of docs/studies.md"
