@@ -49,7 +49,7 @@ class Key:
 
     name: str
     section: str  # "" (top level), "protocol" or "workload"
-    kind: str  # int, float, str, path, frameworks, model, task, dataset, runtime, meter
+    kind: str  # bool, int, float, str, path, frameworks, model, task, dataset, runtime, meter
     minimum: float | None = None
     option: Option | None = None  # the campaign option it sets; None for model and task
 
@@ -59,7 +59,7 @@ def _kind(o: Option) -> str:
                "meter": "meter", "model": "model", "task": "task"}  # fmt: skip
     if o.key in special:
         return special[o.key]
-    return {int: "int", float: "float", str: "str", Path: "path"}[o.type]
+    return {bool: "bool", int: "int", float: "float", str: "str", Path: "path"}[o.type]
 
 
 def _keys() -> dict[str, Key]:
@@ -149,6 +149,9 @@ class _Checker:
         elif kind == "float":
             if not isinstance(value, float) or not math.isfinite(value):
                 raise self.fail(place, f"expected a number, found {_found(value)}")
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise self.fail(place, f"expected true or false, found {_found(value)}")
         elif kind == "frameworks":
             value = self.frameworks(value, place)
         else:
