@@ -175,6 +175,10 @@ def study_command(
 ) -> None:
     """The CLI's `study run` and `study run-cell`: how the study ended, as a campaign ends:
     an interruption exits 128+signal with the resume command, --max-failures exits 1."""
+    # Paths made absolute once, here: each run's workload works in its own run folder (or a
+    # container), where a relative path would mean something else.
+    results, resume = results.absolute(), resume and resume.absolute()
+    study_file = study_file and study_file.absolute()
     folder: list[Path] = []
 
     def hint() -> str:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from orchestrator.data import PreparedDataset
-from tests.campaign.helpers import cli, load, popen_cli, state_lines
+from tests.campaign.helpers import cli, cli_env, load, popen_cli, state_lines
 from tests.study.conftest import simulated_venvs
 
 STUDY = """\
@@ -85,3 +87,26 @@ def test_sigterm_run_cell_and_resume_finish_every_cell_under_its_rule(
     (study / "study.json").write_text(json.dumps(doc))
     r = cli(["study", "status", str(study)], tmp_path)
     assert r.returncode == 2 and "is damaged: its cells do not match" in r.stderr
+
+
+def test_relative_paths_work_from_any_directory(
+    tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    venvs = simulated_venvs(tmp_path / "venvs", {"torch": "0.1", "jax": "0.1"})
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "s.toml").write_text(
+        STUDY.format(data=tiny_dataset.path).replace("iterations = 8\nmin_iterations = 6\n"
+                                                     "until_precision = 0.1\n", "iterations = 1\n")
+    )  # fmt: skip
+    env = cli_env(tmp_path, venvs)
+    run = [sys.executable, "-m", "orchestrator", "study", "run", "s.toml", "--results", "res"]
+    r = subprocess.run(run, cwd=work, env=env, capture_output=True, text=True, timeout=120,
+                       check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (study,) = (work / "res").iterdir()
+    for cell in ("cell-01", "cell-02"):
+        assert [s["status"] for s in state_lines(study / "cells" / cell)] == ["ok", "ok"]
+        assert (study / "cells" / cell / "runs" / "001-1-torch" / "result.json").exists() or (
+            study / "cells" / cell / "runs" / "001-1-jax" / "result.json"
+        ).exists()
