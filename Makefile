@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENVS ?= .venvs
 HOST := $(VENVS)/host/bin
 FRAMEWORKS ?= keras torch jax
+# Version variants' environments (FRAMEWORK@VERSION -> .venvs/FRAMEWORK-VERSION, pinned in
+# images/FRAMEWORK/versions/VERSION/): the one the tests use. Others on request, e.g.
+# `make venvs VERSIONS="jax-0.5"` or `make build FRAMEWORKS=jax@0.5`.
+VERSIONS ?= jax-0.5
 # Extra pip options for the framework environments.
 PIP_EXTRA ?=
 # PyTorch's +cpu wheel is not on PyPI: the torch environment (like the torch image) takes it
@@ -12,7 +16,10 @@ TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 # Empty: the campaign's own default (35) or the profile's, e.g. CAMPAIGN_ARGS="--profile quick".
 ITERATIONS ?=
 CAMPAIGN_ARGS ?=
-CAMPAIGN ?= $(lastword $(sort $(wildcard results/*/campaign.json)))
+# Empty: the newest campaign folder under results/, picked in Python: a folder name is data,
+# never pasted into a shell line (the recipe reads CAMPAIGN from the environment, quoted).
+CAMPAIGN ?=
+export CAMPAIGN
 # Image builds (make build): the build's network (auto = host when the engine has no bridge,
 # as in sandboxes), a folder of wheels for torch's +cpu wheel (defaults to pip's own
 # PIP_FIND_LINKS when that is a folder) and any other `orchestrator build` options.
@@ -23,7 +30,7 @@ WHEELHOUSE ?= $(firstword $(wildcard $(PIP_FIND_LINKS)))
 BUILD_ARGS ?=
 TORCH_WHEELS = $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX_URL))
 
-.PHONY: help venvs host-venv framework-venvs test lint format build campaign report clean \
+.PHONY: help venvs host-venv framework-venvs version-venvs test lint format build campaign report clean \
 	bench-workloads bench-meters data
 
 help:  ## list the targets
@@ -40,17 +47,25 @@ $(VENVS)/host/.installed: requirements/host.txt pyproject.toml
 	touch $@
 
 framework-venvs: $(foreach f,$(FRAMEWORKS),$(VENVS)/$(f)/.installed)
+version-venvs: $(foreach v,$(VERSIONS),$(VENVS)/$(v)/.installed)  ## the version variants' environments (VERSIONS)
+# An environment's framework and requirements: `jax` -> images/jax/requirements.txt, `jax-0.5`
+# (the variant jax@0.5) -> images/jax/versions/0.5/requirements.txt (variants.py's
+# requirements_folder says the same).
+framework_of = $(word 1,$(subst -, ,$(1)))
+version_of = $(word 2,$(subst -, ,$(1)))
+requirements_of = images/$(call framework_of,$(1))/$(if $(call version_of,$(1)),versions/$(call version_of,$(1))/)requirements.txt
+.SECONDEXPANSION:
 # Each framework environment gets exactly its image's pinned requirements, and a .pth file
 # that puts images/common and images/<framework> on its path: the same code the image runs.
-$(VENVS)/%/.installed: images/%/requirements.txt
+$(VENVS)/%/.installed: $$(call requirements_of,$$*)
 	$(PYTHON) -m venv $(VENVS)/$*
 	$(VENVS)/$*/bin/pip install -q --upgrade pip
-	$(VENVS)/$*/bin/pip install -q $(PIP_EXTRA) $(if $(filter torch,$*),$(TORCH_WHEELS)) \
-		-r images/$*/requirements.txt
-	$(VENVS)/$*/bin/python -c "import site,sys; open(site.getsitepackages()[0]+'/fwenergy-workload.pth','w').write(sys.argv[1]+'\n'+sys.argv[2]+'\n')" "$(CURDIR)/images/common" "$(CURDIR)/images/$*"
+	$(VENVS)/$*/bin/pip install -q $(PIP_EXTRA) \
+		$(if $(filter torch,$(call framework_of,$*)),$(TORCH_WHEELS)) -r $<
+	$(VENVS)/$*/bin/python -c "import site,sys; open(site.getsitepackages()[0]+'/fwenergy-workload.pth','w').write(sys.argv[1]+'\n'+sys.argv[2]+'\n')" "$(CURDIR)/images/common" "$(CURDIR)/images/$(call framework_of,$*)"
 	touch $@
 
-test: venvs  ## run the whole test suite (what CI runs)
+test: venvs version-venvs  ## run the whole test suite (what CI runs)
 	$(HOST)/python -m pytest $(PYTEST_ARGS)
 
 lint: host-venv  ## ruff and mypy
@@ -73,9 +88,8 @@ build: host-venv  ## the framework images (FRAMEWORKS, DEVICE=cpu|gpu, BUILD_NET
 campaign: host-venv  ## a campaign (ITERATIONS=35, CAMPAIGN_ARGS="--profile quick --meter rapl" ...)
 	$(HOST)/orchestrator campaign $(if $(ITERATIONS),--iterations $(ITERATIONS)) $(CAMPAIGN_ARGS)
 
-report: host-venv  ## analyse the latest campaign (CAMPAIGN=results/<id>/campaign.json)
-	@test -n "$(CAMPAIGN)" || { echo "no campaign in results/: run make campaign first" >&2; exit 2; }
-	$(HOST)/orchestrator analyze $(dir $(CAMPAIGN))
+report: host-venv  ## analyse the newest campaign (or CAMPAIGN=results/<id>)
+	$(HOST)/orchestrator analyze $(if $(CAMPAIGN),"$${CAMPAIGN%campaign.json}",--latest results)
 
 bench-workloads: venvs  ## images/second of each framework, same data, same threads
 	$(HOST)/python benchmarks/workloads.py $(BENCH_ARGS)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from analysis.analyze import analyze
 from analysis.errors import AnalysisInputError
@@ -41,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             min_effect=args.min_effect / 100, accuracy_margin=args.accuracy_margin / 100,
         )  # fmt: skip
     except AnalysisInputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
-    err.print(f"report written to {out}", highlight=False, soft_wrap=True)
+    err.print(f"report written to {out}", highlight=False, soft_wrap=True, markup=False)
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis import evidence, inference, plots
@@ -286,9 +287,11 @@ def is_paired(campaign: Campaign) -> bool:
 def _summarise(console: Console, study: Study) -> None:
     """The human summary on stderr, hyperfine-style: the answer, then what to distrust."""
     for line in verdict_lines(study):
-        console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     for w in study.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True, markup=True
+        )
 
 
 def _outlier_labels(runs: pd.DataFrame, study: Study) -> list[str]:

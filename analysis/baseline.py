@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,16 @@ def read_gap(gap_dir: Path) -> Gap | None:
     if not path.is_file():
         return None
     record = read_json(path, "fwenergy.idle")
+    try:
+        return _gap(gap_dir, record)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A damaged field (missing, or of the wrong type): one line naming the file.
+        raise AnalysisInputError(
+            f"{path}: damaged ({type(exc).__name__}: {exc}); repair or remove that idle gap"
+        ) from exc
+
+
+def _gap(gap_dir: Path, record: dict[str, Any]) -> Gap:
     start, end = float(record["start"]), float(record["end"])
     series = {p.name[len("power-") : -len(".csv")]: p for p in gap_dir.glob("power-*.csv")}
     frames = {meter: read_power_csv(p) for meter, p in series.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,34 +66,51 @@ class Document:
         self.blocks.extend(blocks)
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# What would make Markdown (or HTML inside it) out of plain text: links, images, tags,
+# entities, code spans, table cells. Emphasis (`*`, `_`) is left alone: it cannot hide or
+# add anything, and escaping it would litter names such as energy_gross_j.
+_MD_INLINE = re.compile(r"([\\`\[\]<>|&])")
+_MD_LINE_START = re.compile(r"^([0-9]+(?=[.)])|)([#+=>.)-])")
+
+
+def md_cell(text: str) -> str:
+    """Plain text as Markdown that shows exactly that text, on one line. Blocks hold plain
+    text, and much of it comes from the campaign folder (framework names, errors,
+    versions), which is not ours: no link, image, HTML or table cell may come of it."""
+    return _MD_INLINE.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def md_text(text: str) -> str:
+    """md_cell for a text that starts a line: nor may it start a heading or a list."""
+    return _MD_LINE_START.sub(r"\1\\\2", md_cell(text))
 
 
 def to_markdown(doc: Document, base: Path) -> str:
     """Figures are linked relative to `base`, the folder report.md is written to."""
-    out = [f"# {doc.title}", ""]
+    out = [f"# {md_cell(doc.title)}", ""]
     for b in doc.blocks:
         match b:
             case Heading(text, level):
-                out += [f"{'#' * level} {text}", ""]
+                out += [f"{'#' * level} {md_cell(text)}", ""]
             case Para(text):
-                out += [text, ""]
+                out += [md_text(text), ""]
             case Callout(text, loud):
-                out += [f"> **{'WARNING: ' if loud else 'Note: '}**{text}", ""]
+                out += [f"> **{'WARNING: ' if loud else 'Note: '}**{md_cell(text)}", ""]
             case Bullets(items):
-                out += [f"- {i}" for i in items] + [""]
+                out += [f"- {md_text(i)}" for i in items] + [""]
             case Table(header, rows, caption):
                 if caption:
-                    out += [f"*{caption}*", ""]
-                out.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+                    out += [f"*{md_cell(caption)}*", ""]
+                out.append("| " + " | ".join(md_cell(h) for h in header) + " |")
                 out.append("|" + "|".join(" --- " for _ in header) + "|")
-                out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+                out += ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows]
                 out.append("")
             case Figure(png, caption):
-                out += [f"![{caption}]({png.relative_to(base).as_posix()})", "", f"*{caption}*", ""]
+                link = png.relative_to(base).as_posix()
+                out += [f"![{md_cell(caption)}]({link})", "", f"*{md_cell(caption)}*", ""]
             case Code(text):
-                out += ["```", text, "```", ""]
+                fence = "`" * max(3, 1 + max((len(r) for r in re.findall("`+", text)), default=0))
+                out += [fence, text, fence, ""]
     return "\n".join(out)
 
 

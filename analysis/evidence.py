@@ -20,8 +20,13 @@ CHECK_KEYS = (
     "identical_work.batch_order_sha256",
     "versions.python",
     "versions.numpy",
+    # computed on every training batch besides the loss: [] everywhere (Keras's "accuracy"
+    # metric was work the others did not do)
+    "training_metrics",
 )
-CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "numerics.")
+# `optimizer.` holds every Adam hyperparameter as the framework's optimizer object holds it,
+# `loss.` the loss function, whether it takes logits, and its reduction.
+CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "loss.", "numerics.")
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -12,11 +12,13 @@ from analysis.errors import AnalysisInputError
 
 def read_json(path: Path, schema: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise AnalysisInputError(
             f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); repair or remove the file"
         ) from exc
+    except (UnicodeDecodeError, OSError) as exc:
+        raise AnalysisInputError(f"{path}: unreadable ({exc}); repair or remove the file") from exc
     if not isinstance(data, dict):
         raise AnalysisInputError(f"{path}: expected a JSON object; repair or remove the file")
     if data.get("schema") != schema or data.get("schema_version") != 1:

@@ -28,6 +28,8 @@ SUMMABLE = re.compile(r"^(cpu-package|dram|gpu)-\d+$")
 BASE_COLUMNS = [
     "run_id",
     "framework",
+    "implementation",
+    "framework_version",
     "iteration",
     "position",
     "status",
@@ -148,7 +150,9 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
     gross = _summable_total({d: e.get("gross_j") for d, e in energy.items()}, summable)
     row: dict[str, Any] = {
         "run_id": run["run_id"],
-        "framework": run["framework"],
+        "framework": run["framework"],  # the variant's name, e.g. torch:compile
+        "implementation": None,
+        "framework_version": None,
         "iteration": _num(run.get("iteration")),
         "position": _num(run.get("position")),
         "status": run["status"],
@@ -180,6 +184,8 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
     if result is not None:
         for key in ("test_accuracy", "test_loss", "peak_rss_bytes", "parameter_count"):
             row[key] = _num(result.get(key))
+        for key in ("implementation", "framework_version"):
+            row[key] = result.get(key)
     for domain, e in sorted(energy.items()):
         row[f"{domain}_gross_j"] = _num(e.get("gross_j"))
         row[f"{domain}_net_j"] = math.nan
@@ -239,11 +245,16 @@ def phase_names(runs: pd.DataFrame) -> list[str]:
     return [c[len("phase_") : -len("_duration_s")] for c in cols]
 
 
-def _read_state(path: Path) -> list[dict[str, Any]]:
+def _read_state(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
+    lines = path.read_text(errors="replace").split("\n")
+    # A crash mid-write leaves a last line without its newline: that run never finished
+    # recording, so it is skipped (with a note); any other bad line is damage.
+    if lines[-1].strip():
+        notes.append("state.jsonl ends in an unterminated line (a crash mid-write); skipped")
     rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(lines[:-1], 1):
         if not line.strip():
             continue
         try:
@@ -253,6 +264,23 @@ def _read_state(path: Path) -> list[dict[str, Any]]:
                 f"{path}:{lineno}: not valid JSON ({exc.msg}); repair or remove the line"
             ) from exc
     return rows
+
+
+def _check_run(run: dict[str, Any], path: Path) -> None:
+    """The fields the table is built from, present and of their type (docs/formats.md)."""
+    for key in ("run_id", "framework", "status"):
+        if not run.get(key) or not isinstance(run[key], str):
+            raise AnalysisInputError(f"{path}: {key!r} missing or not text; repair or remove it")
+    shapes = {"energy": (dict, dict), "phases": (list, dict), "meters": (list, dict)}
+    for key, (outer, inner) in shapes.items():
+        value = run.get(key)
+        items = value.values() if isinstance(value, dict) else value
+        if value is not None and not (
+            isinstance(value, outer) and all(isinstance(v, inner) for v in items or ())
+        ):
+            raise AnalysisInputError(
+                f"{path}: {key!r} is not a {outer.__name__} of objects; repair or remove the run"
+            )
 
 
 def load_campaign(folder: Path) -> Campaign:
@@ -276,9 +304,7 @@ def load_campaign(folder: Path) -> Campaign:
             notes.append(f"runs/{run_dir.name} has no run.json (interrupted run); not counted")
             continue
         run = read_json(run_path, "fwenergy.run")
-        for key in ("run_id", "framework", "status"):
-            if not run.get(key):
-                raise AnalysisInputError(f"{run_path}: missing {key!r}; repair or remove the run")
+        _check_run(run, run_path)
         result = None
         result_path = run_dir / "result.json"
         if result_path.is_file():
@@ -291,7 +317,7 @@ def load_campaign(folder: Path) -> Campaign:
     for row in rows:
         apply_baseline(row, records[row["run_id"]], gaps)
     # a run that state.jsonl records but whose folder is gone still counts as a non-ok run
-    for state in _read_state(folder / "state.jsonl"):
+    for state in _read_state(folder / "state.jsonl", notes):
         run_id = state.get("run_id")
         if run_id and run_id not in records and state.get("framework"):
             rows.append(

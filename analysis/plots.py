@@ -3,6 +3,8 @@ function takes tables, draws one figure and returns the PNG's path."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,17 @@ class PowerTrace:
     phases: list[tuple[str, float, float]]  # name, start and end in seconds since run start
 
 
+def safe_stem(stem: str) -> str:
+    """A file name from names a campaign folder chose (domains, metrics): only letters,
+    digits, '.', '_' and '-', never a path; a changed name gets a hash, so none collide."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip(".") or "_"
+    if safe != stem:
+        safe += "-" + hashlib.sha256(stem.encode()).hexdigest()[:8]
+    return safe
+
+
 def _save(fig: Figure, out_dir: Path, stem: str) -> Path:
+    stem = safe_stem(stem)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{stem}.png"
     fig.savefig(png, dpi=DPI, bbox_inches="tight", metadata={"Software": None})

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from analysis import inference, stats
+from analysis import inference, stats, variants
 from analysis.document import Block, Bullets, Callout, Document, Figure, Heading, Para, Table
 from analysis.evidence import Evidence
 from analysis.fmt import decimals_for, p_relation, pct, pct_interval
@@ -79,6 +79,7 @@ def build_document(
             )
         )
     _answer(doc, study, figures)
+    _variants(doc, study)
     _limitations(doc, campaign, study)
     if study.warnings:
         doc.add(Heading("Warnings"), Bullets(study.warnings))
@@ -159,6 +160,47 @@ def _answer(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
             )
         )
     doc.add(Bullets(verdict_lines(study)))
+
+
+def _variants(doc: Document, study: Study) -> None:
+    """Implementation spreads next to framework spreads, where a framework has variants."""
+    if not variants.has_variants(study):
+        return
+    doc.add(Heading("Frameworks or implementations?"))
+    doc.add(
+        Para(
+            "Within a framework, its slowest variant over its fastest (an implementation "
+            "or a version effect); between frameworks, each framework's fastest variant "
+            "against the others' (a framework effect). Ratios >= 1 by the medians, with the "
+            "95% interval of the paired estimate; an interval that excludes 1 is a clear "
+            "difference."
+        )
+    )
+    names = {m.column: m.label for m in (*PRIMARY, *SECONDARY)}
+    for col in ("duration_s", "energy_gross_j"):
+        found = variants.spreads(study, col)
+        if not found:
+            continue
+        rows = [
+            [
+                s.kind,
+                f"{s.slow} / {s.fast}",
+                f"{fmt(s.ratio, 3)}x",
+                f"{fmt(s.ratio_ci_low, 3)} – {fmt(s.ratio_ci_high, 3)}"
+                if s.ratio_ci_low > 0 and math.isfinite(s.ratio_ci_high)
+                else "unbounded (too few iterations)",
+                s.verdict,
+            ]
+            for s in found
+        ]
+        doc.add(
+            Table(
+                ["spread", "slow / fast", "ratio", "95% interval", "verdict"],
+                rows,
+                caption=f"{names[col]}: implementation spreads and framework spreads",
+            ),
+            Bullets(variants.effects(found)),
+        )
 
 
 def _claim(study: Study, r: Any, name: str) -> str:

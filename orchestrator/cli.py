@@ -38,11 +38,15 @@ study_app = typer.Typer(
 )
 app.add_typer(study_app, name="study")
 
-err = Console(stderr=True)
+# Data (paths, names, a workload's output) is never markup: a call that styles its own
+# constant text says markup=True and escapes whatever data it embeds.
+err = Console(stderr=True, markup=False)
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, markup=True
+    )
     sys.exit(code)
 
 
@@ -57,6 +61,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.format_message() + hint, 2)
     except UserError as exc:
         _fail(str(exc), 2)
+    except UnicodeDecodeError as exc:
+        _fail(f"a file meant to be text is not UTF-8 ({exc.reason} at byte {exc.start}); "
+              "restore it from the original", 2)  # fmt: skip
+    except OSError as exc:
+        # The machine refused: a full disk, a permission, a path that cannot be a folder.
+        # The user can act on it; a traceback would not tell them more.
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}; free space or fix the path, then run again", 2)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
@@ -189,12 +201,22 @@ def analyze_command(
     accuracy_margin: Annotated[
         float, typer.Option(help="accuracy equivalence margin, in percentage points")
     ] = 0.5,
+    latest: Annotated[
+        Path | None,
+        typer.Option(help="analyse the newest campaign folder in this folder (make report)"),
+    ] = None,
 ) -> None:
     """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
     from analysis.analyze import analyze
     from analysis.errors import AnalysisInputError
 
     report_out = out
+    if latest is not None:
+        from orchestrator.campaign.folder import newest_campaign
+
+        if campaign is not None or energibridge_csvs is not None:
+            raise UserError("--latest picks the campaign folder: give no other")
+        campaign = newest_campaign(latest)
     if energibridge_csvs is not None and campaign is not None:
         raise UserError("give either a campaign folder or --energibridge-csvs, not both")
     if energibridge_csvs is not None:
@@ -222,7 +244,7 @@ def analyze_command(
         )
     except AnalysisInputError as exc:
         raise UserError(str(exc)) from exc
-    err.print(f"report written to {report}", highlight=False, soft_wrap=True)
+    err.print(f"report written to {report}", highlight=False, soft_wrap=True, markup=False)
 
 
 # --- campaign, run, build, doctor (orchestrator/campaign, orchestrator/runtimes) -----------
@@ -263,7 +285,7 @@ def _launch(given: dict[str, Any], *, single_run: bool = False) -> None:
         MeterPaths(given["powercap_root"], given["energibridge"]),
     )  # fmt: skip
     campaign_command(settings, given.get("profile"), inputs, resume=given.get("resume"),
-                     console=err, single_run=single_run)  # fmt: skip
+                     console=err, single_run=single_run, reap=bool(given.get("reap")))  # fmt: skip
 
 
 def _run_once(given: dict[str, Any]) -> None:

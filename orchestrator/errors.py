@@ -4,6 +4,11 @@ Tracebacks are for bugs only; anything a user can fix by changing input, permiss
 machine's set-up is raised as one of these, with a message that says what to do.
 """
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """Bad input or environment the user can fix. The message says how."""
@@ -19,3 +24,18 @@ class MeterError(UserError):
 
 class RuntimeUnavailableError(UserError):
     """The requested runtime (docker, local environment) cannot run the workload here."""
+
+
+def check_writable_folder(path: Path, flag: str) -> None:
+    """`path` is a folder we can write, or can be created as one: checked before any work,
+    so that an uncreatable output is one line up front, not an OSError at the end."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is a file" if probe == path else f"is under {probe}, which is a file"
+        raise UserError(f"{flag} {path} {what}; give a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: no permission to write in {probe}; give another folder")

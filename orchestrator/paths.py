@@ -21,11 +21,12 @@ def cache_root() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "fwenergy"
 
 
-def requirements_file(image: str, device: str = "cpu") -> Path:
-    """The pinned requirements an image (and its local environment) is built from; GPU
+def requirements_file(folder: str, device: str = "cpu") -> Path:
+    """The pinned requirements an image (and its local environment) is built from, in
+    images/<folder> (a variant's `requirements_folder`: `jax`, `jax/versions/0.5`); GPU
     images have their own file, which may include the CPU one with `-r`."""
     name = "requirements-gpu.txt" if device == "gpu" else "requirements.txt"
-    return IMAGES / image / name
+    return IMAGES / folder / name
 
 
 def default_venvs() -> Path:

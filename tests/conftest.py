@@ -19,8 +19,11 @@ FRAMEWORKS = variants.FRAMEWORKS
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
-def framework_python(framework: str) -> Path:
-    return VENVS / variants.variant(framework).environment / "bin" / "python"
+def framework_python(name: str) -> Path:
+    """The python of a variant's environment (`torch:compile`), or of an environment by its
+    folder name (`jax-0.5`)."""
+    environment = variants.variant(name).environment if name in variants.REGISTRY else name
+    return VENVS / environment / "bin" / "python"
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -14,7 +15,10 @@ from typing import Any
 
 from orchestrator.campaign.records import CampaignDocument, RecordError, RunRecord, StateLine
 from orchestrator.campaign.state import append_state
+from orchestrator.campaign.trust import check_folder, check_layout, inside
 from orchestrator.errors import UserError
+
+LOCK_FILE = "orchestrator.lock"
 
 
 class CampaignFolderError(UserError):
@@ -38,9 +42,39 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         raise
 
 
+class FolderInUseError(CampaignFolderError):
+    """Another orchestrator holds the campaign folder."""
+
+
 class CampaignFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock_fd: int | None = None
+
+    def lock(self) -> None:
+        """Hold the folder for this process's lifetime: one orchestrator per folder, or
+        every missing run would run twice and each would clear the other's run folder.
+
+        flock(2) on a file inside: the kernel drops it when the holder dies, even by
+        kill -9, so a crashed orchestrator never leaves a stale lock behind. The holder
+        writes its pid there for the message a second one gets."""
+        path = self.root / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise CampaignFolderError(f"cannot lock {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise FolderInUseError(
+                f"{self.root} is in use by another orchestrator (pid {holder}); wait for it "
+                "to end, or stop it (Ctrl-C, kill) and then resume"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
 
     @property
     def campaign_json(self) -> Path:
@@ -51,10 +85,10 @@ class CampaignFolder:
         return self.root / "state.jsonl"
 
     def run_dir(self, run_id: str) -> Path:
-        return self.root / "runs" / run_id
+        return inside(self.root, self.root / "runs" / run_id)
 
     def idle_dir(self, run_id: str) -> Path:
-        return self.root / "idle" / run_id
+        return inside(self.root, self.root / "idle" / run_id)
 
     @staticmethod
     def new_id(results: Path, dataset_name: str, now: float | None = None) -> str:
@@ -74,27 +108,31 @@ class CampaignFolder:
         place when the block ends without an error: no half-made campaign is ever visible."""
         results.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{campaign_id}.", dir=results))
+        folder = cls(tmp)
         try:
             (tmp / "runs").mkdir()
             (tmp / "idle").mkdir()
             write_json_atomic(tmp / "campaign.json", campaign.to_json())
-            yield cls(tmp)
+            folder.lock()  # held before the folder is visible: no resume can slip in
+            yield folder
             tmp.chmod(0o755)
             tmp.rename(results / campaign_id)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        folder.root = results / campaign_id
 
     @classmethod
     def create(cls, results: Path, campaign_id: str, campaign: CampaignDocument) -> CampaignFolder:
         """The folder with its campaign.json, all or nothing."""
-        with cls.assembling(results, campaign_id, campaign):
+        with cls.assembling(results, campaign_id, campaign) as folder:
             pass
-        return cls(results / campaign_id)
+        return folder
 
     @classmethod
     def open(cls, root: Path) -> tuple[CampaignFolder, CampaignDocument]:
         folder = cls(root)
+        check_layout(root)  # before reading: campaign.json itself may be a link
         try:
             data = json.loads(folder.campaign_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -105,9 +143,11 @@ class CampaignFolder:
         except (OSError, ValueError) as exc:
             raise CampaignFolderError(f"cannot read {folder.campaign_json}: {exc}") from None
         try:
-            return folder, CampaignDocument.from_json(data, str(folder.campaign_json))
+            campaign = CampaignDocument.from_json(data, str(folder.campaign_json))
         except RecordError as exc:
             raise CampaignFolderError(str(exc)) from None
+        check_folder(root, campaign.campaign_id, campaign.frameworks, campaign.order)
+        return folder, campaign
 
     def write_run(self, record: RunRecord) -> None:
         """run.json into the run's folder, then its state line: the run counts as done only
@@ -119,8 +159,21 @@ class CampaignFolder:
 
     @staticmethod
     def fresh(path: Path) -> Path:
-        """An empty folder at `path`: whatever an interrupted attempt left there is cleared."""
-        if path.exists():
+        """An empty folder at `path`: whatever an interrupted attempt left there is cleared.
+        A link is removed, never followed (rmtree itself does not follow links inside)."""
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
         return path
+
+
+def newest_campaign(results: Path) -> Path:
+    """The campaign folder under `results` whose campaign.json was written last."""
+    found = [p.parent for p in results.glob("*/campaign.json") if not p.parent.name.startswith(".")]
+    if not found:
+        raise CampaignFolderError(
+            f"no campaign folder in {results}: run `orchestrator campaign` (make campaign) first"
+        )
+    return max(found, key=lambda d: (d / "campaign.json").stat().st_mtime)

@@ -4,13 +4,13 @@ of the gaps just before and just after a run gives its baseline (meters/energy.p
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
 from orchestrator.campaign.records import IDLE_SCHEMA, SCHEMA_VERSION
+from orchestrator.campaign.validate import idle_from_json, read_json_file
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.energy import Gap, Settled, settled_half
 from orchestrator.meters.window import MeterWindow
@@ -71,7 +71,7 @@ def read_idle_records(folder: CampaignFolder) -> dict[str, dict[str, Any]]:
     for d in sorted((folder.root / "idle").glob("*")):
         path = d / "idle.json"
         if path.exists():
-            out[d.name] = json.loads(path.read_text())
+            out[d.name] = idle_from_json(read_json_file(path), str(path))
         elif d.is_dir():
             CampaignFolder.fresh(d).rmdir()
     return out

@@ -8,32 +8,40 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.campaign.dataset import resolve_dataset
 from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.idle import read_idle_records
 from orchestrator.campaign.interrupts import Interrupted
 from orchestrator.campaign.plan import (
     CampaignSettings,
     Plan,
     ProtocolSettings,
+    check_against_dataset,
     check_resume_options,
-    protocol_from_json,
     resolve_options,
     settings_from_options,
-    workload_from_json,
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
-from orchestrator.campaign.records import CampaignDocument
-from orchestrator.campaign.state import finished_runs
+from orchestrator.campaign.records import CampaignDocument, RecordError
+from orchestrator.campaign.state import finished_runs, repair_state
 from orchestrator.campaign.stopping import rule_from_json, rule_json
+from orchestrator.campaign.validate import recorded_settings
 from orchestrator.data import read_prepared
-from orchestrator.errors import DataError, MeterError, RuntimeUnavailableError
+from orchestrator.errors import (
+    DataError,
+    MeterError,
+    RuntimeUnavailableError,
+    UserError,
+    check_writable_folder,
+)
 from orchestrator.machine import gpu, provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
@@ -87,6 +95,33 @@ def _protocol_json(
     return p
 
 
+def _measure_alone(runtime: Runtime, campaign_id: str | None, reap: bool,
+                   console: Console) -> None:  # fmt: skip
+    """No run is measured beside another campaign's workload: refuse; with --reap, remove
+    those whose orchestrator is gone (a live campaign's container is never touched)."""
+    for c in runtime.measured_elsewhere(campaign_id):
+        if c.leftover and reap:
+            runtime.remove(c.container_id)
+            console.print(
+                f"removed container {c.container_id[:12]} of campaign {c.campaign_id}, "
+                "left by a killed orchestrator (--reap)",
+                highlight=False, soft_wrap=True, markup=False,
+            )  # fmt: skip
+        elif c.leftover:
+            raise RuntimeUnavailableError(
+                f"container {c.container_id[:12]} of campaign {c.campaign_id} is still "
+                "running, left by a killed orchestrator; a run measured beside it would count "
+                f"its energy: resume that campaign, `docker rm -f {c.container_id[:12]}`, or "
+                "pass --reap"
+            )
+        else:
+            raise RuntimeUnavailableError(
+                f"campaign {c.campaign_id} is measuring now (container "
+                f"{c.container_id[:12]}, orchestrator {c.owner}); two campaigns at once spoil "
+                "each other's energy: wait for it to end"
+            )
+
+
 def _resume_meters(
     proto: dict[str, Any], protocol: ProtocolSettings, device: str, paths: MeterPaths
 ) -> list[Meter]:
@@ -121,6 +156,7 @@ def new_campaign(
     on_folder: Callable[[Path], None] | None = None,
     campaign_id: str | None = None,
     study: dict[str, Any] | None = None,
+    reap: bool = False,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
     of it as soon as it exists (for the resume hint when the campaign is interrupted). A
@@ -130,19 +166,20 @@ def new_campaign(
     if gpu_campaign:  # before anything slow: a machine without a driver says so at once
         gpu.check_driver(settings.protocol.gpu)
     data, dataset, source, results = inputs.data, inputs.dataset, inputs.source, inputs.results
-    if results.exists() and not results.is_dir():
-        raise DataError(f"--results {results} is a file; give a folder for campaign folders")
+    check_writable_folder(results, "--results")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
+    check_against_dataset(settings.workload, prepared.train_count, prepared.test_count)
     meters = _open_meters(
         settings.protocol.meter, settings.protocol, settings.workload.device, inputs.meter_paths
     )
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
-    console.print(why, highlight=False)
+    console.print(why, highlight=False, soft_wrap=True, markup=False)
     if gpu_campaign:
         gpu.check_frameworks(runtime, frameworks, settings.protocol.gpu)
+    _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = campaign_id or CampaignFolder.new_id(results, prepared.name)
     rule = settings.stopping
@@ -168,7 +205,7 @@ def new_campaign(
         study=study,
     )
     folder = CampaignFolder.create(results, campaign_id, campaign)
-    console.print(f"campaign folder: {folder.root}", highlight=False)
+    console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True, markup=False)
     if on_folder is not None:
         on_folder(folder.root)
     ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
@@ -177,7 +214,9 @@ def new_campaign(
     return folder.root
 
 
-def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Path:
+def resume_campaign(
+    root: Path, meter_paths: MeterPaths, console: Console, reap: bool = False
+) -> Path:
     """Continue the recorded plan: finished runs stay, aborted and missing ones are redone."""
     folder, campaign = CampaignFolder.open(root)
     if campaign.workload is None or campaign.dataset is None or campaign.seed is None:
@@ -185,15 +224,21 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"{root} was imported, not measured here: there is nothing to resume; analyse it "
             "with `orchestrator analyze`"
         )
+    folder.lock()
+    repaired = repair_state(folder.state_jsonl)
+    if repaired:
+        console.print(f"note: {repaired}", highlight=False, soft_wrap=True, markup=False)
+    read_idle_records(folder)  # every idle.json checked now, not at the first run
     plan = Plan(
         tuple(campaign.frameworks),
         campaign.iterations,
         campaign.seed,
         tuple(tuple(row) for row in campaign.order),
     )
-    workload = workload_from_json(campaign.workload)
+    workload, protocol = recorded_settings(
+        campaign.workload, campaign.protocol, str(folder.campaign_json)
+    )
     proto = campaign.protocol
-    protocol = protocol_from_json(proto, proto["runtime"])
     prepared = read_prepared(Path(campaign.dataset["path"]))
     if prepared.sha256 != campaign.dataset["sha256"]:
         raise DataError(
@@ -201,6 +246,9 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"(sha256 {prepared.sha256[:12]} != {campaign.dataset['sha256'][:12]}); "
             "restore it or start a new campaign"
         )
+    meters_opened = proto.get("meters")
+    if not isinstance(meters_opened, list) or not all(isinstance(m, str) for m in meters_opened):
+        raise RecordError(f"{folder.campaign_json}: protocol.meters is not a list of names")
     meters = _resume_meters(proto, protocol, workload.device, meter_paths)
     runtime, _ = select_runtime(protocol.runtime, list(plan.frameworks), workload.device)
     recorded = campaign.provenance.get("images") or {}
@@ -211,9 +259,18 @@ def resume_campaign(root: Path, meter_paths: MeterPaths, console: Console) -> Pa
             f"the {', '.join(changed)} image changed since the campaign began; a campaign "
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
+    _measure_alone(runtime, campaign.campaign_id, reap, console)
     for cid in runtime.reap({CAMPAIGN_LABEL: campaign.campaign_id}):
-        console.print(f"removed container {cid[:12]} left by an interrupted run", highlight=False)
-    console.print(f"resuming {folder.root} (runtime: {runtime.kind})", highlight=False)
+        console.print(
+            f"removed container {cid[:12]} left by an interrupted run", highlight=False,
+            markup=False,
+        )  # fmt: skip
+    console.print(
+        f"resuming {folder.root} (runtime: {runtime.kind})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
                   runtime, meters, rule_from_json(campaign.stopping))  # fmt: skip
     _run(ctx, console)
@@ -227,21 +284,37 @@ def _run(ctx: Context, console: Console) -> None:
 
 
 @contextmanager
-def ends_like_a_campaign(console: Console, resume_hint: Callable[[], str]) -> Iterator[None]:
+def ends_like_a_campaign(
+    console: Console, folder: list[Path], resume_command: Callable[[str], str]
+) -> Iterator[None]:
     """How a campaign (or a study of campaigns) ends: an interruption exits 128+signal with
-    the resume command (`orchestrator <resume_hint()>`), --max-failures exits 1."""
+    the command that resumes it (`orchestrator <resume_command(folder)>`), a full disk or
+    another refusal of the machine once the folder exists is one line with that command,
+    --max-failures exits 1. `folder` holds the folder once it exists."""
     try:
         yield
     except Interrupted as exc:
         console.print(
             f"{exc}; the run in progress is recorded as aborted. Resume with: "
-            f"orchestrator {resume_hint()}",
+            f"orchestrator {resume_command(str(folder[0]) if folder else 'DIR')}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if not folder:
+            raise
+        # A full disk mid-campaign: the run without a state line is redone on resume.
+        raise UserError(
+            f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; free space "
+            f"or fix the path, then: orchestrator {resume_command(str(folder[0]))}"
+        ) from exc
     except CampaignStopped as exc:
-        console.print(f"[bold red]stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True,
+            markup=True,
+        )  # fmt: skip
         sys.exit(1)
 
 
@@ -253,26 +326,45 @@ def campaign_command(
     resume: Path | None,
     console: Console,
     single_run: bool = False,
+    reap: bool = False,
 ) -> None:
     """`orchestrator campaign` and `run`: a new or resumed campaign, and how it ended. An
     interruption exits 128+signal with the resume command; --max-failures exits 1, and so
-    does a single run (`orchestrator run`) that did not end ok."""
+    does a single run (`orchestrator run`) that did not end ok, and a campaign in which no
+    run ended ok."""
     folder: list[Path] = []
-
-    def hint() -> str:
-        return f"campaign --resume {folder[0] if folder else 'DIR'}"
-
-    with ends_like_a_campaign(console, hint):
+    # Every path the user gave is made absolute here, once: the workload runs in another
+    # working directory (the run folder, or a container), where a relative one means
+    # something else.
+    inputs = replace(
+        inputs,
+        data=inputs.data and inputs.data.absolute(),
+        source=inputs.source and inputs.source.absolute(),
+        results=inputs.results.absolute(),
+    )
+    resume = resume and resume.absolute()
+    with ends_like_a_campaign(console, folder, lambda target: f"campaign --resume {target}"):
         if resume is not None:
             extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
                      "source": inputs.source}  # fmt: skip
             check_resume_options({**options, **extra})
             folder.append(resume)
-            resume_campaign(resume, inputs.meter_paths, console)
+            resume_campaign(resume, inputs.meter_paths, console, reap=reap)
         else:
-            new_campaign(options, profile, inputs, console=console, on_folder=folder.append)
-    if single_run and folder:
+            new_campaign(
+                options, profile, inputs, console=console, on_folder=folder.append, reap=reap
+            )
+    if folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
-        if any(s.status != "ok" for s in states):
+        if single_run and any(s.status != "ok" for s in states):
             sys.exit(1)  # the protocol has already said why, in one line
-    console.print(f"done: {folder[0] if folder else ''}", highlight=False)
+        if states and not any(s.status == "ok" for s in states):
+            console.print(
+                f"no run ended ok in {folder[0]}: see runs/*/stdout.log, fix the cause, "
+                "then start again (or --resume to keep the failed runs)",
+                highlight=False, soft_wrap=True, markup=False,
+            )  # fmt: skip
+            sys.exit(1)
+    console.print(
+        f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True, markup=False
+    )

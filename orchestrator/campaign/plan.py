@@ -6,13 +6,14 @@ anything is written, so bad input never leaves a folder that looks like a result
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
-from orchestrator.campaign.options import OPTIONS, flag
+from orchestrator.campaign.options import OPTIONS, Option, flag
 from orchestrator.errors import UserError
 from orchestrator.runtimes.process import parse_cpuset
 from orchestrator.runtimes.variants import FRAMEWORKS, VariantError, parse_variants
@@ -157,6 +158,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[bkmg]?$", re.IGNORECASE)
+DOCKER_MIN_MEMORY_BYTES = 6 * 2**20  # the engine refuses less
 
 
 @dataclass(frozen=True)
@@ -178,15 +180,45 @@ def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, A
     return merged
 
 
+def in_bounds(opt: Option, value: float) -> bool:
+    if not math.isfinite(value):
+        return False
+    if opt.strict:
+        return (opt.minimum is None or value > opt.minimum) and (
+            opt.maximum is None or value < opt.maximum
+        )
+    return (opt.minimum is None or value >= opt.minimum) and (
+        opt.maximum is None or value <= opt.maximum
+    )
+
+
 def check_bounds(o: dict[str, Any]) -> None:
-    """Every option with a lower bound in the options table, checked in one place."""
+    """Every option with bounds in the options table, checked in one place."""
     for opt in OPTIONS:
         value = o.get(opt.key)
-        if opt.minimum is None or value is None or value >= opt.minimum:
+        if value is None or (opt.minimum is None and opt.maximum is None):
             continue
-        if opt.key.endswith("_s"):
-            raise PlanError(f"{opt.flag} must be {opt.minimum:g} or more seconds, not {value}")
-        raise PlanError(f"{opt.flag} must be at least {opt.minimum:g}, not {value}")
+        if in_bounds(opt, value):
+            continue
+        raise PlanError(f"{opt.flag} must be {bounds_text(opt)}, not {value}")
+
+
+def bounds_text(opt: Option) -> str:
+    """The option's bounds in words (the plan's errors, and the study file's)."""
+    unit = " seconds" if opt.key.endswith("_s") else ""
+    if opt.strict:
+        return f"between {opt.minimum:g} and {opt.maximum:g}{unit}, both excluded"
+    if opt.maximum is None:
+        return f"at least {opt.minimum:g}{unit}"
+    return f"from {opt.minimum:g} to {opt.maximum:g}{unit}"
+
+
+def parse_size_bytes(text: str) -> int | None:
+    """Docker's size notation (8g, 512m, 1024k, 100000000) in bytes; None if it is not one."""
+    if not _MEMORY.match(text):
+        return None
+    unit = text[-1].lower() if text[-1].isalpha() else "b"
+    return int(text.rstrip("bkmgBKMG")) * {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit]
 
 
 def check_cpuset(cpuset: str) -> int:
@@ -221,22 +253,32 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
     except VariantError as exc:
         raise PlanError(str(exc)) from None
     check_bounds(o)
-    if o["run_timeout_s"] <= 0:
-        raise PlanError(f"--run-timeout must be more than 0 seconds, not {o['run_timeout_s']}")
-    if o["learning_rate"] <= 0:
-        raise PlanError(f"--learning-rate must be positive, not {o['learning_rate']}")
     if o["device"] not in ("cpu", "gpu"):
         raise PlanError(f"--device must be cpu or gpu, not {o['device']!r}")
     if o["precision"] not in ("fp32", "tf32"):
         raise PlanError(f"--precision must be fp32 or tf32, not {o['precision']!r}")
-    if o["memory_limit"] is not None and not _MEMORY.match(str(o["memory_limit"])):
-        raise PlanError(f"--memory-limit {o['memory_limit']!r} is not a size like 8g or 512m")
+    if o["memory_limit"] is not None:
+        size = parse_size_bytes(str(o["memory_limit"]))
+        if size is None:
+            raise PlanError(f"--memory-limit {o['memory_limit']!r} is not a size like 8g or 512m")
+        if size < DOCKER_MIN_MEMORY_BYTES:
+            raise PlanError(
+                f"--memory-limit {o['memory_limit']} is below Docker's minimum of 6m; a "
+                "framework needs about 1g or more"
+            )
     cpuset = o["cpuset"] if o["cpuset"] is not None else default_cpuset()
     threads = o["threads"]
+    usable = check_cpuset(cpuset) if cpuset else len(os.sched_getaffinity(0))
     if threads is None:
-        threads = check_cpuset(cpuset) if cpuset else max(1, len(os.sched_getaffinity(0)) - 1)
-    elif cpuset:
-        check_cpuset(cpuset)
+        threads = usable if cpuset else max(1, usable - 1)
+    elif threads > usable:
+        # More threads than CPUs measures contention, not the framework (and the workload
+        # itself refuses it, but only after the folder and a container exist).
+        where = f"--cpuset {cpuset}" if cpuset else "this process"
+        raise PlanError(
+            f"{flag('threads')} {threads} exceeds the {usable} CPUs {where} may use; give "
+            f"{flag('threads')} {usable} or fewer"
+        )
     workload = WorkloadSettings(
         epochs=o["epochs"],
         batch_size=o["batch_size"],
@@ -277,11 +319,6 @@ def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
                 "add it, or drop --min-iterations"
             )
         return None
-    if not 0 < precision < 1:
-        raise PlanError(
-            f"{flag('until_precision')} is a relative half-width such as 0.02 (+-2%), "
-            f"between 0 and 1, not {precision}"
-        )
     if o["min_iterations"] > o["iterations"]:
         raise PlanError(
             f"{flag('min_iterations')} {o['min_iterations']} is more than {flag('iterations')} "
@@ -291,16 +328,21 @@ def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
     return StoppingRule(float(precision), o["min_iterations"])
 
 
-def workload_from_json(d: dict[str, Any]) -> WorkloadSettings:
-    """The recorded workload settings; a setting added since the campaign was written takes
-    its default (e.g. `precision`, which only changes GPU runs)."""
-    return WorkloadSettings(**{f.name: d.get(f.name, f.default) for f in fields(WorkloadSettings)})
-
-
-def protocol_from_json(d: dict[str, Any], runtime: str) -> ProtocolSettings:
-    known = {f.name for f in fields(ProtocolSettings)}
-    p = ProtocolSettings(**{k: v for k, v in d.items() if k in known and k != "meters"})
-    return replace(p, runtime=runtime)
+def check_against_dataset(workload: WorkloadSettings, train_count: int, test_count: int) -> None:
+    """What only the dataset can bound, checked before the campaign folder exists (the
+    workload checks the same, but only after the folder and a container were made)."""
+    for key, limit, count in (
+        ("limit_train", workload.limit_train, train_count),
+        ("limit_test", workload.limit_test, test_count),
+    ):
+        if limit is not None and limit > count:
+            raise PlanError(f"{flag(key)} {limit} exceeds the dataset's {count} images")
+    n_train = workload.limit_train or train_count
+    if workload.batch_size > n_train:
+        raise PlanError(
+            f"{flag('batch_size')} {workload.batch_size} exceeds the {n_train} training images: "
+            "one partial batch per epoch is not the training asked for; give a smaller batch"
+        )
 
 
 def check_resume_options(options: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
 """The live display on stderr: overall progress and ETA, what runs now, the last run's time
-and energy. When stderr is not a terminal it stays quiet: only one-line notes are printed."""
+and energy. When stderr is not a terminal (nohup, CI, a Slurm job) it prints plain lines
+instead: one per phase change and one per finished run, each with the time of day."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class CampaignProgress:
 
     def note(self, message: str) -> None:
         """A line that is printed whether or not stderr is a terminal."""
-        self.console.print(message, highlight=False, soft_wrap=True)
+        self.console.print(message, highlight=False, soft_wrap=True, markup=False)
 
     def _eta_s(self) -> float | None:
         if not self.run_durations_s:
@@ -78,7 +79,15 @@ class CampaignProgress:
         if self._live is not None:
             self._live.refresh()
 
+    def _log(self, message: str) -> None:
+        """A plain line for a log file; only when there is no live display."""
+        if not self.live_enabled:
+            stamp = time.strftime("%H:%M:%S")
+            self.console.print(f"{stamp} {message}", highlight=False, soft_wrap=True, markup=False)
+
     def set(self, current: str, detail: str = "") -> None:
+        if (current, detail) != (self.current, self.detail):
+            self._log(f"{current} {detail}".rstrip())
         self.current, self.detail = current, detail
         self._refresh()
 
@@ -100,4 +109,5 @@ class CampaignProgress:
         self.last = f"{run.run_id} {run.status} in {duration:.1f} s" + (
             f", {', '.join(parts)}" if parts else ", no energy measured"
         )
+        self._log(f"run {self.done}/{self.total} done: {self.last}")
         self._refresh()

@@ -43,13 +43,16 @@ from orchestrator.meters.energy import (
 from orchestrator.meters.window import MeterWindow
 from orchestrator.runtimes.base import (
     CAMPAIGN_LABEL,
+    OWNER_LABEL,
     RUN_LABEL,
     Execution,
     ExitState,
     RunSpec,
     Runtime,
+    owner_label,
     status_of,
 )
+from orchestrator.runtimes.variants import variant
 
 
 class CampaignStopped(Exception):
@@ -159,6 +162,7 @@ def run_record(
         energy=energy.block,
         phases=phase_block(recordings, phases_from_events(events), span),
         notes=sorted({n for rec in recordings for n in rec.notes}),
+        variant=variant(run.framework).record(),
     )
     return with_gaps(record, gaps)
 
@@ -213,11 +217,11 @@ def measure_run(
         framework=run.framework,
         data_dir=ctx.data_dir,
         out_dir=run_dir,
-        workload_args=ctx.workload.args(),
+        workload_args=ctx.workload.args() + variant(run.framework).workload_args(),
         cpuset=ctx.protocol.cpuset,
         memory_limit=ctx.protocol.memory_limit,
         device=ctx.workload.device,
-        labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id},
+        labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id, OWNER_LABEL: owner_label()},
         gpu=ctx.protocol.gpu,
     )
     execution: Execution | None = None
@@ -266,6 +270,9 @@ def measure_run(
             runtime_block = execution.describe()
             execution.cleanup()
         status = status_of(exit_state, timed_out, interrupted is not None)
+        if status in ("timeout", "aborted"):
+            # Stopped by us, not ended by itself: the code of our own kill means nothing.
+            exit_state = ExitState(exit_code=None, oom_killed=exit_state.oom_killed)
         error = str(interrupted) if interrupted else _error_text(status, exit_state, ctx, run_dir)
         if status == "ok" and not (run_dir / "result.json").exists():
             status, error = "failed", "exit code 0 but no result.json: the workload did not finish"

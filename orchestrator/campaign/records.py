@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from orchestrator.errors import UserError
 
@@ -21,6 +21,7 @@ SCHEMA_VERSION = 1
 CAMPAIGN_SCHEMA = "fwenergy.campaign"
 RUN_SCHEMA = "fwenergy.run"
 IDLE_SCHEMA = "fwenergy.idle"
+T = TypeVar("T")
 
 
 class RecordError(UserError):
@@ -73,6 +74,13 @@ def _from_json(cls: Any, data: Any, schema: str | None, where: str) -> Any:
     return cls(**values)
 
 
+def typed(cls: type[T], data: Any, where: str) -> T:
+    """A dataclass of `cls` from a JSON object without a schema header (a nested block such
+    as campaign.json's workload), every field checked for presence and type."""
+    record: T = _from_json(cls, data, None, where)
+    return record
+
+
 def _type_name(hint: Any) -> str:
     return str(hint).replace("typing.", "").replace("NoneType", "null")
 
@@ -119,7 +127,7 @@ class RunRecord(_Record):
     (runtime, meters, energy, phases) are specified field by field in docs/formats.md."""
 
     SCHEMA = RUN_SCHEMA
-    OMITTED_WHEN_NONE = ("imported",)
+    OMITTED_WHEN_NONE = ("imported", "variant")
 
     run_id: str
     iteration: int
@@ -137,6 +145,8 @@ class RunRecord(_Record):
     notes: list[str]
     duration_s: float | None = None  # derived: ended_at - started_at
     imported: dict[str, Any] | None = None  # only in imported campaigns
+    # `framework` is the variant's name (torch:compile); this is its parts (Variant.record)
+    variant: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.started_at is not None and self.ended_at is not None:

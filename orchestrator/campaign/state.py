@@ -29,6 +29,26 @@ def append_state(path: Path, line: StateLine) -> None:
         os.close(fd)
 
 
+def repair_state(path: Path) -> str | None:
+    """Cut a torn last line (no newline: the orchestrator died mid-write, or the power
+    went), so that the next record starts a line of its own instead of being glued to the
+    fragment and lost with it. Called on open, under the folder's lock. Returns a note."""
+    if not path.is_file():
+        return None
+    with path.open("r+b") as f:
+        data = f.read()
+        if not data or data.endswith(b"\n"):
+            return None
+        keep = data.rfind(b"\n") + 1
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    return (
+        f"{path.name} ended in a torn line ({len(data) - keep} bytes without a newline, "
+        "left by a crash): removed; that run is redone"
+    )
+
+
 def read_state(path: Path) -> dict[str, StateLine]:
     """run_id -> its last complete line. A line that is JSON but not a state line is an
     error (RecordError), not something to skip: the file was damaged or written by another

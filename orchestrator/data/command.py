@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.data.prepare import prepare_dataset
 from orchestrator.errors import DataError
@@ -45,8 +46,9 @@ def prepare_command(
         return
     err = Console(stderr=True)
     err.print(
-        f"[bold green]prepared[/] {prepared.name}: {prepared.train_count} train, "
-        f"{prepared.test_count} test images -> {prepared.path}",
+        f"[bold green]prepared[/] {escape(prepared.name)}: {prepared.train_count} train, "
+        f"{prepared.test_count} test images -> {escape(str(prepared.path))}",
         highlight=False,
+        markup=True,
     )
-    err.print(f"sha256 {prepared.sha256}", highlight=False)
+    err.print(f"sha256 {prepared.sha256}", highlight=False, markup=False)

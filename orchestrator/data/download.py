@@ -193,7 +193,8 @@ def _stream(url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | No
         if received == 0 and isinstance(exc, requests.ConnectionError):
             raise DataError(
                 f"cannot reach {url} ({type(exc).__name__}); check the network, or use "
-                "--mirror URL or --source DIR"
+                "--mirror URL or --source DIR; offline, --dataset synthetic needs no download "
+                "(README: First run without internet)"
             ) from exc
         raise DataError(
             f"download of {url} interrupted after {received} of {total} bytes "

@@ -3,6 +3,7 @@ generator, and write them as one prepared dataset."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,35 @@ def _published_sha256(name: str) -> dict[str, str]:
     return {f.name: f.sha256 for f in download.REMOTE[name].files}
 
 
+# How each known set is recognised from its content, whatever the packaging (Debian's and
+# other repackaged copies differ in their .gz bytes): Fashion-MNIST by the SHA-256 of its
+# training labels (measured on the real files), MNIST by its famous first training labels.
+FASHION_TRAIN_LABELS_SHA256 = "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7"
+MNIST_FIRST_TRAIN_LABELS = (5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7, 2, 8, 6, 9)
+
+
+def recognise(splits: Splits, gz_sha256: set[str]) -> str | None:
+    """Which known dataset these are, or None."""
+    for name in ("mnist", "fashion-mnist"):
+        if gz_sha256 & set(_published_sha256(name).values()):
+            return name
+    if hashlib.sha256(splits.y_train.tobytes()).hexdigest() == FASHION_TRAIN_LABELS_SHA256:
+        return "fashion-mnist"
+    first = tuple(int(v) for v in splits.y_train[: len(MNIST_FIRST_TRAIN_LABELS)])
+    if len(splits.y_train) == 60000 and first == MNIST_FIRST_TRAIN_LABELS:
+        return "mnist"
+    return None
+
+
 def _from_source(name: str, source: Path) -> tuple[Splits, dict[str, Any]]:
     files = idx.find_standard_files(source)
     splits = idx.read_splits(files)
+    actual = recognise(splits, {sha256_file(p) for p in files.values()})
+    if actual is not None and actual != name:
+        # A campaign labelled with the wrong dataset would publish wrong results.
+        raise DataError(
+            f"the IDX files in {source} are {actual}, not {name}: use --dataset {actual}"
+        )
     published = _published_sha256(name)
     described = {}
     for path in files.values():

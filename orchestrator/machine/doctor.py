@@ -13,6 +13,7 @@ from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.errors import UserError
 from orchestrator.machine import provenance
@@ -381,5 +382,7 @@ def report(
         table.add_column(col)
     style = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
     for f in findings:
-        table.add_row(f.check, f"[{style[f.level]}]{f.level}[/]", f.detail, f.fix or "")
+        # Findings quote the machine (paths, process names): Text, never markup.
+        level = Text(f.level, style=style[f.level])
+        table.add_row(Text(f.check), level, Text(f.detail), Text(f.fix or ""))
     console.print(table)

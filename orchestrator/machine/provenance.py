@@ -246,7 +246,7 @@ def requirement_pins(path: Path) -> dict[str, str]:
 
 def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     """The pins an image was built from (its label carries their SHA-256)."""
-    return requirement_pins(requirements_file(variant(framework).image, device))
+    return requirement_pins(requirements_file(variant(framework).requirements_folder, device))
 
 
 def host() -> dict[str, Any]:

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from orchestrator.errors import UserError
+from orchestrator.errors import UserError, check_writable_folder
 from orchestrator.meters.base import Recording
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
 from orchestrator.meters.window import MeterWindow
+from orchestrator.runtimes.process import exit_status
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def measure(
         raise UserError("no command to measure: put it after `--`, e.g. measure -- sleep 1")
     if shutil.which(command[0]) is None:
         raise UserError(f"command not found: {command[0]!r}; give its path or put it on PATH")
+    if output is not None:
+        check_writable_folder(output, "--output")
     meters = open_meters(spec, interval_ms, powercap_root=powercap_root, energibridge=energibridge)
     out_dir = output if output is not None else Path(tempfile.mkdtemp(prefix="fwenergy-"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,28 +157,33 @@ def _run(command: list[str]) -> tuple[int, float, float]:
         proc.send_signal(signal.SIGINT)
         code = proc.wait()
     end_s = time.time()
-    # Killed by a signal: report it as a shell does, 128 + the signal number.
-    return (128 - code if code < 0 else code), start_s, end_s
+    return exit_status(code), start_s, end_s
 
 
 def render(m: Measurement, console: Console) -> None:
     """The human summary, for stderr."""
+    # The command line is data: escaped, never read as markup.
     status = "[green]0[/]" if m.exit_code == 0 else f"[red]{m.exit_code}[/]"
     console.print(
-        f"[bold]{' '.join(m.command)}[/]: {m.duration_s:.3f} s, exit code {status}, "
-        f"meters {', '.join(m.meters)}",
+        f"[bold]{escape(' '.join(m.command))}[/]: {m.duration_s:.3f} s, exit code {status}, "
+        f"meters {escape(', '.join(m.meters))}",
         highlight=False,
+        markup=True,
     )
     if m.domains:
         table = Table("domain", "energy (J)", "mean power (W)", "method", "meter")
         for name, d in m.domains.items():
             power = "" if d.mean_power_w is None else f"{d.mean_power_w:.2f}"
-            method = f"{d.method} [yellow](estimated)[/]" if d.estimated else d.method
-            table.add_row(name, f"{d.energy_j:.3f}", power, method, d.meter)
+            method = Text(d.method)
+            if d.estimated:
+                method.append(" (estimated)", style="yellow")
+            table.add_row(Text(name), f"{d.energy_j:.3f}", power, method, Text(d.meter))
         console.print(table)
     else:
-        console.print("[bold red]NO ENERGY WAS MEASURED[/] (time only)")
+        console.print("[bold red]NO ENERGY WAS MEASURED[/] (time only)", markup=True)
     for note in m.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True, markup=True
+        )
     if m.output:
-        console.print(f"raw samples in {m.output}", highlight=False)
+        console.print(f"raw samples in {m.output}", highlight=False, markup=False)

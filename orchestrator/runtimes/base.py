@@ -11,6 +11,8 @@ passes; `stop` ends it early (timeout, Ctrl-C); `finish` collects logs and the e
 from __future__ import annotations
 
 import json
+import os
+import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,43 @@ Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
 # leftovers of a killed orchestrator can be found and removed.
 CAMPAIGN_LABEL = "io.fwenergy.campaign"
 RUN_LABEL = "io.fwenergy.run"
+# host:pid of the orchestrator that started it: a leftover is a container whose owner is
+# gone, which --reap may remove; another campaign's live container it never touches.
+OWNER_LABEL = "io.fwenergy.owner"
+
+
+def owner_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when the orchestrator named by an owner label no longer runs on this host.
+    A container without the label, or of another host, counts as gone only without one."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's (or namespace's) orchestrator: assume it lives
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A running measured container of another campaign."""
+
+    container_id: str
+    campaign_id: str
+    owner: str | None
+
+    @property
+    def leftover(self) -> bool:
+        return owner_gone(self.owner)
 
 
 @dataclass(frozen=True)
@@ -42,6 +81,12 @@ class RunSpec:
     def gpu_block(self) -> dict[str, int]:
         """What run.json's `runtime` records of the GPU: which one a GPU run saw."""
         return {"gpu": self.gpu} if self.device == "gpu" else {}
+
+    def __post_init__(self) -> None:
+        # The workload runs in another working directory (the run folder, a container): a
+        # relative path would point elsewhere there. The CLI makes every path absolute.
+        if not (self.data_dir.is_absolute() and self.out_dir.is_absolute()):
+            raise ValueError(f"RunSpec paths must be absolute: {self.data_dir}, {self.out_dir}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +150,15 @@ class Runtime(ABC):
     def reap(self, labels: dict[str, str]) -> list[str]:
         """Remove leftovers of an orchestrator that was killed (kill -9) mid-run."""
         return []
+
+    def measured_elsewhere(self, campaign_id: str | None) -> list[Foreign]:
+        """Running measured workloads of other campaigns: leftovers of a killed
+        orchestrator, or another campaign measuring now."""
+        return []
+
+    def remove(self, container_id: str) -> None:
+        """Remove one container found by measured_elsewhere."""
+        raise NotImplementedError(f"the {self.kind} runtime finds no containers")
 
 
 def status_of(exit_state: ExitState, timed_out: bool, aborted: bool) -> Status:

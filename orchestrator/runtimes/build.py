@@ -60,7 +60,7 @@ def fill_wheelhouse(
         raise BuildError(f"--wheelhouse {wheels} is not a folder of .whl files")
     wheelhouse = wheelhouse or wheelhouse_of(framework)
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    pins = _pins(requirements_file(variant(framework).image, "cpu"))
+    pins = _pins(requirements_file(variant(framework).requirements_folder, "cpu"))
     copied = []
     for whl in sorted(wheels.glob("*.whl")):
         name, version = whl.name.split("-")[:2]
@@ -84,20 +84,22 @@ def build_image(
 ) -> str:
     """Build one image; returns its id. `network` is the build's network mode (e.g. "host"
     where the default bridge cannot reach the package index)."""
-    image = variant(framework).image
-    req = requirements_file(image, device)
+    v = variant(framework)
+    req = requirements_file(v.requirements_folder, device)
     if not req.exists():
         raise BuildError(f"{req.relative_to(REPO)} is missing: no {device} variant of {framework}")
     client = connect()
     buildargs = {
-        "FRAMEWORK": image,
+        "FRAMEWORK": v.framework,
+        "REQUIREMENTS_DIR": f"images/{v.requirements_folder}",
+        "WHEELS": v.image,
         "REQUIREMENTS": req.name,
         "FWENERGY_VERSION": __version__,
         "REQUIREMENTS_SHA256": hashlib.sha256(req.read_bytes()).hexdigest(),
     }
     if base_image:
         buildargs["BASE_IMAGE"] = base_image
-    if variant(framework).framework == "torch":
+    if v.framework == "torch":
         if torch_index_url is None and device == "gpu":
             # A 2.13.0+cpu wheel would satisfy ==2.13.0 and win: keep CPU sources out.
             torch_index_url = ""
@@ -108,7 +110,7 @@ def build_image(
             TORCH_CPU_INDEX if torch_index_url is None else torch_index_url
         )
     tag = image_tag(framework, device)
-    log(f"building {tag} (images/Dockerfile, FRAMEWORK={image}, {req.name})")
+    log(f"building {tag} (images/Dockerfile, FRAMEWORK={v.framework}, {req.relative_to(REPO)})")
     start = time.monotonic()
     image_id = None
     last_lines: list[str] = []
@@ -163,7 +165,9 @@ def build_images(
     log: Callable[[str], None] = print,
 ) -> dict[str, str]:
     """Build several images in turn; framework -> image id."""
-    names = parse_variants(",".join(frameworks))
+    # One build per image: an implementation (torch:compile) runs in its framework's image.
+    by_image = {variant(n).image: n for n in reversed(parse_variants(",".join(frameworks)))}
+    names = tuple(reversed(by_image.values()))
     if device not in ("cpu", "gpu"):
         raise BuildError(f"--device must be cpu or gpu, not {device!r}")
     network = build_network(connect(), network)

@@ -9,15 +9,20 @@ in `prepare`, before the meter starts, so the copy is never measured.
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
 from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import RuntimeUnavailableError
 from orchestrator.runtimes.base import (
+    CAMPAIGN_LABEL,
+    OWNER_LABEL,
     Execution,
     ExitState,
+    Foreign,
     RunSpec,
     Runtime,
     devices_reply,
@@ -26,10 +31,60 @@ from orchestrator.runtimes.base import (
 from orchestrator.runtimes.variants import variant
 
 IMAGE_REPOSITORY = "fwenergy"
-# The image's own non-root user (images/*/Dockerfile); used when the host user is root.
-IMAGE_UID = 1000
 DATA_MOUNT = "/data"
 OUT_MOUNT = "/out"
+# As root, the workload runs under an id that no host account has (not in passwd or group,
+# outside every subordinate id range of user namespaces), and only that id and root may
+# write the run folder while it runs: no host account can alter results mid-run.
+ISOLATED_ID_FIRST = 2_000_000_000
+PIDS_LIMIT = 4096  # the frameworks' thread pools stay far below; a fork bomb does not
+
+
+def hardening() -> dict[str, Any]:
+    """What every measured container gets besides its workload: no capabilities, no way
+    to gain privileges (the base image has setuid binaries), a read-only root with a
+    private /tmp (the images' HOME and working directory), a pids limit, and an init
+    process, so that the workload is not PID 1, which ignores SIGTERM: a stop would
+    otherwise always wait out the grace period and end in SIGKILL.
+    benchmarks/hardening.py measures that none of it changes the workload's speed."""
+    return {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777,size=1g"},
+        "pids_limit": PIDS_LIMIT,
+        "init": True,
+    }
+
+
+def _subordinate_ranges() -> list[range]:
+    out = []
+    for name in ("/etc/subuid", "/etc/subgid"):
+        with contextlib.suppress(OSError):
+            for line in Path(name).read_text().splitlines():
+                parts = line.split(":")
+                if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                    out.append(range(int(parts[1]), int(parts[1]) + int(parts[2])))
+    return out
+
+
+def isolated_id() -> int:
+    """A uid (used as gid too) that no host account, group or user namespace has."""
+    taken = _subordinate_ranges()
+    for candidate in range(ISOLATED_ID_FIRST, ISOLATED_ID_FIRST + 100_000):
+        if any(candidate in r for r in taken):
+            continue
+        try:
+            pwd.getpwuid(candidate)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(candidate)
+            continue
+        except KeyError:
+            return candidate
+    raise RuntimeUnavailableError("no free user id for the container; check /etc/subuid")
 
 
 def image_tag(framework: str, device: str = "cpu", version: str = __version__) -> str:
@@ -60,6 +115,37 @@ def connect() -> Any:
     return client
 
 
+def container_options(spec: RunSpec, user: str) -> dict[str, Any]:
+    """The container of one run, hardening aside (benchmarks/hardening.py runs both)."""
+    import docker
+
+    kwargs: dict[str, Any] = {
+        "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
+        "network_mode": "none",
+        # Mounts, not `volumes`: the volume syntax is `host:container:mode`, and a run folder
+        # named after a variant (001-2-torch:compile) has a colon of its own.
+        "mounts": [
+            docker.types.Mount(DATA_MOUNT, str(spec.data_dir.resolve()), "bind", True),
+            docker.types.Mount(OUT_MOUNT, str(spec.out_dir.resolve()), "bind", False),
+        ],
+        "labels": dict(spec.labels),
+        "detach": True,
+        "user": user,
+    }
+    if spec.cpuset:
+        kwargs["cpuset_cpus"] = spec.cpuset
+    if spec.memory_limit:
+        # Swap equal to the limit: no swapping, so a too-small limit is an OOM, not a
+        # slow run with distorted energy.
+        kwargs["mem_limit"] = spec.memory_limit
+        kwargs["memswap_limit"] = spec.memory_limit
+    if spec.device == "gpu":
+        # One GPU, the metered one: TensorFlow and JAX take every GPU they see, torch one,
+        # so more would bill frameworks unequally.
+        kwargs["device_requests"] = [gpu_request(spec.gpu)]
+    return kwargs
+
+
 def _own_run_folder(out_dir: Path, uid: int, gid: int) -> None:
     for path in [out_dir, *out_dir.rglob("*")]:
         with contextlib.suppress(OSError):
@@ -74,47 +160,27 @@ class DockerExecution(Execution):
         self.container: Any = None
         self._create()
 
-    def _user(self) -> str | None:
+    def _user(self) -> str:
         # Run as the host user so its results stay readable and removable by it. Root on the
-        # host: keep the image's non-root user and lend it the run folder for the run.
+        # host: an id no host account has, the only one (with root) that may write the run
+        # folder until cleanup hands it back to root.
         if os.getuid() != 0:
             return f"{os.getuid()}:{os.getgid()}"
-        os.chown(self.spec.out_dir, IMAGE_UID, IMAGE_UID)
-        return None
+        uid = isolated_id()
+        os.chown(self.spec.out_dir, uid, uid)
+        self.spec.out_dir.chmod(0o700)
+        return f"{uid}:{uid}"
 
     def _create(self) -> None:
         import docker
 
-        spec = self.spec
-        kwargs: dict[str, Any] = {
-            "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
-            "network_mode": "none",
-            "volumes": {
-                str(spec.data_dir.resolve()): {"bind": DATA_MOUNT, "mode": "ro"},
-                str(spec.out_dir.resolve()): {"bind": OUT_MOUNT, "mode": "rw"},
-            },
-            "labels": dict(spec.labels),
-            "detach": True,
-        }
-        user = self._user()
-        if user:
-            kwargs["user"] = user
-        if spec.cpuset:
-            kwargs["cpuset_cpus"] = spec.cpuset
-        if spec.memory_limit:
-            # Swap equal to the limit: no swapping, so a too-small limit is an OOM, not a
-            # slow run with distorted energy.
-            kwargs["mem_limit"] = spec.memory_limit
-            kwargs["memswap_limit"] = spec.memory_limit
-        if spec.device == "gpu":
-            # One GPU, the metered one: TensorFlow and JAX take every GPU they see, torch one,
-            # so more would bill frameworks unequally.
-            kwargs["device_requests"] = [gpu_request(spec.gpu)]
+        kwargs = {**container_options(self.spec, self._user()), **hardening()}
         try:
             self.container = self.client.containers.create(self.image.id, **kwargs)
         except docker.errors.APIError as exc:
             raise RuntimeUnavailableError(
-                f"docker could not create the {spec.framework} container: {exc.explanation or exc}"
+                f"docker could not create the {self.spec.framework} container: "
+                f"{exc.explanation or exc}"
             ) from exc
 
     def start(self) -> None:
@@ -155,6 +221,7 @@ class DockerExecution(Execution):
             self.container = None
         if os.getuid() == 0:
             _own_run_folder(self.spec.out_dir, 0, 0)
+            self.spec.out_dir.chmod(0o755)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -225,6 +292,20 @@ class DockerRuntime(Runtime):
             img = self.image(f, device)
             out[f] = {"image": image_tag(f, device), "image_id": img.id, "labels": img.labels}
         return out
+
+    def measured_elsewhere(self, campaign_id: str | None) -> list[Foreign]:
+        filters = {"label": CAMPAIGN_LABEL, "status": "running"}
+        return [
+            Foreign(c.id, c.labels.get(CAMPAIGN_LABEL, "?"), c.labels.get(OWNER_LABEL))
+            for c in self.client.containers.list(filters=filters)
+            if c.labels.get(CAMPAIGN_LABEL) != campaign_id
+        ]
+
+    def remove(self, container_id: str) -> None:
+        import docker
+
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.containers.get(container_id).remove(force=True)
 
     def reap(self, labels: dict[str, str]) -> list[str]:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}

@@ -21,7 +21,7 @@ from orchestrator.runtimes.base import (
     devices_reply,
     entrypoint_args,
 )
-from orchestrator.runtimes.process import die_with_parent, parse_cpuset
+from orchestrator.runtimes.process import die_with_parent, exit_status, parse_cpuset
 from orchestrator.runtimes.variants import variant
 
 
@@ -93,6 +93,7 @@ class LocalExecution(Execution):
         if self._log is not None:
             self._log.close()
         code = None if self.proc is None else self.proc.poll()
+        code = None if code is None else exit_status(code)
         # A local process has no memory limit of ours, so no OOM verdict: the kernel's OOM
         # killer looks like any SIGKILL from here.
         return ExitState(exit_code=code)

@@ -23,6 +23,12 @@ def parse_cpuset(cpuset: str) -> set[int]:
     return cpus
 
 
+def exit_status(returncode: int) -> int:
+    """A child's exit as a shell and Docker report it: a death by signal N is 128 + N, so
+    the same event has the same code in every runtime (137 for SIGKILL)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 def die_with_parent() -> None:
     """For preexec_fn: the child gets SIGKILL when the orchestrator dies, even by kill -9."""
     if _prctl is not None:

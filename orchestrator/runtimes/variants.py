@@ -5,7 +5,12 @@ compose.yaml, the Makefile and the images' own list are pinned to it by contract
 A variant is named FRAMEWORK[@VERSION][:IMPLEMENTATION] (docs/adding.md): `torch`,
 `torch:compile`, `keras@2.18`. No suffix means the framework's default implementation at its
 default pinned version, so the plain names keep their meaning. Adding a variant is one entry
-in VARIANTS (and the image folder or implementation it names).
+in VARIANTS (and the requirements folder or implementation it names).
+
+An implementation runs in its framework's image and environment with `--implementation`; a
+version has its own pinned requirements, images/<framework>/versions/<version>/, its own
+image (fwenergy/<framework>-<version>) and environment (.venvs/<framework>-<version>), and
+runs the framework's package.
 """
 
 from __future__ import annotations
@@ -40,9 +45,8 @@ class Variant:
 
     @property
     def image(self) -> str:
-        """The folder under images/ with its Dockerfile and pinned requirements, which is
-        also the image's repository name. Versions get their own folder (named so that it
-        is a valid Docker repository name: no `@`)."""
+        """The image's repository name (fwenergy/<image>), which is also its wheel folder
+        under .wheelhouse/: a valid Docker repository name, so a version is `-`, not `@`."""
         return f"{self.framework}-{self.version}" if self.version else self.framework
 
     @property
@@ -50,11 +54,46 @@ class Variant:
         """The local environment under .venvs/ (the image's packages, installed locally)."""
         return self.image
 
+    @property
+    def requirements_folder(self) -> str:
+        """The folder under images/ with the pinned requirements: the framework's own, or
+        its version's (the Makefile's `requirements_of` computes the same)."""
+        return f"{self.framework}/versions/{self.version}" if self.version else self.framework
+
+    @property
+    def implementation_name(self) -> str:
+        """The implementation the workload runs (its default when the name has none)."""
+        return self.implementation or DEFAULT_IMPLEMENTATIONS[self.framework]
+
+    def record(self) -> dict[str, str]:
+        """run.json's `variant`: the name and its parts, defaults filled in."""
+        return {
+            "name": self.name,
+            "framework": self.framework,
+            "version": self.version or "default",
+            "implementation": self.implementation_name,
+        }
+
+    def workload_args(self) -> tuple[str, ...]:
+        """What `python -m workload train` gets beyond the campaign's settings: nothing for
+        the default implementation, so images built before implementations existed run."""
+        return ("--implementation", self.implementation) if self.implementation else ()
+
+
+# Each framework's default implementation (the workload's IMPLEMENTATIONS lists them first).
+DEFAULT_IMPLEMENTATIONS = {"keras": "auto", "torch": "eager", "jax": "step"}
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("keras"),
+    Variant("keras", implementation="xla"),  # jit_compile=True
+    Variant("keras", implementation="no-xla"),  # jit_compile=False
     Variant("torch"),
+    Variant("torch", implementation="compile"),  # torch.compile of the training step
     Variant("jax"),
+    Variant("jax", implementation="scan"),  # the epoch as one jitted lax.scan
+    # The reference study's JAX (0.5.x, with the Flax and Optax of its time).
+    Variant("jax", version="0.5"),
+    Variant("jax", version="0.5", implementation="scan"),
 )
 REGISTRY: dict[str, Variant] = {v.name: v for v in VARIANTS}
 # The frameworks at their defaults: what a campaign compares unless told otherwise.
@@ -76,7 +115,8 @@ def parse_variants(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise VariantError(
             f"unknown framework {', '.join(unknown) or repr(text)}; "
-            f"choose from {', '.join(REGISTRY)} (comma-separated)"
+            f"choose from {', '.join(REGISTRY)} "
+            "(comma-separated, each FRAMEWORK[@VERSION][:IMPLEMENTATION])"
         )
     if len(set(names)) != len(names):
         raise VariantError(f"framework listed twice in {text!r}; name each once")

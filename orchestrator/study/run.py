@@ -181,11 +181,10 @@ def study_command(
     study_file = study_file and study_file.absolute()
     folder: list[Path] = []
 
-    def hint() -> str:
-        target = folder[0] if folder else "DIR"
+    def again(target: str) -> str:
         return f"study run-cell {target} {cell}" if cell else f"study run --resume {target}"
 
-    with ends_like_a_campaign(console, hint):
+    with ends_like_a_campaign(console, folder, again):
         if cell is not None:
             assert resume is not None
             folder.append(resume)

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.campaign.options import OPTIONS, Option
-from orchestrator.campaign.plan import DEFAULTS, PlanError, ProtocolSettings, WorkloadSettings
+from orchestrator.campaign.plan import (
+    DEFAULTS,
+    PlanError,
+    ProtocolSettings,
+    WorkloadSettings,
+    bounds_text,
+    in_bounds,
+)
 from orchestrator.campaign.plan import settings_from_options as check_campaign
 from orchestrator.data import DATASETS
 from orchestrator.errors import UserError
@@ -50,7 +57,6 @@ class Key:
     name: str
     section: str  # "" (top level), "protocol" or "workload"
     kind: str  # bool, int, float, str, path, frameworks, model, task, dataset, runtime, meter
-    minimum: float | None = None
     option: Option | None = None  # the campaign option it sets; None for model and task
 
 
@@ -72,7 +78,7 @@ def _keys() -> dict[str, Key]:
         section = "protocol" if o.key in protocol else ""
         if o.key in workload or o.key in INPUTS:
             section = "workload"
-        keys[o.key] = Key(o.key, section, _kind(o), o.minimum, o)
+        keys[o.key] = Key(o.key, section, _kind(o), o)
     # Checked against orchestrator/workloads.py and recorded with the cell; passed on to the
     # campaign once the options table has them (the entrypoint's --model and task).
     keys.setdefault("model", Key("model", "workload", "model"))
@@ -158,8 +164,11 @@ class _Checker:
             if not isinstance(value, str):
                 raise self.fail(place, f"expected a string, found {_found(value)}")
             value = self.named(kind, value, place)
-        if key.minimum is not None and value < key.minimum:
-            raise self.fail(place, f"must be at least {key.minimum:g}, not {value}")
+        option = key.option
+        if option is None or (option.minimum, option.maximum) == (None, None):
+            return value
+        if isinstance(value, int | float) and not in_bounds(option, value):
+            raise self.fail(place, f"must be {bounds_text(option)}, not {value}")
         return value
 
     def named(self, kind: str, value: str, place: str) -> str:

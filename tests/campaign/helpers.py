@@ -22,12 +22,13 @@ def cli_env(tmp: Path, venvs: Path = VENVS) -> dict[str, str]:
     return env
 
 
-def cli(args: list[str], tmp: Path, *, venvs: Path = VENVS, timeout_s: float = 300):
-    """`orchestrator ARGS` exactly as a user runs it."""
+def cli(args: list[str], tmp: Path, *, venvs: Path = VENVS, timeout_s: float = 300,
+        cwd: Path = REPO, extra_env: dict[str, str] | None = None):  # fmt: skip
+    """`orchestrator ARGS` exactly as a user runs it (from `cwd`, the repository by default)."""
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
-        cwd=REPO, env=cli_env(tmp, venvs), capture_output=True, text=True, timeout=timeout_s,
-        check=False,
+        cwd=cwd, env={**cli_env(tmp, venvs), **(extra_env or {})}, capture_output=True,
+        text=True, timeout=timeout_s, check=False,
     )  # fmt: skip
 
 

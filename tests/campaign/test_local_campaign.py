@@ -184,7 +184,8 @@ def test_failing_workloads_are_recorded_and_the_campaign_finishes(
     results = tmp_path / "results"
     r = cli([*_base(tiny_dataset, results, "--frameworks", "torch,jax", "--iterations", "2",
                     "--warmup", "0", "--idle", "0")], tmp_path, venvs=venvs)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # every run failed: never exit 0
+    assert "no run ended ok" in r.stderr
     folder = only_campaign(results)
     states = state_lines(folder)
     assert len(states) == 4 and {s["status"] for s in states} == {"failed"}
@@ -214,7 +215,7 @@ def test_a_run_past_its_timeout_is_stopped_and_recorded(
     results = tmp_path / "results"
     r = cli([*_base(tiny_dataset, results, "--frameworks", "torch", "--iterations", "1",
                     "--warmup", "0", "--idle", "0", "--run-timeout", "1")], tmp_path)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # its only run did not end ok
     folder = only_campaign(results)
     run = load(folder / "runs" / "001-1-torch" / "run.json")
     assert run["status"] == "timeout" and "--run-timeout 1 s" in run["error"]

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.paths import requirements_file
 from orchestrator.runtimes import build
 from orchestrator.runtimes.base import entrypoint_args
 from orchestrator.runtimes.docker import DATA_MOUNT, OUT_MOUNT, image_tag
+from orchestrator.runtimes.variants import VARIANTS
 from tests.conftest import FRAMEWORKS, REPO, require
 
 
@@ -32,11 +34,17 @@ def test_compose_matches_the_orchestrator() -> None:
     for fw in FRAMEWORKS:
         assert f"image: {image_tag(fw)}\n" in config
         assert f"image: {image_tag(fw, 'gpu')}\n" in config
-    assert config.count("network_mode: none") == 6
-    assert config.count(f":{DATA_MOUNT}:ro") == 6
+    # a CPU service per image (versions included), a GPU one where the image has GPU pins
+    images = {v.image: v for v in VARIANTS}
+    gpu = [v for v in images.values() if requirements_file(v.requirements_folder, "gpu").exists()]
+    for v in images.values():
+        assert f"image: {image_tag(v.name)}\n" in config
+    services = len(images) + len(gpu)
+    assert config.count("network_mode: none") == services
+    assert config.count(f":{DATA_MOUNT}:ro") == services
     entry = ["python", "-m", "workload", *entrypoint_args(DATA_MOUNT, OUT_MOUNT, ())]
-    assert config.count("entrypoint:\n" + "".join(f"    - {a}\n" for a in entry)) == 6
-    assert config.count("driver: nvidia") == 3  # only the gpu profile reserves devices
+    assert config.count("entrypoint:\n" + "".join(f"    - {a}\n" for a in entry)) == services
+    assert config.count("driver: nvidia") == len(gpu)  # only the gpu profile reserves devices
     assert "count: all" not in config  # one GPU per container, not every GPU
 
 

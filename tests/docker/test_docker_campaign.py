@@ -82,7 +82,7 @@ def test_out_of_memory_is_recorded_as_oom(
              "--iterations", "1", "--warmup", "0", "--idle", "0", "--memory-limit", "64m",
              "--data", str(tiny_dataset.path), "--results", str(results), *TINY], tmp_path,
             timeout_s=600)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # its only run did not end ok
     folder = only_campaign(results)
     run = load(folder / "runs" / "001-1-torch" / "run.json")
     assert run["status"] == "oom", run
@@ -119,3 +119,26 @@ def test_resume_after_sigkill_removes_the_orphaned_container(
     assert "left by an interrupted run" in r.stderr
     assert [s["status"] for s in state_lines(folder)] == ["ok"]
     assert _containers_of(campaign_id) == []
+
+
+def test_a_run_folder_named_after_a_variant_mounts_in_docker(
+    docker_images: dict[str, str], tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    """Variant names put `:` and `@` in run folders (`001-1-jax@0.5:scan`); Docker's volume
+    syntax splits on `:`, so the runtime mounts them as mounts."""
+    from orchestrator.runtimes.base import RunSpec
+    from orchestrator.runtimes.docker import DockerRuntime
+
+    out = tmp_path / "runs" / "001-1-jax@0.5:scan"
+    out.mkdir(parents=True)
+    spec = RunSpec(framework="jax", data_dir=tiny_dataset.path, out_dir=out,
+                   workload_args=tuple(TINY))  # fmt: skip
+    execution = DockerRuntime().prepare(spec)
+    try:
+        execution.start()
+        assert execution.wait(600)
+        state = execution.finish()
+    finally:
+        execution.cleanup()
+    assert state.exit_code == 0, (out / "stdout.log").read_text()[-2000:]
+    assert load(out / "result.json")["framework"] == "jax"

@@ -20,7 +20,12 @@ from orchestrator.runtimes.variants import VARIANTS
 from tests.conftest import framework_python, require
 
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z0-9,-]+\])?==[A-Za-z0-9.+!-]+$")
-IMAGES = sorted({v.image for v in VARIANTS})
+# (environment, requirements folder) of every image: the frameworks' and their versions'
+BUILDS = sorted({(v.environment, v.requirements_folder) for v in VARIANTS})
+# GPU requirements where an image has them (version variants are CPU only so far)
+GPU_BUILDS = [b for b in BUILDS if requirements_file(b[1], "gpu").exists()]
+IDS = [b[0] for b in BUILDS]
+GPU_IDS = [b[0] for b in GPU_BUILDS]
 
 
 def _norm(name: str) -> str:
@@ -38,10 +43,13 @@ def _requirement_lines(path: Path) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("device", ["cpu", "gpu"])
-@pytest.mark.parametrize("image", IMAGES)
-def test_every_requirement_is_an_exact_pin(image: str, device: str) -> None:
-    lines = _requirement_lines(requirements_file(image, device))
+@pytest.mark.parametrize(
+    ("build", "device"),
+    [*((b, "cpu") for b in BUILDS), *((b, "gpu") for b in GPU_BUILDS)],
+    ids=[*(f"{i}-cpu" for i in IDS), *(f"{i}-gpu" for i in GPU_IDS)],
+)
+def test_every_requirement_is_an_exact_pin(build: tuple[str, str], device: str) -> None:
+    lines = _requirement_lines(requirements_file(build[1], device))
     assert lines
     loose = [line for line in lines if not PIN.match(line)]
     assert loose == [], f"not pinned with ==: {loose}"
@@ -52,9 +60,10 @@ def test_every_requirement_is_an_exact_pin(image: str, device: str) -> None:
     assert {n: v for n, v in versions.items() if len(v) > 1} == {}
 
 
-@pytest.mark.parametrize("image", IMAGES)
-def test_cpu_pins_are_the_whole_environment(image: str) -> None:
-    python = framework_python(image)
+@pytest.mark.parametrize("build", BUILDS, ids=IDS)
+def test_cpu_pins_are_the_whole_environment(build: tuple[str, str]) -> None:
+    environment, folder = build
+    python = framework_python(environment)
     require(python.exists(), f"{python} missing: run `make venvs`")
     freeze = subprocess.run(
         [str(python), "-m", "pip", "list", "--format", "json", "--exclude-editable"],
@@ -62,13 +71,13 @@ def test_cpu_pins_are_the_whole_environment(image: str) -> None:
     ).stdout  # fmt: skip
     installed = {_norm(p["name"]): p["version"] for p in json.loads(freeze)}
     installed = {n: v for n, v in installed.items() if n not in ("pip", "setuptools", "wheel")}
-    pinned = {_norm(n): v for n, v in requirement_pins(requirements_file(image)).items()}
+    pinned = {_norm(n): v for n, v in requirement_pins(requirements_file(folder)).items()}
     assert installed == {n: v for n, v in pinned.items() if n in installed}
     assert set(installed) == set(pinned) - {"pip", "setuptools", "wheel"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("image", [b[1] for b in GPU_BUILDS], ids=GPU_IDS)
 def test_gpu_pins_leave_nothing_for_pip_to_choose(image: str, tmp_path: Path) -> None:
     """What pip would install for the GPU requirements, resolved on the package index (as the
     image build does, without this machine's CPU wheels), is exactly what is pinned."""

@@ -86,11 +86,14 @@ def test_noisy_campaign_runs_to_the_maximum(tiny_dataset: PreparedDataset, tmp_p
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--until-precision", "0"], "--until-precision is a relative half-width"),
-        (["--until-precision", "1.5"], "between 0 and 1"),
+        (["--until-precision", "0"], "--until-precision must be between 0 and 1, both excluded"),
+        (["--until-precision", "1.5"], "between 0 and 1, both excluded, not 1.5"),
         (["--min-iterations", "8"], "--min-iterations only applies with --until-precision"),
         (["--until-precision", "0.02", "--iterations", "3"], "--min-iterations 6 is more than"),
-        (["--until-precision", "0.02", "--min-iterations", "5"], "--min-iterations must be at"),
+        (
+            ["--until-precision", "0.02", "--min-iterations", "5"],
+            "--min-iterations must be from 6 to 10000, not 5",
+        ),
     ],
 )
 def test_bad_adaptive_options_are_refused_before_anything_is_written(

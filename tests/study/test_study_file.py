@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.runtimes.variants import REGISTRY
 from orchestrator.study.spec import StudyFileError, parse_text
 from tests.campaign.helpers import cli
 
@@ -27,7 +28,7 @@ BAD: list[tuple[str, str]] = [
      "[workload] dataset: unknown dataset 'imagenet'; choose from mnist, fashion-mnist, synthetic"),
     (HEAD + '[matrix]\nframeworks = [["torch", "tensorflow"]]\n',
      "[matrix] frameworks: unknown or repeated framework in ['torch', 'tensorflow']; choose "
-     "from keras, torch, jax, each once"),
+     f"from {', '.join(REGISTRY)}, each once"),
     (HEAD + "[matrix]\n", "[matrix]: missing or empty; give at least one factor"),
     (HEAD, "[matrix]: missing or empty"),
     (HEAD + "[matrix]\nbatch_size = []\n",
@@ -46,7 +47,8 @@ BAD: list[tuple[str, str]] = [
      "[protocol] meter: unknown meter watts; choose from auto, none,"),
     (HEAD + '[protocol]\nruntime = "podman"\n' + GOOD_MATRIX,
      "[protocol] runtime: unknown runtime 'podman'; choose from auto, docker, local"),
-    (HEAD + "[matrix]\nbatch_size = [0, 64]\n", "[matrix] batch_size: must be at least 1, not 0"),
+    (HEAD + "[matrix]\nbatch_size = [0, 64]\n",
+     "[matrix] batch_size: must be from 1 to 65536, not 0"),
     (HEAD + "[matrix]\nbatch_size = [64, 64]\n", "[matrix] batch_size: a value is listed twice"),
     (HEAD + "[workload]\nbatch_size = 32\n" + GOOD_MATRIX,
      "[matrix] batch_size: batch_size is also set outside [matrix]; set it in one place"),

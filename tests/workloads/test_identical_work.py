@@ -5,12 +5,14 @@ One real run per framework on 2,048 of Debian's Fashion-MNIST images, 1 epoch, s
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from workload import IMPLEMENTATIONS
 
 from orchestrator.meters.energy import phases_from_events
 from tests.conftest import FRAMEWORKS, run_workload
@@ -175,6 +177,61 @@ def test_native_init_uses_the_frameworks_own_initialisation(framework, tmp_path,
     # A different starting point gives different logits before training.
     probe_native = np.array(native["identical_work"]["probe_logits"])
     assert np.abs(probe_native - np.array(shared["identical_work"]["probe_logits"])).max() > 1e-3
+
+
+# --- the same optimizer, loss and training work, as each framework holds them (issue 13) ---
+
+ADAM = {
+    "algorithm": "adam",
+    "learning_rate": 0.001,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-8,  # Keras's default is 1e-7: set explicitly everywhere
+    "weight_decay": 0.0,
+    "amsgrad": False,
+    "epsilon_added_to": "bias-corrected sqrt(v)",  # Keras's own Adam: the uncorrected
+}
+
+
+def test_every_framework_holds_the_same_optimizer_loss_and_no_training_metric(runs):
+    for f, r in runs.items():
+        result = r["result"]
+        assert result["optimizer"] == ADAM, f
+        assert result["loss"] == {
+            "function": "sparse_categorical_crossentropy",
+            "from_logits": True,
+            "reduction": "mean",
+        }, f
+        assert result["training_metrics"] == [], f  # Keras's "accuracy" metric was extra work
+        assert result["implementation"] == IMPLEMENTATIONS[f][0], f
+
+
+def test_the_evidence_check_compares_the_optimizer_loss_and_metrics(runs):
+    from analysis.evidence import gather
+
+    ev = gather({f: [r["result"]] for f, r in runs.items()})
+    checks = {c.name: c for c in ev.checks}
+    for key in [*(f"optimizer.{k}" for k in ADAM), "loss.reduction", "loss.from_logits",
+                "training_metrics"]:  # fmt: skip
+        assert checks[key].identical, (key, checks[key].values)
+    # and it catches Keras's old settings: another epsilon and a training metric
+    keras_before = json.loads(json.dumps(runs["keras"]["result"]))
+    keras_before["optimizer"]["epsilon"] = 1e-7
+    keras_before["training_metrics"] = ["compile_metrics"]
+
+    def failed(keras: dict[str, Any]) -> set[str]:
+        ev = gather({"keras": [keras], "torch": [runs["torch"]["result"]]})
+        return {c.name for c in ev.checks if not c.identical}
+
+    # (thread pools the frameworks size differently, e.g. inter_op, differ either way)
+    new = failed(keras_before) - failed(runs["keras"]["result"])
+    assert new == {"optimizer.epsilon", "training_metrics"}
+
+
+def test_default_implementations_agree_on_the_epoch_1_loss_within_0_05_percent(runs):
+    losses = {f: r["result"]["epochs"][0]["mean_loss"] for f, r in runs.items()}
+    for a, b in itertools.combinations(losses, 2):
+        assert abs(losses[a] - losses[b]) / losses[b] < 0.0005, losses
 
 
 def test_the_same_numerics_in_every_framework(runs):

@@ -11,6 +11,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from workload import IMPLEMENTATIONS
 from workload.config import DEVICES, INITS, PRECISIONS, TrainConfig, available_cpus
 from workload.errors import WorkloadInputError
 from workload.framework import framework_name, load_framework
@@ -45,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision", choices=PRECISIONS, default=default["precision"],
         help="float32 products on a GPU: exact (fp32) or TF32 tensor cores (tf32)",
     )  # fmt: skip
+    train.add_argument(
+        "--implementation",
+        default=None,
+        help="how the framework runs the training loop: "
+        + "; ".join(f"{f}: {', '.join(names)}" for f, names in IMPLEMENTATIONS.items())
+        + " (default: the first)",
+    )
     commands.add_parser(
         "devices", help="print the GPUs this framework can use, as one JSON object on stdout"
     )
@@ -78,6 +86,7 @@ def main(argv: list[str] | None = None, process_start: float | None = None) -> i
             threads=args.threads if args.threads is not None else available_cpus(),
             init=args.init,
             precision=args.precision,
+            implementation=args.implementation,
         )
         from workload.runner import train
 

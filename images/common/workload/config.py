@@ -31,6 +31,7 @@ class TrainConfig:
     threads: int = 1
     init: str = "shared"
     precision: str = "fp32"
+    implementation: str | None = None  # None: the framework's default (workload.IMPLEMENTATIONS)
 
     def validate(self) -> TrainConfig:
         positive = {
@@ -60,7 +61,9 @@ class TrainConfig:
     def record(self) -> dict[str, Any]:
         """What result.json keeps of the configuration (paths are the host's business)."""
         keep = asdict(self)
-        for key in ("data", "out", "threads", "device"):
+        # The implementation is result.json's own key: it may differ between runs that do
+        # identical work, which is what `config` must show.
+        for key in ("data", "out", "threads", "device", "implementation"):
             keep.pop(key)
         return keep
 

@@ -35,9 +35,18 @@ class Manifest:
     train_count: int
     test_count: int
 
-    def check_limits(self, limit_train: int | None, limit_test: int | None) -> None:
-        _limit(self.train_count, limit_train, "--limit-train")
+    def check_limits(
+        self, limit_train: int | None, limit_test: int | None, batch_size: int | None = None
+    ) -> None:
+        n_train = _limit(self.train_count, limit_train, "--limit-train")
         _limit(self.test_count, limit_test, "--limit-test")
+        # A batch larger than the data is one partial batch per epoch: not the training the
+        # batch size names, and a compiled framework would never take its regular step.
+        if batch_size is not None and batch_size > n_train:
+            raise WorkloadInputError(
+                f"--batch-size {batch_size} exceeds the {n_train} training examples; "
+                "give a smaller batch or more data"
+            )
 
 
 def _sha256(path: Path) -> str:

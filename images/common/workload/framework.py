@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from workload import FRAMEWORKS
+from workload import FRAMEWORKS, IMPLEMENTATIONS
 from workload.config import TrainConfig
 from workload.errors import WorkloadInputError
 from workload.model import SharedWeights
+from workload.training import Training
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Framework(ABC):
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
+        # config.implementation is resolved (implementation_name) before a trainer is made.
+        self.implementation: str = config.implementation or IMPLEMENTATIONS[self.name][0]
 
     @abstractmethod
     def versions(self) -> dict[str, str]:
@@ -74,6 +77,11 @@ class Framework(ABC):
     def build(self, weights: SharedWeights | None) -> int:
         """Create model and optimizer (shared weights, or the framework's own init when None,
         seeded from config.seed); return the parameter count."""
+
+    @abstractmethod
+    def training(self) -> Training:
+        """After `build`: the optimizer's hyperparameters, the loss and the training metrics,
+        read back from the framework's own objects."""
 
     @abstractmethod
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -120,3 +128,15 @@ def load_framework(name: str) -> type[Framework]:
     module = importlib.import_module(f"workload_{name}")
     cls: type[Framework] = module.FRAMEWORK
     return cls
+
+
+def implementation_name(framework: str, requested: str | None) -> str:
+    """--implementation, checked against the framework's list; the default when not given."""
+    known = IMPLEMENTATIONS[framework]
+    if requested is None:
+        return known[0]
+    if requested not in known:
+        raise WorkloadInputError(
+            f"--implementation {requested!r} is not one of {framework}'s: {', '.join(known)}"
+        )
+    return requested

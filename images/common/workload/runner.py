@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from workload.config import TrainConfig, available_cpus
 from workload.data import check_dataset, load_dataset
 from workload.errors import WorkloadInputError
 from workload.events import EventLog
-from workload.framework import framework_name, load_framework
+from workload.framework import framework_name, implementation_name, load_framework
 from workload.model import PARAMETER_COUNT, PROBE_SIZE, shared_weights
 from workload.result import base_versions, peak_rss_bytes, write_result
 from workload.threads import pin_threads
@@ -46,8 +47,9 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
             f"--threads {config.threads} exceeds the {available_cpus()} CPUs this process may use"
         )
     manifest = check_dataset(config.data)
-    manifest.check_limits(config.limit_train, config.limit_test)
+    manifest.check_limits(config.limit_train, config.limit_test, config.batch_size)
     name = framework_name()
+    config = replace(config, implementation=implementation_name(name, config.implementation))
     created_out = prepare_out(config)
     threads = pin_threads(config.threads, config.device)
 
@@ -62,6 +64,7 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         settings = fw.setup()
         weights = shared_weights(config.seed) if config.init == "shared" else None
         parameter_count = fw.build(weights)
+        training = fw.training()
         model_built = events.emit("model_built", parameter_count=parameter_count)
         if parameter_count != PARAMETER_COUNT:
             raise RuntimeError(f"{name} built {parameter_count} parameters, not {PARAMETER_COUNT}")
@@ -100,12 +103,14 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
     result = {
         "framework": name,
         "framework_version": versions[name],
+        "implementation": config.implementation,
         "versions": {**base_versions(), **versions},
         "device": {"requested": config.device, **settings.device()},
         "threads": {**threads, **settings.threads()},
         "numerics": settings.numerics,
         "config": config.record(),
         "parameter_count": parameter_count,
+        **training.record(),
         "dataset": {
             "name": data.name,
             "sha256": data.sha256,

@@ -2,9 +2,12 @@
 picks its batch there, so the host only dispatches steps (asynchronously) and reads the
 loss once per epoch. The last partial batch, if any, has its own jitted step.
 
-Tried and rejected: a whole epoch as one `lax.scan` over batches. On XLA:CPU it ran about
-100x slower per step than separately jitted steps (the convolutions inside the loop body
-lost their fast path), so the scan is not the fast path here."""
+Implementations: `step` (the default) dispatches one jitted step per batch; `scan` runs the
+epoch's full batches as one jitted `lax.scan` (one dispatch per epoch, the loop inside XLA),
+then the partial batch with the same last step. On XLA:CPU the scan ran about 100x slower
+per step than separately jitted steps when it was tried as the default (the convolutions
+inside the loop body lost their fast path); on a GPU it is the fast one. Its first step is
+the ahead-of-time compilation of the scan, so `compile_s` stays compilation only."""
 
 from __future__ import annotations
 
@@ -22,6 +25,14 @@ import optax
 from workload.batches import batch_slices
 from workload.framework import Framework, Setup, no_gpu
 from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
+from workload.training import (
+    ADAM_BETA_1,
+    ADAM_BETA_2,
+    ADAM_EPSILON,
+    EPSILON_CORRECTED,
+    LOSS_REDUCTION,
+    Training,
+)
 
 
 class CNN(nn.Module):
@@ -101,12 +112,41 @@ class JaxFramework(Framework):
                 for name, (kernel, bias) in weights.layers().items()
             }
         self.params = jax.device_put(params, self.device)
-        self.tx = optax.adam(self.config.learning_rate)
+        # inject_hyperparams keeps the hyperparameters in the optimizer state, where
+        # `training` reads them back (optax.adam alone closes over them).
+        self.tx = optax.inject_hyperparams(optax.adam)(
+            learning_rate=self.config.learning_rate,
+            b1=ADAM_BETA_1,
+            b2=ADAM_BETA_2,
+            eps=ADAM_EPSILON,
+        )
         self.opt_state = self.tx.init(self.params)
         step = partial(_train_step, self.model, self.tx, self.config.batch_size)
         self._step = jax.jit(step, donate_argnums=(0, 1, 2))
         self._last = jax.jit(partial(_last_step, self.model, self.tx), donate_argnums=(0, 1, 2))
+        scan = partial(_scan_epoch, self.model, self.tx, self.config.batch_size)
+        self._scan = jax.jit(scan, donate_argnums=(0, 1))
+        self._scan_compiled: Any = None
         return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(self.params))
+
+    def training(self) -> Training:
+        hyper = self.opt_state.hyperparams
+        return Training(
+            learning_rate=float(hyper["learning_rate"]),
+            beta_1=float(hyper["b1"]),
+            beta_2=float(hyper["b2"]),
+            epsilon=float(hyper["eps"]),
+            weight_decay=0.0,  # optax.adam has none (adamw would)
+            amsgrad=False,  # optax.adam is not amsgrad (optax.amsgrad would be)
+            epsilon_added_to=EPSILON_CORRECTED,  # optax.scale_by_adam: mu_hat/(sqrt(nu_hat)+eps)
+            loss_from_logits=True,  # softmax_cross_entropy_with_integer_labels takes logits
+            loss_reduction=LOSS_REDUCTION,  # `.mean()` over the batch in _loss
+            training_metrics=(),  # the step computes the loss only
+            objects={
+                "optimizer": "optax.inject_hyperparams(optax.adam)",
+                "loss": "optax.softmax_cross_entropy_with_integer_labels",
+            },
+        )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(jax.jit(self.model.apply)({"params": self.params}, x))
@@ -119,15 +159,26 @@ class JaxFramework(Framework):
         full = len(order) // batch
         order_d = jax.device_put(order, self.device)
         loss_sum = jnp.zeros((), jnp.float32)
-        # One jitted step per batch, dispatched asynchronously: the host never waits for a
-        # step except the first, which is timed as compilation.
-        for step in range(full):
-            self.params, self.opt_state, loss_sum = self._step(
-                self.params, self.opt_state, loss_sum, self._x_train, self._y_train, order_d, step
+        if self.implementation == "scan":
+            self.params, self.opt_state, loss_sum = self._scan_full(
+                order_d[: full * batch].reshape(full, batch), first_step_done
             )
-            if step == 0:
-                loss_sum.block_until_ready()
-                first_step_done()
+        else:
+            # One jitted step per batch, dispatched asynchronously: the host never waits
+            # for a step except the first, which is timed as compilation.
+            for step in range(full):
+                self.params, self.opt_state, loss_sum = self._step(
+                    self.params,
+                    self.opt_state,
+                    loss_sum,
+                    self._x_train,
+                    self._y_train,
+                    order_d,
+                    step,
+                )
+                if step == 0:
+                    loss_sum.block_until_ready()
+                    first_step_done()
         if full * batch < len(order):
             self.params, self.opt_state, loss_sum = self._last(
                 self.params,
@@ -138,6 +189,15 @@ class JaxFramework(Framework):
                 order_d[full * batch :],
             )
         return float(loss_sum) / len(order)
+
+    def _scan_full(self, batches: jax.Array, first_step_done: Callable[[], Any]) -> Any:
+        """The epoch's full batches as one compiled scan; compiled ahead of time the first
+        time, which is the first step of the `scan` implementation."""
+        args = (self.params, self.opt_state, self._x_train, self._y_train, batches)
+        if self._scan_compiled is None:
+            self._scan_compiled = self._scan.lower(*args).compile()
+            first_step_done()
+        return self._scan_compiled(*args)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         xs, ys = jax.device_put(x, self.device), jax.device_put(y, self.device)
@@ -161,6 +221,17 @@ def _train_step(model, tx, batch, params, opt_state, loss_sum, xs, ys, order, st
     idx = jax.lax.dynamic_slice_in_dim(order, step * batch, batch)
     params, opt_state, loss = _update(model, tx, params, opt_state, xs[idx], ys[idx])
     return params, opt_state, loss_sum + loss * batch
+
+
+def _scan_epoch(model, tx, batch, params, opt_state, xs, ys, batches):  # type: ignore[no-untyped-def]
+    def body(carry, idx):  # type: ignore[no-untyped-def]
+        params, opt_state, loss_sum = carry
+        params, opt_state, loss = _update(model, tx, params, opt_state, xs[idx], ys[idx])
+        return (params, opt_state, loss_sum + loss * batch), None
+
+    start = (params, opt_state, jnp.zeros((), jnp.float32))
+    (params, opt_state, loss_sum), _ = jax.lax.scan(body, start, batches)
+    return params, opt_state, loss_sum
 
 
 def _last_step(model, tx, params, opt_state, loss_sum, xs, ys, idx):  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """Keras 3 on TensorFlow: `Sequential` + `compile` + `fit`, Keras's own fast path (a traced
-train step, XLA-compiled where Keras's `jit_compile="auto"` allows). The training set becomes
+train step, XLA-compiled where Keras's `jit_compile="auto"` allows; the implementations `xla`
+and `no-xla` force it on or off). The training set becomes
 tensors once; each epoch `fit` gets a tf.data pipeline that gathers the batches of the shared
 permutation from those tensors (what `fit` builds from arrays itself, without converting
 the arrays again every epoch)."""
@@ -17,12 +18,50 @@ import numpy as np
 import tensorflow as tf
 from workload.framework import Framework, Setup, no_gpu
 from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
+from workload.training import (
+    ADAM_BETA_1,
+    ADAM_BETA_2,
+    ADAM_EPSILON,
+    EPSILON_CORRECTED,
+    EPSILON_UNCORRECTED,
+    LOSS_REDUCTION,
+    Training,
+)
+
+# The implementations (workload.IMPLEMENTATIONS): Keras's `jit_compile` for the train step.
+# "auto" is Keras's default (XLA where Keras judges the model supports it).
+JIT_COMPILE: dict[str, bool | str] = {"auto": "auto", "xla": True, "no-xla": False}
+# Keras names the batch mean "sum_over_batch_size".
+_REDUCTIONS = {"sum_over_batch_size": LOSS_REDUCTION}
 
 # Off, as in Keras's own array pipeline: tf.data's default rewrites serialize the pipeline's
 # graph, the captured training tensors with it, whenever an iterator is made (each `fit`),
 # and a gather gains nothing from them.
 _NO_GRAPH_REWRITES = tf.data.Options()
 _NO_GRAPH_REWRITES.experimental_optimization.apply_default_optimizations = False
+
+
+class Adam(keras.optimizers.Adam):
+    """Keras's Adam with epsilon added to the bias-corrected sqrt(v), as torch.optim.Adam and
+    optax.adam add it (workload.training.EPSILON_CORRECTED); Keras's adds it to the
+    uncorrected sqrt(v). Everything else (state, schedules, XLA) is Keras's own."""
+
+    EPSILON_ADDED_TO = EPSILON_CORRECTED
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        correction_1 = 1 - ops.power(ops.cast(self.beta_1, variable.dtype), step)
+        correction_2 = 1 - ops.power(ops.cast(self.beta_2, variable.dtype), step)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+        # torch: denom = sqrt(v) / sqrt(correction_2) + eps; param -= lr / correction_1 * m / denom
+        denominator = ops.add(ops.divide(ops.sqrt(v), ops.sqrt(correction_2)), self.epsilon)
+        self.assign_sub(variable, ops.divide(ops.multiply(m, lr / correction_1), denominator))
 
 
 class _FirstStep(keras.callbacks.Callback):
@@ -110,12 +149,40 @@ class KerasFramework(Framework):
             )  # logits; softmax in the loss
             if weights is not None:
                 self.model.set_weights(weights.arrays())
+            # No training metrics: torch and JAX compute only the loss on a training batch
+            # (accuracy is computed in `evaluate`, outside training).
             self.model.compile(
-                optimizer=keras.optimizers.Adam(self.config.learning_rate),
+                optimizer=Adam(
+                    learning_rate=self.config.learning_rate,
+                    beta_1=ADAM_BETA_1,
+                    beta_2=ADAM_BETA_2,
+                    epsilon=ADAM_EPSILON,
+                ),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
+                jit_compile=JIT_COMPILE[self.implementation],
             )
         return int(self.model.count_params())
+
+    def training(self) -> Training:
+        opt, loss = self.model.optimizer, self.model.loss
+        return Training(
+            learning_rate=float(np.asarray(opt.learning_rate)),
+            beta_1=float(opt.beta_1),
+            beta_2=float(opt.beta_2),
+            epsilon=float(opt.epsilon),
+            weight_decay=float(opt.weight_decay or 0.0),
+            amsgrad=bool(opt.amsgrad),
+            epsilon_added_to=getattr(opt, "EPSILON_ADDED_TO", EPSILON_UNCORRECTED),
+            loss_from_logits=bool(loss.get_config()["from_logits"]),
+            loss_reduction=_REDUCTIONS.get(loss.reduction, loss.reduction),
+            # Keras tracks the loss as a metric of its own; anything else is extra work.
+            training_metrics=tuple(m.name for m in self.model.metrics if m.name != "loss"),
+            objects={
+                "optimizer": type(opt).__module__ + "." + type(opt).__qualname__,
+                "loss": type(loss).__module__ + "." + type(loss).__qualname__,
+                "jit_compile": str(JIT_COMPILE[self.implementation]),
+            },
+        )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         with tf.device(self.device_name):
@@ -154,6 +221,9 @@ class KerasFramework(Framework):
         return float(history.history["loss"][-1])
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        # One pass of logits, loss and accuracy from them: the model has no metrics to ask.
         with tf.device(self.device_name):
-            loss, accuracy = self.model.evaluate(x, y, batch_size=self.config.batch_size, verbose=0)
-        return float(loss), float(accuracy)
+            logits = self.model.predict(x, batch_size=self.config.batch_size, verbose=0)
+        loss = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+        accuracy = float(np.mean(np.argmax(logits, axis=-1) == y))
+        return float(np.mean(np.asarray(loss))), accuracy

@@ -1,5 +1,9 @@
 """PyTorch: NCHW convolutions (oneDNN's fast path on CPU), a plain loop without per-batch
-host synchronisation (losses are summed on the device and read once per epoch)."""
+host synchronisation (losses are summed on the device and read once per epoch).
+
+Implementations: `eager` runs the step op by op; `compile` runs the same step function
+through `torch.compile` (TorchInductor: forward, backward and the Adam update compiled, the
+first step pays for the compilation, a partial last batch for one more)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from torch import nn
 from workload.batches import batch_slices
 from workload.framework import Framework, Setup, no_gpu
 from workload.model import CONVS, DENSE, FLAT, NUM_CLASSES, POOL, SharedWeights
+from workload.training import ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON, EPSILON_CORRECTED, Training
 
 
 class Net(nn.Module):
@@ -77,9 +82,42 @@ class TorchFramework(Framework):
         if weights is not None:
             self._load(weights)
         self.model.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.learning_rate)
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(),
+            lr=self.config.learning_rate,
+            betas=(ADAM_BETA_1, ADAM_BETA_2),
+            eps=ADAM_EPSILON,
+            weight_decay=0.0,
+            amsgrad=False,
+        )
+        self.loss_fn = nn.CrossEntropyLoss(reduction="mean")
+        self._train_step = (
+            torch.compile(self._step) if self.implementation == "compile" else self._step
+        )
         return sum(p.numel() for p in self.model.parameters())
+
+    def training(self) -> Training:
+        group = self.optimizer.param_groups[0]
+        return Training(
+            learning_rate=group["lr"],
+            beta_1=group["betas"][0],
+            beta_2=group["betas"][1],
+            epsilon=group["eps"],
+            weight_decay=group["weight_decay"],
+            amsgrad=group["amsgrad"],
+            epsilon_added_to=EPSILON_CORRECTED,  # torch.optim.Adam's documented algorithm
+            loss_from_logits=True,  # CrossEntropyLoss takes logits by definition
+            loss_reduction=self.loss_fn.reduction,
+            training_metrics=(),  # the step computes the loss only
+            objects={"optimizer": "torch.optim.Adam", "loss": "torch.nn.CrossEntropyLoss"},
+        )
+
+    def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(xb), yb)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
 
     def _load(self, w: SharedWeights) -> None:
         # HWIO -> OIHW for convolutions; (in, out) -> (out, in) for the dense layer, whose
@@ -117,12 +155,8 @@ class TorchFramework(Framework):
         total = torch.zeros((), device=self.device)
         for step, batch in enumerate(batch_slices(len(order), self.config.batch_size)):
             idx = index[batch]
-            xb, yb = xs[idx], ys[idx]
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model(xb), yb)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.detach() * len(idx)
+            loss = self._train_step(xs[idx], ys[idx])
+            total += loss * len(idx)
             if step == 0:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
