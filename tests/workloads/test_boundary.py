@@ -61,4 +61,5 @@ def test_the_model_and_task_registry_matches_the_workload() -> None:
     assert MODELS["mnist-cnn"].parameter_count == workload_model.PARAMETER_COUNT
     parser = workload_cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert tuple(commands.choices) == TASKS  # type: ignore[attr-defined]
+    # every task is a sub-command (the others, such as `devices`, are checks, not work)
+    assert set(TASKS) <= set(commands.choices)  # type: ignore[attr-defined]
