@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
+from orchestrator.campaign.folder import CampaignFolder, hold_lock, write_json_atomic
 from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.stopping import stopped
 from orchestrator.errors import UserError
@@ -84,20 +84,10 @@ def study_document(
 
 @contextmanager
 def _held(path: Path, what: str) -> Iterator[None]:
-    """An exclusive flock(2) on `path` for the block: one orchestrator per study and per cell.
-    The kernel drops it when the holder dies, even by kill -9, so no stale lock survives."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    """The campaign folder's lock (flock, dropped by the kernel when its holder dies) on
+    `path` for the block: one orchestrator per study and per cell."""
+    fd = hold_lock(path, what)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise StudyFolderError(
-                f"{what} is in use by another orchestrator (pid {holder}); wait for it to end, "
-                "or stop it and resume"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
