@@ -9,6 +9,7 @@ Reads only files: study.json and, per cell, campaign.json and the cell report's 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +76,28 @@ def cell_ratios(cell_dir: Path, meta: dict[str, Any]) -> list[RatioPrecision]:
     """A cell's primary ratios, from its report's tidy table."""
     summary = pd.read_csv(cell_dir / "report" / "summary.csv")
     return campaign_ratios(meta, summary)
+
+
+def cell_nodes(root: Path, meta_by_cell: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Cell -> the machines that measured it, in order: the nodes its Slurm jobs started on
+    (slurm/jobs.jsonl), else the host its campaign.json was written on."""
+    nodes: dict[str, list[str]] = {}
+    jobs = root / "slurm" / "jobs.jsonl"
+    if jobs.is_file():
+        for raw in jobs.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue  # a torn last line
+            if isinstance(entry, dict) and entry.get("event") == "started" and entry.get("node"):
+                seen = nodes.setdefault(str(entry.get("cell")), [])
+                if str(entry["node"]) not in seen:
+                    seen.append(str(entry["node"]))
+    for cell_id, meta in meta_by_cell.items():
+        if cell_id not in nodes:
+            host = ((meta.get("provenance") or {}).get("host") or {}).get("hostname")
+            nodes[cell_id] = [str(host)] if host else []
+    return nodes
 
 
 def _read_study(root: Path) -> dict[str, Any]:
@@ -247,6 +270,22 @@ def _document(doc: dict[str, Any], results: Sequence[CellResult], table: pd.Data
     ))  # fmt: skip
     if missing:
         d.add(Callout(f"Cells without runs yet (not in this report): {', '.join(missing)}", True))
+    nodes = cell_nodes(root, {c.cell_id: c.meta for c in results})
+    machines = sorted({n for ns in nodes.values() for n in ns})
+    mixed = {c: ns for c, ns in nodes.items() if len(ns) > 1}
+    if len(machines) > 1:
+        d.add(Para(
+            f"Cells were measured on {len(machines)} machines ({', '.join(machines)}). Every "
+            "comparison stays within its cell, paired by iteration on one machine; no ratio "
+            "pools runs of different machines, and ratios of cells on different machines "
+            "differ by the machines too."
+        ))  # fmt: skip
+    for cell_id, ns in mixed.items():
+        d.add(Callout(
+            f"{cell_id} was measured on {len(ns)} machines ({', '.join(ns)}): it was resumed "
+            "on another node, so its comparisons mix machines; rerun it on one node (or pin "
+            "the node with --sbatch-arg=--nodelist=NODE) before trusting its ratios.", True
+        ))  # fmt: skip
     d.add(Heading("Where the ranking flips"))
     d.add(Bullets(flips) if flips else Para("No ranking flips between cells."))
     d.add(Heading("Ratios across cells"))
@@ -270,6 +309,8 @@ def _document(doc: dict[str, Any], results: Sequence[CellResult], table: pd.Data
     for cell in results:
         link = Path("..") / cell.report.relative_to(root) / "report.md"
         factors_text = ", ".join(f"{k}={v}" for k, v in cell.factors.items())
-        d.add(Para(f"{cell.cell_id} ({factors_text}): report {link.as_posix()}"))
+        where = ", ".join(nodes.get(cell.cell_id) or ["unknown machine"])
+        d.add(Para(f"{cell.cell_id} ({factors_text}), measured on {where}: report "
+                   f"{link.as_posix()}"))  # fmt: skip
         d.add(Bullets(rule_lines(cell.meta)))
     return d

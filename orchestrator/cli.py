@@ -359,18 +359,36 @@ def study_run(
         "results"
     ),
     resume: Annotated[Path | None, _opt("continue the study folder DIR where it stopped")] = None,
-    executor: Annotated[str, typer.Option(help="how cells run: local (one after another)")] = (
-        "local"
-    ),
+    executor: Annotated[
+        str, typer.Option(help="how cells run: local (one after another) or slurm (a job each)")
+    ] = "local",
+    partition: Annotated[str | None, _opt("slurm: the partition [the cluster's default]")] = None,
+    account: Annotated[str | None, _opt("slurm: the account to charge")] = None,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time", help="slurm: each job's time limit, e.g. 04:00:00", show_default=False
+        ),
+    ] = None,
+    sbatch_arg: Annotated[
+        list[str] | None, _opt("slurm: one more sbatch option, e.g. --sbatch-arg=--qos=long")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="slurm: wait until every job has ended")] = False,
     powercap_root: Annotated[Path | None, _POWERCAP] = None,
     energibridge: Annotated[Path | None, _ENERGIBRIDGE] = None,
 ) -> None:
     """Run every cell of a study as one campaign, in a seeded shuffled order."""
     from orchestrator.campaign.launch import MeterPaths
     from orchestrator.study.run import study_command
+    from orchestrator.study.slurm import SlurmSettings
 
+    slurm = SlurmSettings(partition, account, time_limit, tuple(sbatch_arg or ()), wait)
+    if executor != "slurm" and slurm != SlurmSettings():
+        raise UserError("--partition, --account, --time, --sbatch-arg and --wait go with "
+                        "--executor slurm")  # fmt: skip
     study_command(study_file, results=results, resume=resume, executor_name=executor,
-                  meter_paths=MeterPaths(powercap_root, energibridge), console=err)  # fmt: skip
+                  meter_paths=MeterPaths(powercap_root, energibridge), console=err,
+                  slurm=slurm)  # fmt: skip
 
 
 @study_app.command("run-cell")
@@ -388,6 +406,16 @@ def study_run_cell(
     paths = MeterPaths(powercap_root, energibridge)
     study_command(None, results=study_dir.parent, resume=study_dir, executor_name="local",
                   meter_paths=paths, console=err, cell=cell)  # fmt: skip
+
+
+@study_app.command("cancel")
+def study_cancel(study_dir: Annotated[Path, typer.Argument(help="the study folder")]) -> None:
+    """Cancel the study's Slurm jobs that are still pending or running (scancel)."""
+    from orchestrator.study.folder import StudyFolder
+    from orchestrator.study.slurm import cancel
+
+    folder, _, _ = StudyFolder.open(study_dir.absolute())
+    cancel(folder.root, err)
 
 
 @study_app.command("status")

@@ -11,6 +11,7 @@ run is never measured twice: that is the campaign's resume.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from orchestrator.machine import gpu
 from orchestrator.meters.registry import open_meters
 from orchestrator.runtimes.select import select_runtime
 from orchestrator.study.folder import StudyFolder
+from orchestrator.study.slurm import SlurmExecutor, SlurmSettings, record_start, slurm_status
 from orchestrator.study.spec import (
     Study,
     campaign_options,
@@ -61,14 +63,26 @@ class LocalExecutor:
             run_cell(root, cell_id, meter_paths, console)
 
 
-EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor}
+def _slurm(settings: SlurmSettings | None) -> Executor:
+    return SlurmExecutor(settings)
 
 
-def executor(name: str) -> Executor:
+# How cells run: one entry per executor (docs/adding.md).
+EXECUTORS: dict[str, Callable[[SlurmSettings | None], Executor]] = {
+    "local": lambda _: LocalExecutor(),
+    "slurm": _slurm,
+}
+
+
+def executor(name: str, slurm: SlurmSettings | None = None) -> Executor:
     found = EXECUTORS.get(name)
     if found is None:
         raise UserError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
-    return found()
+    chosen = found(slurm)
+    preflight = getattr(chosen, "preflight", None)
+    if preflight is not None:  # e.g. sbatch and the partition, before any folder exists
+        preflight()
+    return chosen
 
 
 def _preflight(study: Study, meter_paths: MeterPaths) -> None:
@@ -101,10 +115,11 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
 
 
 def start_study(path: Path, results: Path, executor_name: str, meter_paths: MeterPaths,
-                console: Console, on_folder: list[Path]) -> Path:  # fmt: skip
+                console: Console, on_folder: list[Path],
+                slurm: SlurmSettings | None = None) -> Path:  # fmt: skip
     from orchestrator.study.folder import study_document
 
-    run = executor(executor_name)
+    run = executor(executor_name, slurm)
     study, text = read_study_file(path)
     _preflight(study, meter_paths)
     study_id = CampaignFolder.new_id(results, study.name)  # <UTC time>-<name>, unique
@@ -119,8 +134,8 @@ def start_study(path: Path, results: Path, executor_name: str, meter_paths: Mete
 
 
 def resume_study(root: Path, executor_name: str, meter_paths: MeterPaths,
-                 console: Console) -> Path:  # fmt: skip
-    run = executor(executor_name)
+                 console: Console, slurm: SlurmSettings | None = None) -> Path:  # fmt: skip
+    run = executor(executor_name, slurm)
     folder, _, _ = StudyFolder.open(root)
     console.print(f"resuming {folder.root}", highlight=False, soft_wrap=True)
     _run_all(folder, run, meter_paths, console)
@@ -143,6 +158,7 @@ def run_cell(root: Path, cell_id: str, meter_paths: MeterPaths, console: Console
     cell = study.cell(cell_id)
     cell_root = folder.cell_dir(cell.cell_id)
     with folder.cell_lock(cell.cell_id):
+        record_start(folder.root, cell.cell_id)  # inside a Slurm job: its id and node
         progress = folder.progress(cell.cell_id)
         if progress.state == "done":
             console.print(f"{cell.cell_id} is done", highlight=False)
@@ -172,6 +188,7 @@ def study_command(
     meter_paths: MeterPaths,
     console: Console,
     cell: str | None = None,
+    slurm: SlurmSettings | None = None,
 ) -> None:
     """The CLI's `study run` and `study run-cell`: how the study ended, as a campaign ends:
     an interruption exits 128+signal with the resume command, --max-failures exits 1."""
@@ -193,29 +210,35 @@ def study_command(
             if study_file is not None:
                 raise UserError("--resume continues the recorded study; drop the study file")
             folder.append(resume)
-            resume_study(resume, executor_name, meter_paths, console)
+            resume_study(resume, executor_name, meter_paths, console, slurm)
         elif study_file is None:
             raise UserError("give a study file (STUDY.toml), or --resume DIR")
         else:
-            start_study(study_file, results, executor_name, meter_paths, console, folder)
+            start_study(study_file, results, executor_name, meter_paths, console, folder, slurm)
     console.print(f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True)
 
 
 def status(root: Path) -> dict[str, Any]:
     """Every cell's progress, in the study's order."""
     folder, study, doc = StudyFolder.open(root)
+    jobs = slurm_status(folder.root)
     cells = []
     for cell_id in doc["order"]:
         p = folder.progress(cell_id)
-        cells.append({**asdict(p), "factors": study.cell(cell_id).factors})
+        job = jobs.get(cell_id, {})
+        cells.append({**asdict(p), "factors": study.cell(cell_id).factors, **job})
     return {"study_id": doc["study_id"], "name": doc["name"], "factors": doc["factors"],
             "cells": cells}  # fmt: skip
 
 
 def render_status(report: dict[str, Any], console: Console) -> None:
     table = Table(title=f"study {report['study_id']}", title_justify="left")
+    slurm = any("job_id" in c for c in report["cells"])
     for col in ("cell", *report["factors"], "state", "runs", "stopped"):
         table.add_column(col)
+    if slurm:
+        for col in ("job", "job state", "node"):
+            table.add_column(col)
     for c in report["cells"]:
         runs = f"{c['done_runs']}/{c['planned_runs']}" if c["planned_runs"] else "-"
         if c["failed_runs"]:
@@ -224,7 +247,8 @@ def render_status(report: dict[str, Any], console: Console) -> None:
         if c["stopped_after"] is not None:
             stop = f"after iteration {c['stopped_after']} ({c['stop_reason']})"
         factors = [escape(_text(c["factors"][f])) for f in report["factors"]]
-        table.add_row(c["cell_id"], *factors, c["state"], runs, stop)
+        jobs = [c.get("job_id") or "-", (c.get("job_state") or "-").lower(), c.get("node") or "-"]
+        table.add_row(c["cell_id"], *factors, c["state"], runs, stop, *(jobs if slurm else []))
     console.print(table)
     counts: dict[str, int] = {}
     for c in report["cells"]:

@@ -4,6 +4,7 @@ and what is only a crossing of point estimates."""
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 from analysis.precision import RatioPrecision
@@ -49,3 +50,21 @@ def test_the_analysis_never_imports_the_orchestrator() -> None:
             if isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n.split(".")[0] == "orchestrator" for n in names), path
+
+
+def test_the_machines_of_each_cell_come_from_its_jobs_or_its_campaign(tmp_path: Path) -> None:
+    from analysis.study_report import cell_nodes
+
+    (tmp_path / "slurm").mkdir()
+    lines = [
+        {"event": "submitted", "cell": "cell-01", "job_id": "1"},
+        {"event": "started", "cell": "cell-01", "job_id": "1", "node": "n1"},
+        {"event": "started", "cell": "cell-02", "job_id": "2", "node": "n1"},
+        {"event": "started", "cell": "cell-02", "job_id": "3", "node": "n2"},  # resumed
+    ]
+    (tmp_path / "slurm" / "jobs.jsonl").write_text(
+        "".join(json.dumps(x) + "\n" for x in lines) + '{"torn'
+    )
+    meta = {"provenance": {"host": {"hostname": "laptop"}}}
+    nodes = cell_nodes(tmp_path, {"cell-01": meta, "cell-02": meta, "cell-03": meta})
+    assert nodes == {"cell-01": ["n1"], "cell-02": ["n1", "n2"], "cell-03": ["laptop"]}
