@@ -11,12 +11,14 @@ import os
 import random
 import re
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.campaign.options import OPTIONS, Option, flag
 from orchestrator.errors import UserError
 from orchestrator.runtimes.process import parse_cpuset
 from orchestrator.runtimes.variants import FRAMEWORKS, VariantError, parse_variants
+
+T = TypeVar("T")
 
 
 class PlanError(UserError):
@@ -245,6 +247,12 @@ def default_cpuset() -> str | None:
     return ",".join(str(c) for c in cpus[1:])
 
 
+def _settings(cls: type[T], o: dict[str, Any], **checked: Any) -> T:
+    """A settings dataclass from the resolved options, field by field, with the values that
+    checking turned into something else."""
+    return cls(**{f.name: o[f.name] for f in fields(cls)} | checked)  # type: ignore[arg-type]
+
+
 def settings_from_options(options: dict[str, Any], profile: str | None) -> CampaignSettings:
     """Every option checked; raises PlanError with one actionable line."""
     o = resolve_options(options, profile)
@@ -279,30 +287,12 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
             f"{flag('threads')} {threads} exceeds the {usable} CPUs {where} may use; give "
             f"{flag('threads')} {usable} or fewer"
         )
-    workload = WorkloadSettings(
-        epochs=o["epochs"],
-        batch_size=o["batch_size"],
-        learning_rate=float(o["learning_rate"]),
-        seed=o["seed"],
-        limit_train=o["limit_train"],
-        limit_test=o["limit_test"],
-        threads=threads,
-        device=o["device"],
-        init=o["init"],
-        precision=o["precision"],
-    )
-    protocol = ProtocolSettings(
-        warmup_s=float(o["warmup_s"]),
-        idle_s=float(o["idle_s"]),
-        run_timeout_s=float(o["run_timeout_s"]),
-        max_failures=o["max_failures"],
-        runtime=o["runtime"],
-        meter=o["meter"],
-        interval_ms=o["interval_ms"],
-        cpuset=cpuset,
-        memory_limit=o["memory_limit"],
-        gpu=o["gpu"],
-    )
+    # Each dataclass lists its own settings: they are taken by name from the resolved
+    # options, with the few that checking turned into something else.
+    workload = _settings(WorkloadSettings, o, threads=threads,
+                         learning_rate=float(o["learning_rate"]))  # fmt: skip
+    seconds = {k: float(o[k]) for k in ("warmup_s", "idle_s", "run_timeout_s")}
+    protocol = _settings(ProtocolSettings, o, cpuset=cpuset, **seconds)
     return CampaignSettings(
         make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile,
         stopping_rule(o, given_min=options.get("min_iterations") is not None),
