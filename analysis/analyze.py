@@ -17,9 +17,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis import evidence, inference, plots
 from analysis.baseline import gpu_idle_warnings
-from analysis.document import to_html, to_markdown
+from analysis.document import Bullets, Heading, to_html, to_markdown
 from analysis.errors import AnalysisInputError
 from analysis.load import MEASURED, Campaign, load_campaign, phase_names, read_power, tuples
+from analysis.precision_text import precision_lines
 from analysis.report import build_document, label, verdict_lines
 from analysis.study import (
     ACCURACY_MARGIN,
@@ -41,7 +42,7 @@ VIOLIN_METRICS = (
     "peak_rss_bytes",
 )
 
-REPORT_FILES = {"summary.csv", "stats.csv", "report.md", "report.html", "figures"}
+REPORT_FILES = frozenset({"summary.csv", "stats.csv", "report.md", "report.html", "figures"})
 
 
 def _typical_traces(campaign: Campaign, study: Study) -> dict[str, plots.PowerTrace]:
@@ -169,10 +170,10 @@ def _figures(
 
 
 @contextmanager
-def _staging(out: Path) -> Iterator[Path]:
+def _staging(out: Path, allowed: frozenset[str] = REPORT_FILES) -> Iterator[Path]:
     if out.exists() and not out.is_dir():
         raise AnalysisInputError(f"{out} is a file; pass --out a folder")
-    if out.is_dir() and any(out.iterdir()) and not {p.name for p in out.iterdir()} <= REPORT_FILES:
+    if out.is_dir() and any(out.iterdir()) and not {p.name for p in out.iterdir()} <= allowed:
         raise AnalysisInputError(
             f"{out} holds files that are not a report; pass --out an empty or new folder"
         )
@@ -268,6 +269,8 @@ def analyze(
             summary.to_csv(tmp / "summary.csv", index=False)
             study.table.to_csv(tmp / "stats.csv", index=False)
             doc = build_document(campaign, study, ev, figures, notes)
+            doc.add(Heading("Repetitions and precision"),
+                    Bullets(precision_lines(campaign.meta, campaign.runs)))  # fmt: skip
             (tmp / "report.md").write_text(to_markdown(doc, tmp))
             (tmp / "report.html").write_text(to_html(doc))
     _summarise(console, study)

@@ -31,6 +31,12 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
+study_app = typer.Typer(
+    help="Studies: a matrix of campaigns from one TOML file (docs/studies.md).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(study_app, name="study")
 
 # Data (paths, names, a workload's output) is never markup: a call that styles its own
 # constant text says markup=True and escapes whatever data it embeds.
@@ -160,7 +166,8 @@ def measure(
 @app.command("analyze")
 def analyze_command(
     campaign: Annotated[
-        Path | None, typer.Argument(help="campaign folder (results/<campaign-id>/)")
+        Path | None,
+        typer.Argument(help="campaign folder (results/<campaign-id>/) or study folder"),
     ] = None,
     out: Annotated[
         Path | None,
@@ -221,8 +228,12 @@ def analyze_command(
         campaign, report_out = imported, None
     if campaign is None:
         raise UserError("give a campaign folder, or --energibridge-csvs DIR to import one")
+    from analysis.study_report import analyze_study  # every cell, then across cells
+
     try:
-        report = analyze(
+        # a study folder: every cell's report, then the study report across cells
+        run = analyze_study if (campaign / "study.json").exists() else analyze
+        report = run(
             campaign,
             report_out,
             seed=seed,
@@ -332,3 +343,91 @@ def doctor(
 
     report(frameworks, powercap_root, energibridge, device=device, gpu=gpu, json_out=json_out,
            console=err)  # fmt: skip
+
+
+# --- study (orchestrator/study) -------------------------------------------------------------
+
+_POWERCAP = _opt("powercap tree for the rapl meter [/sys/class/powercap]")
+_ENERGIBRIDGE = _opt("the energibridge executable [from PATH]")
+
+
+@study_app.command("run")
+def study_run(
+    study_file: Annotated[Path | None, typer.Argument(help="the study file (TOML)")] = None,
+    *,
+    results: Annotated[Path, typer.Option(help="folder that holds study folders")] = Path(
+        "results"
+    ),
+    resume: Annotated[Path | None, _opt("continue the study folder DIR where it stopped")] = None,
+    executor: Annotated[
+        str, typer.Option(help="how cells run: local (one after another) or slurm (a job each)")
+    ] = "local",
+    partition: Annotated[str | None, _opt("slurm: the partition [the cluster's default]")] = None,
+    account: Annotated[str | None, _opt("slurm: the account to charge")] = None,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time", help="slurm: each job's time limit, e.g. 04:00:00", show_default=False
+        ),
+    ] = None,
+    sbatch_arg: Annotated[
+        list[str] | None, _opt("slurm: one more sbatch option, e.g. --sbatch-arg=--qos=long")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="slurm: wait until every job has ended")] = False,
+    powercap_root: Annotated[Path | None, _POWERCAP] = None,
+    energibridge: Annotated[Path | None, _ENERGIBRIDGE] = None,
+) -> None:
+    """Run every cell of a study as one campaign, in a seeded shuffled order."""
+    from orchestrator.campaign.launch import MeterPaths
+    from orchestrator.study.run import study_command
+    from orchestrator.study.slurm import SlurmSettings
+
+    slurm = SlurmSettings(partition, account, time_limit, tuple(sbatch_arg or ()), wait)
+    if executor != "slurm" and slurm != SlurmSettings():
+        raise UserError("--partition, --account, --time, --sbatch-arg and --wait go with "
+                        "--executor slurm")  # fmt: skip
+    study_command(study_file, results=results, resume=resume, executor_name=executor,
+                  meter_paths=MeterPaths(powercap_root, energibridge), console=err,
+                  slurm=slurm)  # fmt: skip
+
+
+@study_app.command("run-cell")
+def study_run_cell(
+    study_dir: Annotated[Path, typer.Argument(help="the study folder")],
+    cell: Annotated[str, typer.Argument(help="the cell, e.g. cell-01 (study status lists them)")],
+    *,
+    powercap_root: Annotated[Path | None, _POWERCAP] = None,
+    energibridge: Annotated[Path | None, _ENERGIBRIDGE] = None,
+) -> None:
+    """Run or resume one cell of a study (what an executor runs for each cell)."""
+    from orchestrator.campaign.launch import MeterPaths
+    from orchestrator.study.run import study_command
+
+    paths = MeterPaths(powercap_root, energibridge)
+    study_command(None, results=study_dir.parent, resume=study_dir, executor_name="local",
+                  meter_paths=paths, console=err, cell=cell)  # fmt: skip
+
+
+@study_app.command("cancel")
+def study_cancel(study_dir: Annotated[Path, typer.Argument(help="the study folder")]) -> None:
+    """Cancel the study's Slurm jobs that are still pending or running (scancel)."""
+    from orchestrator.study.folder import StudyFolder
+    from orchestrator.study.slurm import cancel
+
+    folder, _, _ = StudyFolder.open(study_dir.absolute())
+    cancel(folder.root, err)
+
+
+@study_app.command("status")
+def study_status(
+    study_dir: Annotated[Path, typer.Argument(help="the study folder")],
+    *,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+) -> None:
+    """Each cell's progress: pending, running, partial or done, and its runs."""
+    from orchestrator.study.run import render_status, status
+
+    report = status(study_dir)
+    render_status(report, err)
+    if json_out:
+        print(json.dumps(report))

@@ -46,6 +46,29 @@ class FolderInUseError(CampaignFolderError):
     """Another orchestrator holds the campaign folder."""
 
 
+def hold_lock(path: Path, what: str) -> int:
+    """An exclusive flock(2) on `path`, held until the returned descriptor is closed or the
+    process ends. The kernel drops it when the holder dies, even by kill -9, so a crashed
+    orchestrator never leaves a stale lock behind. The holder writes its pid there for the
+    message a second one gets (FolderInUseError, naming `what`)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise CampaignFolderError(f"cannot lock {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise FolderInUseError(
+            f"{what} is in use by another orchestrator (pid {holder}); wait for it "
+            "to end, or stop it (Ctrl-C, kill) and then resume"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class CampaignFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -53,28 +76,8 @@ class CampaignFolder:
 
     def lock(self) -> None:
         """Hold the folder for this process's lifetime: one orchestrator per folder, or
-        every missing run would run twice and each would clear the other's run folder.
-
-        flock(2) on a file inside: the kernel drops it when the holder dies, even by
-        kill -9, so a crashed orchestrator never leaves a stale lock behind. The holder
-        writes its pid there for the message a second one gets."""
-        path = self.root / LOCK_FILE
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise CampaignFolderError(f"cannot lock {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise FolderInUseError(
-                f"{self.root} is in use by another orchestrator (pid {holder}); wait for it "
-                "to end, or stop it (Ctrl-C, kill) and then resume"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
+        every missing run would run twice and each would clear the other's run folder."""
+        self._lock_fd = hold_lock(self.root / LOCK_FILE, str(self.root))
 
     @property
     def campaign_json(self) -> Path:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.protocol import CampaignStopped, Context, execute
 from orchestrator.campaign.records import CampaignDocument, RecordError
 from orchestrator.campaign.state import finished_runs, repair_state
+from orchestrator.campaign.stopping import rule_from_json, rule_json
 from orchestrator.campaign.validate import recorded_settings
 from orchestrator.data import read_prepared
 from orchestrator.errors import (
@@ -152,10 +154,13 @@ def new_campaign(
     *,
     console: Console,
     on_folder: Callable[[Path], None] | None = None,
+    campaign_id: str | None = None,
+    study: dict[str, Any] | None = None,
     reap: bool = False,
 ) -> Path:
     """Check, plan, write campaign.json, run. Returns the campaign folder; `on_folder` hears
-    of it as soon as it exists (for the resume hint when the campaign is interrupted)."""
+    of it as soon as it exists (for the resume hint when the campaign is interrupted). A
+    study names its cells' folders (`campaign_id`) and records the cell in `study`."""
     settings = settings_from_options(options, profile)
     gpu_campaign = settings.workload.device == "gpu"
     if gpu_campaign:  # before anything slow: a machine without a driver says so at once
@@ -176,7 +181,8 @@ def new_campaign(
         gpu.check_frameworks(runtime, frameworks, settings.protocol.gpu)
     _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
-    campaign_id = CampaignFolder.new_id(results, prepared.name)
+    campaign_id = campaign_id or CampaignFolder.new_id(results, prepared.name)
+    rule = settings.stopping
     campaign = CampaignDocument(
         campaign_id=campaign_id,
         created_at=time.time(),
@@ -195,13 +201,15 @@ def new_campaign(
             "test_count": prepared.test_count,
         },
         provenance=provenance.collect(software, runtime.kind, settings.workload.device),
+        stopping=None if rule is None else rule_json(rule, settings.plan.iterations),
+        study=study,
     )
     folder = CampaignFolder.create(results, campaign_id, campaign)
     console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True, markup=False)
     if on_folder is not None:
         on_folder(folder.root)
     ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
-                  Path(prepared.path), runtime, meters)  # fmt: skip
+                  Path(prepared.path), runtime, meters, rule)  # fmt: skip
     _run(ctx, console)
     return folder.root
 
@@ -264,7 +272,7 @@ def resume_campaign(
         markup=False,
     )
     ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
-                  runtime, meters)  # fmt: skip
+                  runtime, meters, rule_from_json(campaign.stopping))  # fmt: skip
     _run(ctx, console)
     return folder.root
 
@@ -273,6 +281,41 @@ def _run(ctx: Context, console: Console) -> None:
     done = len(finished_runs(ctx.folder.state_jsonl))
     progress = CampaignProgress(console, len(ctx.plan.runs()), done, ctx.protocol.idle_s)
     execute(ctx, progress)
+
+
+@contextmanager
+def ends_like_a_campaign(
+    console: Console, folder: list[Path], resume_command: Callable[[str], str]
+) -> Iterator[None]:
+    """How a campaign (or a study of campaigns) ends: an interruption exits 128+signal with
+    the command that resumes it (`orchestrator <resume_command(folder)>`), a full disk or
+    another refusal of the machine once the folder exists is one line with that command,
+    --max-failures exits 1. `folder` holds the folder once it exists."""
+    try:
+        yield
+    except Interrupted as exc:
+        console.print(
+            f"{exc}; the run in progress is recorded as aborted. Resume with: "
+            f"orchestrator {resume_command(str(folder[0]) if folder else 'DIR')}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        if not folder:
+            raise
+        # A full disk mid-campaign: the run without a state line is redone on resume.
+        raise UserError(
+            f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; free space "
+            f"or fix the path, then: orchestrator {resume_command(str(folder[0]))}"
+        ) from exc
+    except CampaignStopped as exc:
+        console.print(
+            f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True,
+            markup=True,
+        )  # fmt: skip
+        sys.exit(1)
 
 
 def campaign_command(
@@ -300,7 +343,7 @@ def campaign_command(
         results=inputs.results.absolute(),
     )
     resume = resume and resume.absolute()
-    try:
+    with ends_like_a_campaign(console, folder, lambda target: f"campaign --resume {target}"):
         if resume is not None:
             extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
                      "source": inputs.source}  # fmt: skip
@@ -311,29 +354,6 @@ def campaign_command(
             new_campaign(
                 options, profile, inputs, console=console, on_folder=folder.append, reap=reap
             )
-    except Interrupted as exc:
-        console.print(
-            f"{exc}; the run in progress is recorded as aborted. Resume with: "
-            f"orchestrator campaign --resume {folder[0] if folder else 'DIR'}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
-        sys.exit(exc.exit_code)
-    except OSError as exc:
-        if not folder:
-            raise
-        # A full disk mid-campaign: the run without a state line is redone on resume.
-        raise UserError(
-            f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; free space "
-            f"or fix the path, then: orchestrator campaign --resume {folder[0]}"
-        ) from exc
-    except CampaignStopped as exc:
-        console.print(
-            f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True,
-            markup=True,
-        )  # fmt: skip
-        sys.exit(1)
     if folder:
         states = list(finished_runs(CampaignFolder(folder[0]).state_jsonl).values())
         if single_run and any(s.status != "ok" for s in states):

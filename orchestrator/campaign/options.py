@@ -57,6 +57,13 @@ _METERS = ", ".join(METER_NAMES)
 OPTIONS: tuple[Option, ...] = (
     Option("iterations", "--iterations", int, "repetitions of every framework", CAMPAIGN,
            minimum=1, maximum=10_000),
+    Option("until_precision", "--until-precision", float,
+           "stop once every energy and time ratio's 95% interval is within +-P, e.g. 0.02; "
+           "--iterations is then the maximum", CAMPAIGN, minimum=0, maximum=1, strict=True,
+           default_text="off: every iteration"),
+    Option("min_iterations", "--min-iterations", int,
+           "with --until-precision: iterations before the first check (6 or more: fewer "
+           "have no bounded interval)", CAMPAIGN, minimum=6, maximum=10_000),
     Option("frameworks", "--frameworks", str, f"comma-separated, of {_FRAMEWORKS}", CAMPAIGN),
     Option("framework", "--framework", str, f"one of {_FRAMEWORKS}", ("run",), setting=False,
            required=True),

@@ -11,12 +11,14 @@ import os
 import random
 import re
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.campaign.options import OPTIONS, Option, flag
 from orchestrator.errors import UserError
 from orchestrator.runtimes.process import parse_cpuset
 from orchestrator.runtimes.variants import FRAMEWORKS, VariantError, parse_variants
+
+T = TypeVar("T")
 
 
 class PlanError(UserError):
@@ -68,6 +70,25 @@ class ProtocolSettings:
     cpuset: str | None = None
     memory_limit: str | None = None
     gpu: int = 0  # the one GPU a GPU run sees and is billed for (NVML index)
+
+
+# Adaptive repetitions (docs/campaign.md): the fewest iterations before the first precision
+# check. The paired interval (exact signed-rank, analysis/inference.py) is unbounded below 6
+# pairs at 95% (2 / 2^6 is the smallest p it can reach there), and a sequential rule that
+# stops on a spread that is low by chance undercovers; benchmarks/adaptive_stopping.py
+# measures the coverage at this floor. tests/study/test_adaptive.py pins it to the analysis.
+MIN_ITERATIONS = 6
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """Stop once every primary ratio's interval is within +-precision, checked after each
+    full iteration from min_iterations on; the plan's iterations are the maximum. Never a
+    p-value: stopping on significance inflates false positives (docs/campaign.md)."""
+
+    precision: float
+    min_iterations: int = MIN_ITERATIONS
+    confidence: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -134,6 +155,8 @@ DEFAULTS: dict[str, Any] = {
     **{f.name: f.default for f in fields(ProtocolSettings)},
     **{f.name: f.default for f in fields(WorkloadSettings) if f.name not in ("seed", "threads")},
     "threads": None,
+    "until_precision": None,
+    "min_iterations": MIN_ITERATIONS,
 }
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[bkmg]?$", re.IGNORECASE)
@@ -146,6 +169,7 @@ class CampaignSettings:
     workload: WorkloadSettings
     protocol: ProtocolSettings
     profile: str | None
+    stopping: StoppingRule | None = None
 
 
 def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, Any]:
@@ -158,7 +182,7 @@ def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, A
     return merged
 
 
-def _in_bounds(opt: Option, value: float) -> bool:
+def in_bounds(opt: Option, value: float) -> bool:
     if not math.isfinite(value):
         return False
     if opt.strict:
@@ -176,16 +200,19 @@ def check_bounds(o: dict[str, Any]) -> None:
         value = o.get(opt.key)
         if value is None or (opt.minimum is None and opt.maximum is None):
             continue
-        if _in_bounds(opt, value):
+        if in_bounds(opt, value):
             continue
-        unit = " seconds" if opt.key.endswith("_s") else ""
-        if opt.strict:
-            rule = f"between {opt.minimum:g} and {opt.maximum:g}{unit}, both excluded"
-        elif opt.maximum is None:
-            rule = f"at least {opt.minimum:g}{unit}"
-        else:
-            rule = f"from {opt.minimum:g} to {opt.maximum:g}{unit}"
-        raise PlanError(f"{opt.flag} must be {rule}, not {value}")
+        raise PlanError(f"{opt.flag} must be {bounds_text(opt)}, not {value}")
+
+
+def bounds_text(opt: Option) -> str:
+    """The option's bounds in words (the plan's errors, and the study file's)."""
+    unit = " seconds" if opt.key.endswith("_s") else ""
+    if opt.strict:
+        return f"between {opt.minimum:g} and {opt.maximum:g}{unit}, both excluded"
+    if opt.maximum is None:
+        return f"at least {opt.minimum:g}{unit}"
+    return f"from {opt.minimum:g} to {opt.maximum:g}{unit}"
 
 
 def parse_size_bytes(text: str) -> int | None:
@@ -218,6 +245,12 @@ def default_cpuset() -> str | None:
     if len(cpus) < 4:
         return None
     return ",".join(str(c) for c in cpus[1:])
+
+
+def _settings(cls: type[T], o: dict[str, Any], **checked: Any) -> T:
+    """A settings dataclass from the resolved options, field by field, with the values that
+    checking turned into something else."""
+    return cls(**{f.name: o[f.name] for f in fields(cls)} | checked)  # type: ignore[arg-type]
 
 
 def settings_from_options(options: dict[str, Any], profile: str | None) -> CampaignSettings:
@@ -254,33 +287,35 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
             f"{flag('threads')} {threads} exceeds the {usable} CPUs {where} may use; give "
             f"{flag('threads')} {usable} or fewer"
         )
-    workload = WorkloadSettings(
-        epochs=o["epochs"],
-        batch_size=o["batch_size"],
-        learning_rate=float(o["learning_rate"]),
-        seed=o["seed"],
-        limit_train=o["limit_train"],
-        limit_test=o["limit_test"],
-        threads=threads,
-        device=o["device"],
-        init=o["init"],
-        precision=o["precision"],
-    )
-    protocol = ProtocolSettings(
-        warmup_s=float(o["warmup_s"]),
-        idle_s=float(o["idle_s"]),
-        run_timeout_s=float(o["run_timeout_s"]),
-        max_failures=o["max_failures"],
-        runtime=o["runtime"],
-        meter=o["meter"],
-        interval_ms=o["interval_ms"],
-        cpuset=cpuset,
-        memory_limit=o["memory_limit"],
-        gpu=o["gpu"],
-    )
+    # Each dataclass lists its own settings: they are taken by name from the resolved
+    # options, with the few that checking turned into something else.
+    workload = _settings(WorkloadSettings, o, threads=threads,
+                         learning_rate=float(o["learning_rate"]))  # fmt: skip
+    seconds = {k: float(o[k]) for k in ("warmup_s", "idle_s", "run_timeout_s")}
+    protocol = _settings(ProtocolSettings, o, cpuset=cpuset, **seconds)
     return CampaignSettings(
-        make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile
-    )
+        make_plan(frameworks, o["iterations"], o["seed"]), workload, protocol, profile,
+        stopping_rule(o, given_min=options.get("min_iterations") is not None),
+    )  # fmt: skip
+
+
+def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
+    """--until-precision and --min-iterations, checked; None for a fixed number of iterations."""
+    precision = o["until_precision"]
+    if precision is None:
+        if given_min:
+            raise PlanError(
+                f"{flag('min_iterations')} only applies with {flag('until_precision')} P; "
+                "add it, or drop --min-iterations"
+            )
+        return None
+    if o["min_iterations"] > o["iterations"]:
+        raise PlanError(
+            f"{flag('min_iterations')} {o['min_iterations']} is more than {flag('iterations')} "
+            f"{o['iterations']} (the maximum with {flag('until_precision')}); lower it or raise "
+            "--iterations"
+        )
+    return StoppingRule(float(precision), o["min_iterations"])
 
 
 def check_against_dataset(workload: WorkloadSettings, train_count: int, test_count: int) -> None:

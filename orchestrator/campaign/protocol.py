@@ -19,7 +19,13 @@ from typing import Any
 from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.idle import measure_idle, read_gaps
 from orchestrator.campaign.interrupts import Interrupted, Interrupts
-from orchestrator.campaign.plan import Plan, PlannedRun, ProtocolSettings, WorkloadSettings
+from orchestrator.campaign.plan import (
+    Plan,
+    PlannedRun,
+    ProtocolSettings,
+    StoppingRule,
+    WorkloadSettings,
+)
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.records import RunRecord
 from orchestrator.campaign.state import finished_runs, read_state
@@ -63,6 +69,7 @@ class Context:
     data_dir: Path
     runtime: Runtime
     meters: list[Meter]
+    stopping: StoppingRule | None = None  # None: run every planned iteration
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -308,6 +315,8 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
     failures = sum(1 for r in done.values() if r.status != "ok")
     resumed = bool(read_state(ctx.folder.state_jsonl))
     todo = [r for r in ctx.plan.runs() if r.run_id not in done]
+    if ctx.stopping is not None and _stop_here(ctx, todo, progress):
+        return
     if not todo:
         progress.note("every planned run is already recorded; nothing to do")
         return
@@ -321,7 +330,9 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
             # for all, and a baseline (hence net energy) from the first run on.
             progress.set("idle gap", f"{ctx.protocol.idle_s:g} s before the first run")
             measure_idle(ctx.meters, ctx.folder.idle_dir(first_gap), ctx.protocol.idle_s)
-        for run in todo:
+        for n, run in enumerate(todo):
+            if n and ctx.stopping is not None and _stop_here(ctx, todo[n:], progress):
+                return
             record = measure_run(ctx, run, interrupts, progress)
             progress.run_finished(record)
             if record.status != "ok":
@@ -340,3 +351,38 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
                 with interrupts.deferred():
                     ctx.folder.write_run(with_gaps(record, read_gaps(ctx.folder)))
             interrupts.check()
+        if ctx.stopping is not None:
+            _stop_here(ctx, [], progress)
+
+
+def _stop_here(ctx: Context, todo: list[PlannedRun], progress: CampaignProgress) -> bool:
+    """With a stopping rule, at an iteration boundary (the next run opens an iteration, or
+    none is left): has the campaign ended? Records the decision in campaign.json once."""
+    from orchestrator.campaign import stopping  # reads the analysis: only when adaptive
+
+    assert ctx.stopping is not None
+    _, doc = CampaignFolder.open(ctx.folder.root)
+    if stopping.stopped(doc.stopping):
+        progress.note("the campaign already stopped under its rule; nothing to do")
+        return True
+    if todo and todo[0].position != 1:
+        return False
+    completed = todo[0].iteration - 1 if todo else ctx.plan.iterations
+    if completed < ctx.stopping.min_iterations and todo:
+        return False
+    ratios = stopping.assess(ctx.folder, list(ctx.plan.frameworks), ctx.stopping.confidence)
+    if stopping.precise_enough(ctx.stopping, ratios):
+        reason = "precision"
+    elif not todo:
+        reason = "maximum"
+    else:
+        w = stopping.least_precise(ratios)
+        if w is not None:
+            progress.note(
+                f"after iteration {completed}: {w.metric} {w.framework_b}/{w.framework_a} "
+                f"within +-{w.precision:.1%}, not yet +-{ctx.stopping.precision:.1%}"
+            )
+        return False
+    block = stopping.record_stop(ctx.folder, completed, reason, ratios)
+    progress.note(stopping.describe(block))
+    return True

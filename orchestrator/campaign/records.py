@@ -163,7 +163,7 @@ class CampaignDocument(_Record):
     """campaign.json: the plan, written before the first run, and the machine it ran on."""
 
     SCHEMA = CAMPAIGN_SCHEMA
-    OMITTED_WHEN_NONE = ("imported",)
+    OMITTED_WHEN_NONE = ("imported", "stopping", "study")
 
     campaign_id: str
     created_at: float
@@ -177,3 +177,7 @@ class CampaignDocument(_Record):
     provenance: dict[str, Any] = field(default_factory=dict)
     profile: str | None = None
     imported: dict[str, Any] | None = None
+    # With --until-precision: the rule, and once the campaign ended, where and why it stopped.
+    stopping: dict[str, Any] | None = None
+    # A study's cell: the study and the cell's factors (orchestrator/study).
+    study: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from orchestrator.campaign.records import StateLine
 
@@ -18,7 +19,12 @@ DONE = frozenset({"ok", "failed", "timeout", "oom", "incomplete"})
 
 
 def append_state(path: Path, line: StateLine) -> None:
-    data = (json.dumps(line.to_json(), sort_keys=True) + "\n").encode()
+    append_line(path, line.to_json())
+
+
+def append_line(path: Path, obj: dict[str, Any]) -> None:
+    """One JSON object as one line, in one write on an O_APPEND descriptor, then fsync."""
+    data = (json.dumps(obj, sort_keys=True) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         written = os.write(fd, data)

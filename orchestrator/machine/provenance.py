@@ -249,6 +249,15 @@ def pinned_requirements(framework: str, device: str = "cpu") -> dict[str, str]:
     return requirement_pins(requirements_file(variant(framework).requirements_folder, device))
 
 
+def host() -> dict[str, Any]:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "fwenergy": __version__,
+    }
+
+
 def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") -> dict[str, Any]:
     """campaign.json's provenance block. `software` is the runtime's per-framework
     description (image ids or interpreters)."""
@@ -262,12 +271,7 @@ def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") ->
         else:
             packages[fw] = pinned_requirements(fw, device)
     return {
-        "host": {
-            "hostname": socket.gethostname(),
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "fwenergy": __version__,
-        },
+        "host": host(),
         "cpu": {
             "model": cpu_model(),
             "logical_cpus": os.cpu_count(),

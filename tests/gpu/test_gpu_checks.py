@@ -134,3 +134,20 @@ def test_make_builds_the_gpu_images_on_request(repo: Path) -> None:
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     assert "orchestrator build" in dry and "--device gpu" in dry
+
+
+def test_a_gpu_study_without_a_gpu_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    _no_driver_here()
+    study = tmp_path / "gpu.toml"
+    study.write_text(
+        'name = "gpu"\niterations = 2\nframeworks = ["torch"]\n'
+        '[protocol]\nruntime = "local"\nmeter = "none"\n'
+        '[workload]\ndataset = "synthetic"\ndevice = "gpu"\n'
+        "[matrix]\nbatch_size = [32, 64]\n"
+    )
+    results = tmp_path / "results"
+    r = cli(["study", "run", str(study), "--results", str(results)], tmp_path)
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert "--device gpu" in line and "NVIDIA driver" in line
+    assert not results.exists() or not any(results.iterdir())

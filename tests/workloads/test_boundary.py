@@ -8,7 +8,9 @@ sides; each pair is pinned here so the two can never drift apart:
 * the workload's defaults (plan.WorkloadSettings, workload.config.TrainConfig):
   tests/campaign/test_options.py;
 * the framework names (runtimes/variants.py, workload/__init__.py):
-  tests/campaign/test_variants.py.
+  tests/campaign/test_variants.py;
+* the models' parameter counts and the entrypoint's tasks (orchestrator/workloads.py,
+  workload/model.py and workload/cli.py), below.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ import os
 from pathlib import Path
 
 import pytest
+from workload import cli as workload_cli
 from workload import data as workload_data
+from workload import model as workload_model
 from workload.errors import WorkloadInputError
 
 from orchestrator.data import prepare_dataset
 from orchestrator.data.hashing import sha256_file
 from orchestrator.data.prepared import read_prepared
 from orchestrator.errors import DataError
+from orchestrator.workloads import MODELS, TASKS
 
 
 def test_both_sides_hash_a_file_alike(tmp_path: Path) -> None:
@@ -50,3 +55,11 @@ def test_both_sides_accept_the_same_dataset_and_refuse_the_same_tampering(
         workload_data.check_dataset(folder)
     for exc in (host.value, image.value):
         assert "dataset.npz" in str(exc) and "\n" not in str(exc)
+
+
+def test_the_model_and_task_registry_matches_the_workload() -> None:
+    assert MODELS["mnist-cnn"].parameter_count == workload_model.PARAMETER_COUNT
+    parser = workload_cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    # every task is a sub-command (the others, such as `devices`, are checks, not work)
+    assert set(TASKS) <= set(commands.choices)  # type: ignore[attr-defined]

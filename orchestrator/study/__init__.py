@@ -1,0 +1,1 @@
+"""Studies: a matrix of campaigns from one file (docs/studies.md)."""

@@ -1,0 +1,37 @@
+"""Study tests: the real CLI in subprocesses, real files, the local runtime."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tests.campaign.conftest import tiny_dataset, torch_installed  # noqa: F401 (fixtures)
+
+# A stand-in for a framework environment's interpreter, in sh (it starts in a millisecond,
+# so start-up adds no spread of its own): `python -m workload train` sleeps a set time and
+# writes the workload's files, so a campaign with a known spread runs in seconds (what the
+# adaptive rule is tested on); anything else (provenance's `-c`) goes to the real interpreter.
+STAND_IN = """#!/bin/sh
+if [ "$1" != "-m" ] || [ "$2" != "workload" ]; then exec {python} "$@"; fi
+prev=""
+for arg in "$@"; do [ "$prev" = "--out" ] && out="$arg"; prev="$arg"; done
+printf '{{"event": "start", "t": %s}}\\n' "$(date +%s.%N)" >> "$out/events.jsonl"
+sleep {seconds}
+printf '{{"event": "end", "t": %s}}\\n' "$(date +%s.%N)" >> "$out/events.jsonl"
+echo '{{"schema": "fwenergy.result", "schema_version": 1, "framework": "{fw}"}}' \\
+    > "$out/result.json"
+"""
+# A duration drawn anew for every run, 0.05 to 1 s (seeded by the process id).
+NOISY = "$(awk -v s=$$ 'BEGIN { srand(s); print 0.05 + rand() * 0.95 }')"
+
+
+def simulated_venvs(root: Path, seconds: dict[str, str]) -> Path:
+    """Environments whose `python -m workload` sleeps `seconds[framework]` (a shell word:
+    "1.0", or NOISY)."""
+    for fw, word in seconds.items():
+        bin_dir = root / fw / "bin"
+        bin_dir.mkdir(parents=True)
+        python = bin_dir / "python"
+        python.write_text(STAND_IN.format(python=sys.executable, seconds=word, fw=fw))
+        python.chmod(0o755)
+    return root
