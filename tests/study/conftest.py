@@ -35,3 +35,29 @@ def simulated_venvs(root: Path, seconds: dict[str, str]) -> Path:
         python.write_text(STAND_IN.format(python=sys.executable, seconds=word, fw=fw))
         python.chmod(0o755)
     return root
+
+
+# Two cells (batch 32 and 64) of torch against JAX on the local runtime, time only, no gaps:
+# the smallest real study, used by the local and the Slurm tests.
+TWO_CELL_STUDY = """\
+name = "{name}"
+iterations = {iterations}
+seed = 5
+frameworks = ["torch", "jax"]
+
+[protocol]
+runtime = "local"
+meter = "none"
+warmup_s = 0
+idle_s = 0
+
+[workload]
+data = "{data}"
+epochs = 1
+limit_train = 128
+limit_test = 64
+threads = 1
+
+[matrix]
+batch_size = [32, 64]
+"""

@@ -18,28 +18,9 @@ import pytest
 from orchestrator.data import PreparedDataset
 from tests.campaign.helpers import cli, cli_env, state_lines
 from tests.conftest import REPO, require
-from tests.study.conftest import simulated_venvs
+from tests.study.conftest import TWO_CELL_STUDY, simulated_venvs
 
 pytestmark = pytest.mark.slow
-
-STUDY = """\
-name = "on-slurm"
-iterations = {iterations}
-frameworks = ["torch", "jax"]
-[protocol]
-runtime = "local"
-meter = "none"
-warmup_s = 0
-idle_s = 0
-[workload]
-data = "{data}"
-threads = 1
-epochs = 1
-limit_train = 128
-limit_test = 64
-[matrix]
-batch_size = [32, 64]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +37,7 @@ def cluster() -> str:
 
 def _study(tmp: Path, data: str, iterations: int) -> Path:
     path = tmp / "study.toml"
-    path.write_text(STUDY.format(data=data, iterations=iterations))
+    path.write_text(TWO_CELL_STUDY.format(name="on-slurm", iterations=iterations, data=data))
     return path
 
 

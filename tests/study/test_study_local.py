@@ -13,29 +13,7 @@ import pytest
 
 from orchestrator.data import PreparedDataset
 from tests.campaign.helpers import cli, load, popen_cli, state_lines
-
-STUDY = """\
-name = "batch-sweep"
-iterations = 2
-seed = 5
-frameworks = ["torch", "jax"]
-
-[protocol]
-runtime = "local"
-meter = "none"
-warmup_s = 0
-idle_s = 0
-
-[workload]
-data = "{data}"
-epochs = 1
-limit_train = 128
-limit_test = 64
-threads = 1
-
-[matrix]
-batch_size = [32, 64]
-"""
+from tests.study.conftest import TWO_CELL_STUDY
 
 
 def _wait_for(condition, timeout_s: float = 240.0) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +41,9 @@ def test_study_killed_resumed_and_analysed(
     torch_installed: None, tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
     study_file = tmp_path / "sweep.toml"
-    study_file.write_text(STUDY.format(data=tiny_dataset.path))
+    study_file.write_text(
+        TWO_CELL_STUDY.format(name="batch-sweep", iterations=2, data=tiny_dataset.path)
+    )
     results = tmp_path / "results"
     proc = popen_cli(["study", "run", str(study_file), "--results", str(results)], tmp_path)
     try:
