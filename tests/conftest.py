@@ -70,3 +70,15 @@ def run_workload(
     if wait:
         proc.wait()
     return proc
+
+
+def stand_in_venvs(root: Path, scripts: dict[str, str]) -> Path:
+    """Framework environments under `root` whose interpreter is the given sh script
+    (framework -> script text): a real executable that the real runtimes start, standing in
+    for a workload or a broken environment (no mock)."""
+    for fw, script in scripts.items():
+        python = root / fw / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text(script)
+        python.chmod(0o755)
+    return root

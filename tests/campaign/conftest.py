@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.data import PreparedDataset, prepare_dataset
-from tests.conftest import FRAMEWORKS, framework_python, require
+from tests.conftest import FRAMEWORKS, framework_python, require, stand_in_venvs
 
 
 @pytest.fixture(scope="session")
@@ -29,33 +29,23 @@ def torch_installed() -> None:
 def failing_venvs(root: Path, exit_code: int = 1) -> Path:
     """Framework environments whose interpreter exits non-zero after a line on stderr: how a
     broken environment looks to the campaign (no mock: a real executable is started)."""
-    for fw in FRAMEWORKS:
-        bin_dir = root / fw / "bin"
-        bin_dir.mkdir(parents=True)
-        python = bin_dir / "python"
-        python.write_text(
-            f"#!/bin/sh\necho 'ImportError: {fw} is broken here' >&2\nexit {exit_code}\n"
-        )
-        python.chmod(0o755)
-    return root
+    return stand_in_venvs(root, {
+        fw: f"#!/bin/sh\necho 'ImportError: {fw} is broken here' >&2\nexit {exit_code}\n"
+        for fw in FRAMEWORKS
+    })  # fmt: skip
 
 
 def quick_venvs(root: Path, seconds: float = 0.5) -> Path:
     """Framework environments whose interpreter stands in for a finished workload: it writes
     events.jsonl and result.json into --out after `seconds` (a real executable, started by
     the real local runtime), for tests of the protocol around the run, not of the work."""
-    for fw in FRAMEWORKS:
-        bin_dir = root / fw / "bin"
-        bin_dir.mkdir(parents=True)
-        python = bin_dir / "python"
-        python.write_text(
-            "#!/bin/sh\n"
-            'while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done\n'
-            'echo "{\\"event\\": \\"process_start\\", \\"t\\": $(date +%s.%N)}"'
-            ' > "$out/events.jsonl"\n'
-            f"sleep {seconds}\n"
-            'echo "{\\"event\\": \\"done\\", \\"t\\": $(date +%s.%N)}" >> "$out/events.jsonl"\n'
-            'echo "{}" > "$out/result.json"\n'
-        )
-        python.chmod(0o755)
-    return root
+    script = (
+        "#!/bin/sh\n"
+        'while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done\n'
+        'echo "{\\"event\\": \\"process_start\\", \\"t\\": $(date +%s.%N)}"'
+        ' > "$out/events.jsonl"\n'
+        f"sleep {seconds}\n"
+        'echo "{\\"event\\": \\"done\\", \\"t\\": $(date +%s.%N)}" >> "$out/events.jsonl"\n'
+        'echo "{}" > "$out/result.json"\n'
+    )
+    return stand_in_venvs(root, dict.fromkeys(FRAMEWORKS, script))

@@ -16,7 +16,7 @@ from orchestrator.machine import gpu
 from orchestrator.runtimes.docker import DockerRuntime, image_tag
 from orchestrator.runtimes.local import LocalRuntime
 from tests.campaign.helpers import TINY, cli
-from tests.conftest import docker_available, framework_python, require
+from tests.conftest import docker_available, framework_python, require, stand_in_venvs
 from tests.fakes.pynvml_fake import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, make_fake_pynvml
 
 H100 = FakeGpu(100.0)
@@ -75,15 +75,10 @@ def test_a_cpu_build_of_a_framework_is_refused(framework: str) -> None:
 def _stand_in_venvs(root: Path, reply: str) -> Path:
     """Environments whose interpreter answers `-m workload devices` with `reply`, and keeps
     the CUDA_VISIBLE_DEVICES it was given, as a CUDA build's would."""
-    for fw in ("torch", "jax"):
-        bin_dir = root / fw / "bin"
-        bin_dir.mkdir(parents=True)
-        python = bin_dir / "python"
-        python.write_text(
-            f'#!/bin/sh\necho "$CUDA_VISIBLE_DEVICES" > "{root}/{fw}.visible"\necho \'{reply}\'\n'
-        )
-        python.chmod(0o755)
-    return root
+    return stand_in_venvs(root, {
+        fw: f'#!/bin/sh\necho "$CUDA_VISIBLE_DEVICES" > "{root}/{fw}.visible"\necho \'{reply}\'\n'
+        for fw in ("torch", "jax")
+    })  # fmt: skip
 
 
 def test_each_framework_is_asked_with_only_the_campaigns_gpu(tmp_path: Path) -> None:

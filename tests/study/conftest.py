@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from tests.campaign.conftest import tiny_dataset, torch_installed  # noqa: F401 (fixtures)
+from tests.conftest import stand_in_venvs
 
 # A stand-in for a framework environment's interpreter, in sh (it starts in a millisecond,
 # so start-up adds no spread of its own): `python -m workload train` sleeps a set time and
@@ -28,13 +29,10 @@ NOISY = "$(awk -v s=$$ 'BEGIN { srand(s); print 0.05 + rand() * 0.95 }')"
 def simulated_venvs(root: Path, seconds: dict[str, str]) -> Path:
     """Environments whose `python -m workload` sleeps `seconds[framework]` (a shell word:
     "1.0", or NOISY)."""
-    for fw, word in seconds.items():
-        bin_dir = root / fw / "bin"
-        bin_dir.mkdir(parents=True)
-        python = bin_dir / "python"
-        python.write_text(STAND_IN.format(python=sys.executable, seconds=word, fw=fw))
-        python.chmod(0o755)
-    return root
+    return stand_in_venvs(root, {
+        fw: STAND_IN.format(python=sys.executable, seconds=word, fw=fw)
+        for fw, word in seconds.items()
+    })  # fmt: skip
 
 
 # Two cells (batch 32 and 64) of torch against JAX on the local runtime, time only, no gaps:
