@@ -15,7 +15,7 @@ from workload.errors import WorkloadInputError
 from workload.models import MODELS
 from workload.weights import Weights, check_shapes, load_weights
 
-from tests.conftest import FRAMEWORKS, framework_python, require
+from tests.conftest import FRAMEWORKS, framework_python, require, workload_env
 
 # Runs in the framework's environment: load the shared weights, export them, compare.
 ROUND_TRIP = """
@@ -51,7 +51,7 @@ def test_every_framework_gives_back_the_shared_weights_it_loaded(framework: str,
     require(python.exists(), f"{python} missing (make venvs)")
     proc = subprocess.run(
         [str(python), "-c", ROUND_TRIP, framework, model],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, env=workload_env(framework),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
