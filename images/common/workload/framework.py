@@ -91,6 +91,12 @@ class Framework(ABC):
         read back from the framework's own objects."""
 
     @abstractmethod
+    def model_settings(self) -> dict[str, Any]:
+        """After `build`: the settings of the model's layers that frameworks default
+        differently (BatchNorm's epsilon and momentum), read back from the framework's own
+        layers: result.json's `model_settings` (workload.model_settings)."""
+
+    @abstractmethod
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Pre-softmax outputs for a batch of inputs (NHWC float32 images or int32 token
         ids), as a NumPy array."""

@@ -67,6 +67,7 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         weights = spec.shared_weights(config.seed) if config.init == "shared" else None
         parameter_count = fw.build(weights)
         training = fw.training()
+        model_settings = fw.model_settings()
         model_built = events.emit("model_built", parameter_count=parameter_count)
         if parameter_count != spec.parameter_count:
             raise RuntimeError(
@@ -122,6 +123,7 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         "config": config.record(),
         "parameter_count": parameter_count,
         **training.record(),
+        "model_settings": model_settings,
         "dataset": {
             "name": data.name,
             "sha256": data.sha256,

@@ -103,6 +103,9 @@ class TorchFramework(Framework):
             objects={"optimizer": "torch.optim.Adam", "loss": "torch.nn.CrossEntropyLoss"},
         )
 
+    def model_settings(self) -> dict[str, Any]:
+        return self.arch.settings(self.model)
+
     def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.model(xb), yb)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workload.errors import WorkloadInputError
-from workload.models import mnist_cnn
+from workload.models import cifar_resnet, mnist_cnn
 from workload.weights import Weights
 
 IMAGE = "image"  # uint8 pixels on disk, float32 in [0, 1] HWC for the model
@@ -42,6 +42,14 @@ MODELS: dict[str, ModelSpec] = {
             mnist_cnn.NUM_CLASSES,
             mnist_cnn.PARAMETER_COUNT,
             mnist_cnn.shared_weights,
+        ),
+        ModelSpec(
+            "cifar-resnet",
+            IMAGE,
+            cifar_resnet.IMAGE_SHAPE,
+            cifar_resnet.NUM_CLASSES,
+            cifar_resnet.PARAMETER_COUNT,
+            cifar_resnet.shared_weights,
         ),
     )
 }

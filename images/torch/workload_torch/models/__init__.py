@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workload_torch.models.base import TorchModel
+from workload_torch.models.cifar_resnet import CifarResnet
 from workload_torch.models.mnist_cnn import MnistCnn
 
-MODELS: dict[str, type[TorchModel]] = {"mnist-cnn": MnistCnn}
+MODELS: dict[str, type[TorchModel]] = {"mnist-cnn": MnistCnn, "cifar-resnet": CifarResnet}

@@ -4,10 +4,12 @@ layouts and the canonical weights (workload.weights)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from workload.model_settings import UNBIASED, batchnorm_settings
 from workload.weights import Weights
 
 
@@ -38,3 +40,9 @@ class TorchModel(ABC):
         return self.from_torch(
             {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
         )
+
+    def settings(self, module: nn.Module) -> dict[str, Any]:
+        """result.json's `model_settings`, read from the module's BatchNorm layers."""
+        norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        # torch's momentum is the share of the batch's statistics in the running ones.
+        return batchnorm_settings(((m.eps, 1 - m.momentum) for m in norms), UNBIASED)
