@@ -7,7 +7,11 @@ epoch's full batches as one jitted `lax.scan` (one dispatch per epoch, the loop 
 then the partial batch with the same last step. On XLA:CPU the scan ran about 100x slower
 per step than separately jitted steps when it was tried as the default (the convolutions
 inside the loop body lost their fast path); on a GPU it is the fast one. Its first step is
-the ahead-of-time compilation of the scan, so `compile_s` stays compilation only."""
+the ahead-of-time compilation of the scan, so `compile_s` stays compilation only.
+
+A model with BatchNorm keeps its running statistics in Flax's "batch_stats" collection: the
+steps carry them next to the parameters (updated by the training-mode forward pass), and
+the logits and the evaluation use them (`train=False`); a model without any carries `{}`."""
 
 from __future__ import annotations
 
@@ -36,12 +40,24 @@ from workload.training import (
 from workload.weights import Weights
 
 from workload_jax.models import MODELS
-from workload_jax.models.base import PARAMS
+from workload_jax.models.base import PARAMS, STATS
 
 
-def _loss(params: Any, model: nn.Module, x: jax.Array, y: jax.Array) -> jax.Array:
-    logits = model.apply({"params": params}, x)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+def _variables(params: Any, stats: Any) -> dict[str, Any]:
+    return {PARAMS: params, STATS: stats} if stats else {PARAMS: params}
+
+
+def _loss(
+    params: Any, stats: Any, model: nn.Module, x: jax.Array, y: jax.Array
+) -> tuple[jax.Array, Any]:
+    """The batch's mean loss, and the statistics updated by the training-mode pass. `stats`
+    is `{}` for a model without any: its emptiness is structure, fixed when jit traces."""
+    if stats:
+        logits, updated = model.apply(_variables(params, stats), x, train=True, mutable=[STATS])
+        stats = updated[STATS]
+    else:
+        logits = model.apply(_variables(params, stats), x, train=True)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), stats
 
 
 class JaxFramework(Framework):
@@ -97,14 +113,16 @@ class JaxFramework(Framework):
         self.spec = model_spec(self.config.model)
         self.arch = MODELS[self.spec.name]()
         self.model = self.arch.make()
+        dtype = jnp.float32 if self.spec.input_kind == IMAGE else jnp.int32
+        self._example = jnp.zeros((1, *self.spec.input_shape), dtype)
         if weights is None:
             key = jax.random.PRNGKey(self.config.seed)
-            dtype = jnp.float32 if self.spec.input_kind == IMAGE else jnp.int32
-            params = self.model.init(key, jnp.zeros((1, *self.spec.input_shape), dtype))[PARAMS]
+            variables = self.model.init(key, self._example, train=False)
         else:
             # Flax's layout is the canonical one: kernels HWIO, dense (in, out), NHWC flatten.
-            params = self.arch.to_variables(weights)[PARAMS]
-        self.params = jax.device_put(params, self.device)
+            variables = self.arch.to_variables(weights)
+        self.params = jax.device_put(variables[PARAMS], self.device)
+        self.stats = jax.device_put(variables.get(STATS, {}), self.device)
         # inject_hyperparams keeps the hyperparameters in the optimizer state, where
         # `training` reads them back (optax.adam alone closes over them).
         self.tx = optax.inject_hyperparams(optax.adam)(
@@ -113,18 +131,27 @@ class JaxFramework(Framework):
             b2=ADAM_BETA_2,
             eps=ADAM_EPSILON,
         )
-        self.opt_state = self.tx.init(self.params)
+        # On the device like everything the step returns: an argument that is not committed
+        # to a device differs from the step's own outputs, and the step would be compiled
+        # again for its second call (and the first of each later epoch).
+        self.opt_state = jax.device_put(self.tx.init(self.params), self.device)
         step = partial(_train_step, self.model, self.tx, self.config.batch_size)
-        self._step = jax.jit(step, donate_argnums=(0, 1, 2))
-        self._last = jax.jit(partial(_last_step, self.model, self.tx), donate_argnums=(0, 1, 2))
+        self._step = jax.jit(step, donate_argnums=(0, 1, 2, 3))
+        last = partial(_last_step, self.model, self.tx)
+        self._last = jax.jit(last, donate_argnums=(0, 1, 2, 3))
         scan = partial(_scan_epoch, self.model, self.tx, self.config.batch_size)
-        self._scan = jax.jit(scan, donate_argnums=(0, 1))
+        self._scan = jax.jit(scan, donate_argnums=(0, 1, 2))
+        self._logits = jax.jit(partial(self.model.apply, train=False))
         self._scan_compiled: Any = None
         return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(self.params))
 
     def weights(self) -> Weights:
         order = self.spec.shared_weights(0)
-        return self.arch.from_variables({PARAMS: jax.device_get(self.params)}, order)
+        variables = {PARAMS: self.params, STATS: self.stats}
+        return self.arch.from_variables(jax.device_get(variables), order)
+
+    def model_settings(self) -> dict[str, Any]:
+        return self.arch.settings(self.model, _variables(self.params, self.stats), self._example)
 
     def training(self) -> Training:
         hyper = self.opt_state.hyperparams
@@ -146,7 +173,7 @@ class JaxFramework(Framework):
         )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(jax.jit(self.model.apply)({"params": self.params}, x))
+        return np.asarray(self._logits(_variables(self.params, self.stats), x))
 
     def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
         self._x_train, self._y_train = jax.block_until_ready(jax.device_put((x, y), self.device))
@@ -155,17 +182,18 @@ class JaxFramework(Framework):
         batch = self.config.batch_size
         full = len(order) // batch
         order_d = jax.device_put(order, self.device)
-        loss_sum = jnp.zeros((), jnp.float32)
+        loss_sum = jax.device_put(jnp.zeros((), jnp.float32), self.device)
         if self.implementation == "scan":
-            self.params, self.opt_state, loss_sum = self._scan_full(
+            self.params, self.stats, self.opt_state, loss_sum = self._scan_full(
                 order_d[: full * batch].reshape(full, batch), first_step_done
             )
         else:
             # One jitted step per batch, dispatched asynchronously: the host never waits
             # for a step except the first, which is timed as compilation.
             for step in range(full):
-                self.params, self.opt_state, loss_sum = self._step(
+                self.params, self.stats, self.opt_state, loss_sum = self._step(
                     self.params,
+                    self.stats,
                     self.opt_state,
                     loss_sum,
                     self._x_train,
@@ -177,8 +205,9 @@ class JaxFramework(Framework):
                     loss_sum.block_until_ready()
                     first_step_done()
         if full * batch < len(order):
-            self.params, self.opt_state, loss_sum = self._last(
+            self.params, self.stats, self.opt_state, loss_sum = self._last(
                 self.params,
+                self.stats,
                 self.opt_state,
                 loss_sum,
                 self._x_train,
@@ -190,7 +219,7 @@ class JaxFramework(Framework):
     def _scan_full(self, batches: jax.Array, first_step_done: Callable[[], Any]) -> Any:
         """The epoch's full batches as one compiled scan; compiled ahead of time the first
         time, which is the first step of the `scan` implementation."""
-        args = (self.params, self.opt_state, self._x_train, self._y_train, batches)
+        args = (self.params, self.stats, self.opt_state, self._x_train, self._y_train, batches)
         if self._scan_compiled is None:
             self._scan_compiled = self._scan.lower(*args).compile()
             first_step_done()
@@ -200,7 +229,7 @@ class JaxFramework(Framework):
         xs, ys = jax.device_put(x, self.device), jax.device_put(y, self.device)
         # Dispatch is asynchronous: the sums stay on the device until the end.
         sums = [
-            _eval_batch(self.model, self.params, xs[b], ys[b])
+            _eval_batch(self.model, _variables(self.params, self.stats), xs[b], ys[b])
             for b in batch_slices(len(y), self.config.batch_size)
         ]
         loss_sum = sum(float(s[0]) for s in sums)
@@ -208,36 +237,42 @@ class JaxFramework(Framework):
         return loss_sum / len(y), correct / len(y)
 
 
-def _update(model, tx, params, opt_state, x, y):  # type: ignore[no-untyped-def]
-    loss, grads = jax.value_and_grad(_loss)(params, model, x, y)
+def _update(model, tx, params, stats, opt_state, x, y):  # type: ignore[no-untyped-def]
+    (loss, stats), grads = jax.value_and_grad(_loss, has_aux=True)(params, stats, model, x, y)
     updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
+    return optax.apply_updates(params, updates), stats, opt_state, loss
 
 
-def _train_step(model, tx, batch, params, opt_state, loss_sum, xs, ys, order, step):  # type: ignore[no-untyped-def]
+def _train_step(model, tx, batch, params, stats, opt_state, loss_sum, xs, ys, order, step):  # type: ignore[no-untyped-def]
     idx = jax.lax.dynamic_slice_in_dim(order, step * batch, batch)
-    params, opt_state, loss = _update(model, tx, params, opt_state, xs[idx], ys[idx])
-    return params, opt_state, loss_sum + loss * batch
+    params, stats, opt_state, loss = _update(
+        model, tx, params, stats, opt_state, xs[idx], ys[idx]
+    )
+    return params, stats, opt_state, loss_sum + loss * batch
 
 
-def _scan_epoch(model, tx, batch, params, opt_state, xs, ys, batches):  # type: ignore[no-untyped-def]
+def _scan_epoch(model, tx, batch, params, stats, opt_state, xs, ys, batches):  # type: ignore[no-untyped-def]
     def body(carry, idx):  # type: ignore[no-untyped-def]
-        params, opt_state, loss_sum = carry
-        params, opt_state, loss = _update(model, tx, params, opt_state, xs[idx], ys[idx])
-        return (params, opt_state, loss_sum + loss * batch), None
+        params, stats, opt_state, loss_sum = carry
+        params, stats, opt_state, loss = _update(
+            model, tx, params, stats, opt_state, xs[idx], ys[idx]
+        )
+        return (params, stats, opt_state, loss_sum + loss * batch), None
 
-    start = (params, opt_state, jnp.zeros((), jnp.float32))
-    (params, opt_state, loss_sum), _ = jax.lax.scan(body, start, batches)
-    return params, opt_state, loss_sum
+    start = (params, stats, opt_state, jnp.zeros((), jnp.float32))
+    (params, stats, opt_state, loss_sum), _ = jax.lax.scan(body, start, batches)
+    return params, stats, opt_state, loss_sum
 
 
-def _last_step(model, tx, params, opt_state, loss_sum, xs, ys, idx):  # type: ignore[no-untyped-def]
-    params, opt_state, loss = _update(model, tx, params, opt_state, xs[idx], ys[idx])
-    return params, opt_state, loss_sum + loss * idx.shape[0]
+def _last_step(model, tx, params, stats, opt_state, loss_sum, xs, ys, idx):  # type: ignore[no-untyped-def]
+    params, stats, opt_state, loss = _update(
+        model, tx, params, stats, opt_state, xs[idx], ys[idx]
+    )
+    return params, stats, opt_state, loss_sum + loss * idx.shape[0]
 
 
 @partial(jax.jit, static_argnums=(0,))
-def _eval_batch(model, params, x, y):  # type: ignore[no-untyped-def]
-    logits = model.apply({"params": params}, x)
+def _eval_batch(model, variables, x, y):  # type: ignore[no-untyped-def]
+    logits = model.apply(variables, x, train=False)  # BatchNorm: the running statistics
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).sum()
     return loss, (logits.argmax(-1) == y).sum()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workload_jax.models.base import JaxModel
+from workload_jax.models.cifar_resnet import CifarResnet
 from workload_jax.models.mnist_cnn import MnistCnn
 
-MODELS: dict[str, type[JaxModel]] = {"mnist-cnn": MnistCnn}
+MODELS: dict[str, type[JaxModel]] = {"mnist-cnn": MnistCnn, "cifar-resnet": CifarResnet}

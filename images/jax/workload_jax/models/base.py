@@ -9,8 +9,10 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import flax.linen as nn
+import jax
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
+from workload.model_settings import BIASED, batchnorm_settings
 from workload.weights import Weights
 
 PARAMS = "params"
@@ -20,8 +22,8 @@ STATS = "batch_stats"
 class JaxModel(ABC):
     @abstractmethod
     def make(self) -> nn.Module:
-        """The Flax module; called as `module.apply(variables, x, train=...)` when
-        `has_stats`, else `module.apply(variables, x)`."""
+        """The Flax module, called as `module.apply(variables, x, train=...)` (every model
+        takes `train`; with `has_stats`, training also returns the updated STATS)."""
 
     has_stats = False  # True when the module keeps statistics (BatchNorm) in STATS
 
@@ -41,3 +43,18 @@ class JaxModel(ABC):
             flat.update(flatten_dict(dict(variables[STATS]), sep="/"))
         arrays = {n: np.asarray(flat[n], dtype=np.float32) for n in order.arrays}
         return Weights(arrays, order.state)
+
+    def settings(self, module: nn.Module, variables: dict[str, Any], x: jax.Array) -> dict[str, Any]:
+        """result.json's `model_settings`, read from the BatchNorm layers the module builds
+        (intercepted while it is traced on `x`, nothing computed)."""
+        seen: list[tuple[float, float]] = []
+
+        def record(next_fun, args, kwargs, context):  # type: ignore[no-untyped-def]
+            layer = context.module
+            if isinstance(layer, nn.BatchNorm) and context.method_name == "__call__":
+                seen.append((layer.epsilon, layer.momentum))  # momentum: the share kept
+            return next_fun(*args, **kwargs)
+
+        with nn.intercept_methods(record):
+            jax.eval_shape(lambda v, x: module.apply(v, x, train=False), variables, x)
+        return batchnorm_settings(seen, BIASED)

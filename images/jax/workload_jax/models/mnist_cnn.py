@@ -11,7 +11,9 @@ from workload_jax.models.base import JaxModel
 
 class CNN(nn.Module):
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        # `train` is every model's signature (workload_jax.models.base); this one has no
+        # layer that behaves differently in training.
         window = (POOL, POOL)
         for c in CONVS:
             x = nn.relu(nn.Conv(c.filters, (c.size, c.size), padding="SAME", name=c.name)(x))
