@@ -182,6 +182,9 @@ class KerasFramework(Framework):
             },
         )
 
+    def model_settings(self) -> dict[str, Any]:
+        return self.arch.settings(self.model)
+
     def logits(self, x: np.ndarray) -> np.ndarray:
         with tf.device(self.device_name):
             return np.asarray(self.model(x, training=False))

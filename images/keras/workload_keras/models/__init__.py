@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workload_keras.models.base import KerasModel
+from workload_keras.models.cifar_resnet import CifarResnet
 from workload_keras.models.mnist_cnn import MnistCnn
 
-MODELS: dict[str, type[KerasModel]] = {"mnist-cnn": MnistCnn}
+MODELS: dict[str, type[KerasModel]] = {"mnist-cnn": MnistCnn, "cifar-resnet": CifarResnet}

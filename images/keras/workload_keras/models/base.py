@@ -5,9 +5,11 @@ its canonical name, unless a model renames some (`keras_names`)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import keras
 import numpy as np
+from workload.model_settings import BIASED, batchnorm_settings
 from workload.weights import Weights
 
 
@@ -43,3 +45,10 @@ class KerasModel(ABC):
             for n in order.arrays
         }
         return Weights(arrays, order.state)
+
+    @staticmethod
+    def settings(model: keras.Model) -> dict[str, Any]:
+        """result.json's `model_settings`, read from the model's BatchNorm layers."""
+        norms = [n for n in model.layers if isinstance(n, keras.layers.BatchNormalization)]
+        # Keras's momentum is the share of the running statistics kept at each step.
+        return batchnorm_settings(((n.epsilon, n.momentum) for n in norms), BIASED)
