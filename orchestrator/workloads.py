@@ -29,6 +29,9 @@ MODELS: dict[str, Model] = {
     m.name: m
     for m in (
         Model("mnist-cnn", 268_298, DATASETS),  # the reference study's CNN (seeds/000)
+        # ResNet-18 for 32x32x3 images (docs/models.md); its datasets are prepared by
+        # `orchestrator data prepare --dataset cifar10|synthetic-cifar10`.
+        Model("cifar-resnet", 11_173_962, ("cifar10", "synthetic-cifar10")),
     )
 }
 DEFAULT_MODEL = "mnist-cnn"
