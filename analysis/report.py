@@ -536,6 +536,10 @@ def _identical_work(doc: Document, ev: Evidence, imported: bool) -> None:
             caption="From result.json of the ok runs (hashes shortened)",
         )
     )
+    known = [f"{c.name}: {c.known.reason}." for c in ev.checks if c.known is not None]
+    if known:
+        doc.add(Para("Documented differences, expected and not a sign of other work:"))
+        doc.add(Bullets(known))
     if ev.probe_max_abs_diff:
         doc.add(
             Table(
