@@ -1,4 +1,4 @@
-"""Helpers for the workload tests."""
+"""Helpers of the workload tests."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ def prepared(
     y_test: np.ndarray,
     name: str,
 ) -> Path:
-    """A prepared-dataset folder (docs/formats.md: dataset.npz and dataset.json) holding the
-    given arrays as they are, for a model whose data `orchestrator data prepare` may not make
-    yet. The workload checks the arrays against the model itself."""
+    """A prepared-dataset folder (docs/formats.md) holding these arrays, as the workload
+    reads it: for inputs `orchestrator data prepare` has no source of here."""
     folder = tmp_path / name
     folder.mkdir(parents=True)
     npz = folder / "dataset.npz"
-    np.savez(npz, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    np.savez(npz, **arrays)  # type: ignore[arg-type]  # uncompressed, members in this order
     manifest = {
         "schema": "fwenergy.dataset",
         "schema_version": 1,
@@ -32,9 +32,7 @@ def prepared(
         "sha256": hashlib.sha256(npz.read_bytes()).hexdigest(),
         "train_count": len(y_train),
         "test_count": len(y_test),
-        "image_shape": list(x_train.shape[1:]),
-        "num_classes": int(max(y_train.max(), y_test.max())) + 1,
-        "source": {"kind": "test"},
+        "source": {"kind": "synthetic", "generator": "tests"},
     }
-    (folder / "dataset.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (folder / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
