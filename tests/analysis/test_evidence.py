@@ -36,7 +36,10 @@ def test_the_running_variance_difference_is_shown_as_documented_not_flagged(tmp_
     _identical_work(doc, gather({"keras": [result("biased")], "torch": [result("unbiased")]}),
                     imported=False)  # fmt: skip
     md = to_markdown(doc, tmp_path)
-    assert "| model_settings.batchnorm.running_variance | biased | unbiased | documented difference |" in md  # fmt: skip
+    row = (
+        "| model_settings.batchnorm.running_variance | biased | unbiased | documented difference |"
+    )
+    assert row in md
     assert "| no |" not in md
     assert "PyTorch updates BatchNorm's running variance with the unbiased" in md
 

@@ -245,9 +245,7 @@ def _update(model, tx, params, stats, opt_state, x, y):  # type: ignore[no-untyp
 
 def _train_step(model, tx, batch, params, stats, opt_state, loss_sum, xs, ys, order, step):  # type: ignore[no-untyped-def]
     idx = jax.lax.dynamic_slice_in_dim(order, step * batch, batch)
-    params, stats, opt_state, loss = _update(
-        model, tx, params, stats, opt_state, xs[idx], ys[idx]
-    )
+    params, stats, opt_state, loss = _update(model, tx, params, stats, opt_state, xs[idx], ys[idx])
     return params, stats, opt_state, loss_sum + loss * batch
 
 
@@ -265,9 +263,7 @@ def _scan_epoch(model, tx, batch, params, stats, opt_state, xs, ys, batches):  #
 
 
 def _last_step(model, tx, params, stats, opt_state, loss_sum, xs, ys, idx):  # type: ignore[no-untyped-def]
-    params, stats, opt_state, loss = _update(
-        model, tx, params, stats, opt_state, xs[idx], ys[idx]
-    )
+    params, stats, opt_state, loss = _update(model, tx, params, stats, opt_state, xs[idx], ys[idx])
     return params, stats, opt_state, loss_sum + loss * idx.shape[0]
 
 

@@ -44,7 +44,9 @@ class JaxModel(ABC):
         arrays = {n: np.asarray(flat[n], dtype=np.float32) for n in order.arrays}
         return Weights(arrays, order.state)
 
-    def settings(self, module: nn.Module, variables: dict[str, Any], x: jax.Array) -> dict[str, Any]:
+    def settings(
+        self, module: nn.Module, variables: dict[str, Any], x: jax.Array
+    ) -> dict[str, Any]:
         """result.json's `model_settings`, read from the BatchNorm layers the module builds
         (intercepted while it is traced on `x`, nothing computed)."""
         seen: list[tuple[float, float]] = []

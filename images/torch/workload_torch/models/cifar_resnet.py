@@ -101,10 +101,11 @@ class CifarResnet(TorchModel):
         state: dict[str, np.ndarray] = {}
         for name, array in weights.arrays.items():
             if name == f"{DENSE}/kernel":
-                array = array.T  # (in, out) -> (out, in)
+                state[_torch_name(name)] = array.T  # (in, out) -> (out, in)
             elif name.endswith("/kernel"):
-                array = array.transpose(3, 2, 0, 1)  # HWIO -> OIHW
-            state[_torch_name(name)] = array
+                state[_torch_name(name)] = array.transpose(3, 2, 0, 1)  # HWIO -> OIHW
+            else:
+                state[_torch_name(name)] = array
         for name in weights.state:
             if name.endswith("/mean"):  # one counter per BatchNorm, not canonical: from 0
                 state[_torch_name(name).replace("running_mean", _TRACKED)] = np.zeros((), np.int64)
