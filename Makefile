@@ -7,7 +7,7 @@ FRAMEWORKS ?= keras torch jax
 # Version variants' environments (FRAMEWORK@VERSION -> .venvs/FRAMEWORK-VERSION, pinned in
 # images/FRAMEWORK/versions/VERSION/): the one the tests use. Others on request, e.g.
 # `make venvs VERSIONS="jax-0.5"` or `make build FRAMEWORKS=jax@0.5`.
-VERSIONS ?= jax-0.5
+VERSIONS ?= jax-0.5 keras-2.18
 # Extra pip options for the framework environments.
 PIP_EXTRA ?=
 # PyTorch's +cpu wheel is not on PyPI: the torch environment (like the torch image) takes it
