@@ -1,4 +1,4 @@
-"""Read chosen members of a (gzipped) tar archive into memory, refusing hostile archives.
+"""Read chosen members of a gzipped tar archive into memory, refusing hostile archives.
 
 Nothing is extracted to disk: members are read by name into bytes. An archive is refused
 whole if any member's name could escape a folder (absolute, `..`, backslashes), if a
@@ -33,7 +33,7 @@ def read_members(path: Path, wanted: dict[str, int], *, fix: str) -> dict[str, b
     found: dict[str, bytes] = {}
     seen: set[str] = set()
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(path, "r:gz") as tar:
             for member in tar:
                 name = _safe_name(member.name)
                 if name is None:
@@ -64,5 +64,6 @@ def read_members(path: Path, wanted: dict[str, int], *, fix: str) -> dict[str, b
                     raise DataError(f"{path}: archive member {name} is truncated; {fix}")
                 found[name] = data
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise DataError(f"{path}: not a readable tar archive ({exc}); {fix}") from exc
+        reason = " ".join(str(exc).split())  # some tarfile messages span lines
+        raise DataError(f"{path}: not a readable .tar.gz archive ({reason}); {fix}") from exc
     return found

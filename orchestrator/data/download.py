@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from orchestrator.data import agnews, cifar
 from orchestrator.data.hashing import file_digest, sha256_file
 from orchestrator.errors import DataError
 from orchestrator.paths import CACHE_ENV, cache_root
@@ -110,27 +111,15 @@ REMOTE: dict[str, RemoteDataset] = {
             ),
         ),
     ),
-    # tensorflow/datasets, tensorflow_datasets/url_checksums/cifar10.txt: the binary version
-    # (the python one is pickled, and nothing read from a file is ever unpickled here).
     "cifar10": RemoteDataset(
         "cifar10",
         "https://www.cs.toronto.edu/~kriz/",
-        (
-            RemoteFile(
-                "cifar-10-binary.tar.gz",
-                "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
-                170052171,
-            ),
-        ),
+        (RemoteFile(cifar.ARCHIVE, cifar.PUBLISHED_SHA256, cifar.PUBLISHED_SIZE_BYTES),),
     ),
-    # fast.ai's copy of Xiang Zhang's archive: size and MD5 as published in fastai's
-    # fastai/data/checks.txt (no SHA-256 is published for this copy; TFDS's
-    # url_checksums/ag_news_subset.txt is for the Google Drive original, 11784327 bytes,
-    # which has no stable direct URL).
     "ag-news": RemoteDataset(
         "ag-news",
         "https://s3.amazonaws.com/fast-ai-nlp/",
-        (RemoteFile("ag_news_csv.tgz", None, 11784419, md5="b86f328f4dbd072486591cb7a5644dcd"),),
+        (RemoteFile(agnews.ARCHIVE, None, agnews.PUBLISHED_SIZE_BYTES, agnews.PUBLISHED_MD5),),
     ),
 }
 

@@ -98,11 +98,10 @@ def _from_download(
         c.path.name: {"url": c.url, "sha256": c.sha256, "size_bytes": c.size_bytes} for c in cached
     }
     origin = {"kind": "download", "files": described}
-    # Every downloaded file matched its published checksum, so it is the real one.
     if name == "cifar10":
-        return cifar.read_archive(cached[0].path, real=True), origin, {}
+        return cifar.read_archive(cached[0].path, cached[0].sha256), origin, {}
     if name == "ag-news":
-        splits, tokenizer = agnews.read_archive(cached[0].path, real=True)
+        splits, tokenizer = agnews.read_archive(cached[0].path)
         return splits, origin, {"tokenizer": tokenizer}
     by_name = {c.path.name: c for c in cached}
     files = {role: by_name[f"{stem}.gz"].path for role, stem in idx.STANDARD_FILES.items()}
@@ -111,11 +110,9 @@ def _from_download(
 
 def _from_local(name: str, source: Path) -> tuple[Splits, dict[str, Any], dict[str, Any]]:
     if name == "cifar10":
-        published = download.REMOTE[name].files[0].sha256
-        assert published is not None
-        return (*cifar.from_source(source, published), {})
+        return (*cifar.from_source(source), {})
     if name == "ag-news":
-        splits, origin, tokenizer = agnews.from_source(source, download.REMOTE[name].files[0].md5)
+        splits, origin, tokenizer = agnews.from_source(source)
         return splits, origin, {"tokenizer": tokenizer}
     return (*_from_source(name, source), {})
 
