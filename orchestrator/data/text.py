@@ -68,7 +68,7 @@ def description(vocabulary: Sequence[str]) -> dict[str, Any]:
     """dataset.json's `tokenizer`: enough to reproduce and to check the ids."""
     return {
         "name": TOKENIZER,
-        "text": 'title + " " + description; "\\\\n" and "\\\\" -> " "; lowercase',
+        "text": "title + ' ' + description; backslash-n, then backslash -> space; lowercase",
         "pattern": TOKEN_PATTERN,
         "vocab_size": VOCAB_SIZE,
         "sequence_length": SEQUENCE_LENGTH,
