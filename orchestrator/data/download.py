@@ -136,7 +136,7 @@ def resolve_base_url(dataset: RemoteDataset, mirror: str | None) -> str:
     if not url.startswith(("https://", "http://")):
         raise DataError(
             f"mirror {url!r} is not an http(s) URL; give a base URL such as "
-            "https://example.org/mnist/ that holds the four .gz files"
+            "https://example.org/mnist/ that holds the dataset's published files"
         )
     return url if url.endswith("/") else url + "/"
 
