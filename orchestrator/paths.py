@@ -33,3 +33,10 @@ def default_venvs() -> Path:
     """`.venvs/` of the repository root, or $FWENERGY_VENVS."""
     env = os.environ.get(VENVS_ENV)
     return Path(env) if env else REPO / ".venvs"
+
+
+def workload_pythonpath(framework: str) -> str:
+    """The workload code of this checkout for a framework's environment: images/common and
+    images/<framework>, put before the environment's own path entry (its .pth, written by
+    `make venvs` for the checkout that made it), so that the code run is always this one's."""
+    return os.pathsep.join(str(IMAGES / part) for part in ("common", framework))

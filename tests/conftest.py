@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.paths import workload_pythonpath
 from orchestrator.runtimes import variants
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,6 +60,14 @@ def fashion_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_dataset("fashion-mnist", out, FASHION_MNIST, progress=False).path
 
 
+def workload_env(framework: str) -> dict[str, str]:
+    """The environment a framework's python runs the workload in: this checkout's workload
+    code first on its path (as the local runtime runs it), whichever checkout made the venv."""
+    # A variant (`torch:compile`) or an environment's folder (`jax-0.5`).
+    name = variants.variant(framework).framework if framework in variants.REGISTRY else framework
+    return os.environ | {"PYTHONPATH": workload_pythonpath(name.split("-")[0])}
+
+
 def run_workload(
     framework: str, data: Path, out: Path, *args: str, wait: bool = True
 ) -> subprocess.Popen[str]:
@@ -66,7 +75,9 @@ def run_workload(
     python = framework_python(framework)
     require(python.exists(), f"{python} missing: run `make venvs`")
     cmd = [str(python), "-m", "workload", "train", "--data", str(data), "--out", str(out), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workload_env(framework)
+    )
     if wait:
         proc.wait()
     return proc

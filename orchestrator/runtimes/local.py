@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchestrator.errors import RuntimeUnavailableError
-from orchestrator.paths import default_venvs
+from orchestrator.paths import default_venvs, workload_pythonpath
 from orchestrator.runtimes.base import (
     Execution,
     ExitState,
@@ -32,10 +32,19 @@ def _child_setup(cpus: set[int] | None) -> None:
         os.sched_setaffinity(0, cpus)
 
 
+def workload_environment(framework: str) -> dict[str, str]:
+    """Ours, with this checkout's workload code first on the path (paths.workload_pythonpath)."""
+    env = dict(os.environ)
+    own = workload_pythonpath(variant(framework).framework)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (own, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def run_environment(spec: RunSpec) -> dict[str, str]:
     """The workload's environment: ours, and for a GPU run only the one GPU visible (the
-    one the meter bills), numbered in NVML's (PCI bus) order as nvidia-smi numbers it."""
-    env = dict(os.environ)
+    one the meter bills), numbered in NVML's (PCI bus) order as nvidia-smi numbers it. The
+    workload code is this checkout's (paths.workload_pythonpath)."""
+    env = workload_environment(spec.framework)
     if spec.device == "gpu":
         env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         env["CUDA_VISIBLE_DEVICES"] = str(spec.gpu)
@@ -130,7 +139,7 @@ class LocalRuntime(Runtime):
         return LocalExecution(self.python(spec.framework), spec)
 
     def visible_gpus(self, framework: str, gpu: int) -> list[str]:
-        env = os.environ | {"CUDA_VISIBLE_DEVICES": str(gpu)}
+        env = workload_environment(framework) | {"CUDA_VISIBLE_DEVICES": str(gpu)}
         r = subprocess.run(
             [str(self.python(framework)), "-m", "workload", "devices"],
             capture_output=True, text=True, env=env, timeout=300, check=False,

@@ -4,7 +4,6 @@ step, and log no compile phase (issue 12)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from orchestrator.data import PreparedDataset
 from tests.campaign.helpers import cli
-from tests.conftest import REPO, framework_python, require
+from tests.conftest import framework_python, require, workload_env
 
 
 @pytest.mark.parametrize(
@@ -43,8 +42,7 @@ def test_the_campaign_refuses_before_its_folder_exists(
 def test_the_workload_refuses_it_too(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
     python = framework_python("jax")
     require(python.exists(), "no jax environment: run `make venvs`")
-    # This checkout's workload code, ahead of the environment's own path entries.
-    env = dict(os.environ, PYTHONPATH=f"{REPO}/images/common:{REPO}/images/jax")
+    env = workload_env("jax")
     r = subprocess.run(
         [str(python), "-m", "workload", "train", "--data", str(tiny_dataset.path), "--out",
          str(tmp_path / "out"), "--batch-size", "200", "--limit-train", "128", "--threads", "1"],

@@ -10,7 +10,7 @@ sides; each pair is pinned here so the two can never drift apart:
 * the framework names (runtimes/variants.py, workload/__init__.py):
   tests/campaign/test_variants.py;
 * the models' parameter counts and the entrypoint's tasks (orchestrator/workloads.py,
-  workload/model.py and workload/cli.py), below.
+  workload/models and workload/cli.py), below.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from workload import cli as workload_cli
 from workload import data as workload_data
-from workload import model as workload_model
 from workload.errors import WorkloadInputError
+from workload.models import MODELS as WORKLOAD_MODELS
 
 from orchestrator.data import prepare_dataset
 from orchestrator.data.hashing import sha256_file
@@ -58,7 +58,9 @@ def test_both_sides_accept_the_same_dataset_and_refuse_the_same_tampering(
 
 
 def test_the_model_and_task_registry_matches_the_workload() -> None:
-    assert MODELS["mnist-cnn"].parameter_count == workload_model.PARAMETER_COUNT
+    assert set(MODELS) == set(WORKLOAD_MODELS)
+    for name, model in MODELS.items():
+        assert model.parameter_count == WORKLOAD_MODELS[name].parameter_count
     parser = workload_cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
     # every task is a sub-command (the others, such as `devices`, are checks, not work)

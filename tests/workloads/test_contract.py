@@ -15,9 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from workload.batches import batch_slices, epoch_order, orders_sha256
 from workload.events import EventLog
-from workload.model import PARAMETER_COUNT, shared_weights
+from workload.models.mnist_cnn import (
+    PARAMETER_COUNT,
+    dense_kernel_chw,
+    dense_kernel_hwc,
+    shared_weights,
+)
 
 from tests.conftest import REPO
+
+PUBLISHED_SEED0_SHA256 = "5a6534cac5afcc87d609afa7bee552776a6af692e90bdeb384a0ae1b8975be5c"
 
 
 def test_shared_weights_have_the_reference_parameter_count():
@@ -25,14 +32,24 @@ def test_shared_weights_have_the_reference_parameter_count():
 
 
 def test_shared_weights_are_glorot_uniform_with_zero_biases():
-    w = shared_weights(3)
+    w = shared_weights(3).arrays
+    kernel = w["conv2/kernel"]
     limit = np.sqrt(6.0 / (5 * 5 * 64 + 5 * 5 * 128))
-    assert np.abs(w.conv2_kernel).max() <= limit
+    assert np.abs(kernel).max() <= limit
     # A uniform draw of 204,800 values fills its range: not a narrower distribution.
-    assert np.abs(w.conv2_kernel).max() > 0.99 * limit
-    assert abs(float(w.conv2_kernel.std()) - limit / np.sqrt(3)) < 0.01 * limit
-    assert not w.conv1_bias.any() and not w.conv2_bias.any() and not w.dense_bias.any()
-    assert all(a.dtype == np.float32 for a in w.arrays())
+    assert np.abs(kernel).max() > 0.99 * limit
+    assert abs(float(kernel.std()) - limit / np.sqrt(3)) < 0.01 * limit
+    assert not any(w[f"{layer}/bias"].any() for layer in ("conv1", "conv2", "dense"))
+    assert all(a.dtype == np.float32 for a in w.values())
+
+
+def test_the_canonical_weights_keep_the_published_hash():
+    # The hash recorded by every earlier campaign for seed 0 (kernel, bias of each layer in
+    # order): moving to named canonical weights must not change what was recorded.
+    assert list(shared_weights(0).arrays) == [
+        "conv1/kernel", "conv1/bias", "conv2/kernel", "conv2/bias", "dense/kernel", "dense/bias"
+    ]  # fmt: skip
+    assert shared_weights(0).sha256() == PUBLISHED_SEED0_SHA256
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
@@ -43,9 +60,10 @@ def test_same_seed_same_weights_other_seed_other_weights():
 def test_dense_kernel_chw_reorders_rows_for_an_nchw_flatten():
     w = shared_weights(1)
     features = np.random.default_rng(0).normal(size=(7, 7, 128)).astype(np.float32)
-    nhwc_out = features.reshape(-1) @ w.dense_kernel
-    nchw_out = features.transpose(2, 0, 1).reshape(-1) @ w.dense_kernel_chw()
+    nhwc_out = features.reshape(-1) @ w.arrays["dense/kernel"]
+    nchw_out = features.transpose(2, 0, 1).reshape(-1) @ dense_kernel_chw(w)
     np.testing.assert_allclose(nhwc_out, nchw_out, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(dense_kernel_hwc(dense_kernel_chw(w)), w.arrays["dense/kernel"])
 
 
 @given(st.integers(0, 2**31), st.integers(1, 5), st.integers(1, 500))

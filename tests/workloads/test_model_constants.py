@@ -1,6 +1,6 @@
-"""Every trainer builds its model from images/common/workload/model.py, the one definition of
-the layer sizes: in a copy of the tree with other sizes there, each framework's model has
-the other sizes too. A trainer that declares a size of its own fails here, in its native
+"""Every trainer builds its model from images/common/workload/models/mnist_cnn.py, the one
+definition of the layer sizes: in a copy of the tree with other sizes there, each framework's
+model has the other sizes too. A trainer that declares a size of its own fails here, in its native
 initialisation (parameter count), its loading of the shared weights (shapes) or its output.
 """
 
@@ -37,7 +37,7 @@ DRIVER = """
 import json, sys
 from pathlib import Path
 import numpy as np
-import workload.model as model
+import workload.models.mnist_cnn as model
 from workload.config import TrainConfig
 from workload.framework import load_framework
 
@@ -67,7 +67,7 @@ print(json.dumps({
 def _with_other_sizes(source: str) -> str:
     for name, value in OTHER_SIZES.items():
         source, n = re.subn(rf"^{name} = .*$", f"{name} = {value}", source, flags=re.M)
-        assert n == 1, f"model.py no longer defines {name} on one line: update this test"
+        assert n == 1, f"mnist_cnn.py no longer defines {name} on one line: update this test"
     return source
 
 
@@ -75,7 +75,7 @@ def _with_other_sizes(source: str) -> str:
 def other_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = tmp_path_factory.mktemp("other-sizes")
     shutil.copytree(REPO / "images", tree / "images", ignore=shutil.ignore_patterns("__pycache__"))
-    model = tree / "images/common/workload/model.py"
+    model = tree / "images/common/workload/models/mnist_cnn.py"
     model.write_text(_with_other_sizes(model.read_text()))
     return tree / "images"
 

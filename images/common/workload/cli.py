@@ -15,6 +15,7 @@ from workload import IMPLEMENTATIONS
 from workload.config import DEVICES, INITS, PRECISIONS, TrainConfig, available_cpus
 from workload.errors import WorkloadInputError
 from workload.framework import framework_name, load_framework
+from workload.models import MODELS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,11 +27,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m workload", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    train = commands.add_parser("train", help="train the reference CNN and evaluate it")
-    train.add_argument("--data", type=Path, required=True, help="prepared dataset folder")
-    train.add_argument("--out", type=Path, required=True, help="folder for events/result")
+    train = commands.add_parser("train", help="train a model (--model) and evaluate it")
     # The defaults are TrainConfig's: declared there once.
     default = {f.name: f.default for f in fields(TrainConfig)}
+    train.add_argument(
+        "--model", choices=tuple(MODELS), default=default["model"], help="the model to train"
+    )
+    train.add_argument("--data", type=Path, required=True, help="prepared dataset folder")
+    train.add_argument("--out", type=Path, required=True, help="folder for events/result")
     train.add_argument("--epochs", type=int, default=default["epochs"])
     train.add_argument("--batch-size", type=int, default=default["batch_size"])
     train.add_argument("--learning-rate", type=float, default=default["learning_rate"])
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None, process_start: float | None = None) -> i
             init=args.init,
             precision=args.precision,
             implementation=args.implementation,
+            model=args.model,
         )
         from workload.runner import train
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from workload.errors import WorkloadInputError
+from workload.models import DEFAULT_MODEL
 
 DEVICES = ("cpu", "gpu")
 INITS = ("shared", "native")
@@ -32,6 +33,7 @@ class TrainConfig:
     init: str = "shared"
     precision: str = "fp32"
     implementation: str | None = None  # None: the framework's default (workload.IMPLEMENTATIONS)
+    model: str = DEFAULT_MODEL
 
     def validate(self) -> TrainConfig:
         positive = {

@@ -1,7 +1,8 @@
 """The prepared dataset (docs/formats.md), read the same way by every framework.
 
 Pixels are uint8 on disk and become float32 in [0, 1] here, in NumPy, so the three
-frameworks receive bit-identical inputs (NHWC); none uses its own loader or preprocessing."""
+frameworks receive bit-identical inputs (NHWC); token ids are int32 on disk and stay so.
+None uses its own loader or preprocessing."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from workload.errors import WorkloadInputError
+from workload.models import IMAGE, ModelSpec
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -21,7 +24,7 @@ ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 class Dataset:
     name: str
     sha256: str
-    x_train: np.ndarray  # float32 (N, 28, 28, 1)
+    x_train: np.ndarray  # float32 (N, H, W, C) images, or int32 (N, length) token ids
     y_train: np.ndarray  # int32 (N,)
     x_test: np.ndarray
     y_test: np.ndarray
@@ -91,7 +94,10 @@ def check_dataset(data_dir: Path) -> Manifest:
 
 
 def load_dataset(
-    manifest: Manifest, limit_train: int | None = None, limit_test: int | None = None
+    manifest: Manifest,
+    spec: ModelSpec,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
 ) -> Dataset:
     try:
         with np.load(manifest.path, allow_pickle=False) as npz:
@@ -101,22 +107,49 @@ def load_dataset(
             f"{manifest.path} cannot be read as a prepared dataset ({exc})"
         ) from exc
     for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y):
-            raise WorkloadInputError(
-                f"{manifest.path}: x_{split} must be uint8 (N, 28, 28) with one label per "
-                f"image, got {x.dtype} {x.shape} and {len(y)} labels"
-            )
+        _check_split(manifest, spec, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
     n_train = _limit(len(arrays["x_train"]), limit_train, "--limit-train")
     n_test = _limit(len(arrays["x_test"]), limit_test, "--limit-test")
+    inputs = _images if spec.input_kind == IMAGE else _tokens
     return Dataset(
         name=manifest.name,
         sha256=manifest.sha256,
-        x_train=_images(arrays["x_train"][:n_train]),
+        x_train=inputs(arrays["x_train"][:n_train], spec),
         y_train=arrays["y_train"][:n_train].astype(np.int32),
-        x_test=_images(arrays["x_test"][:n_test]),
+        x_test=inputs(arrays["x_test"][:n_test], spec),
         y_test=arrays["y_test"][:n_test].astype(np.int32),
     )
+
+
+def _check_split(
+    manifest: Manifest, spec: ModelSpec, split: str, x: np.ndarray, y: np.ndarray
+) -> None:
+    """The arrays against what --model reads: one line naming both on a mismatch."""
+    dtype: np.dtype[Any]
+    if spec.input_kind == IMAGE:
+        dtype = np.dtype(np.uint8)
+        # Grey images may be stored without their channel axis (the MNIST family).
+        shapes = {spec.input_shape}
+        if spec.input_shape[-1] == 1:
+            shapes.add(spec.input_shape[:-1])
+    else:
+        dtype, shapes = np.dtype(np.int32), {spec.input_shape}
+    if x.dtype != dtype or x.shape[1:] not in shapes or len(x) != len(y):
+        raise WorkloadInputError(
+            f"{manifest.path} ({manifest.name}): x_{split} is {x.dtype} {tuple(x.shape)} with "
+            f"{len(y)} labels, but --model {spec.name} reads {dtype} (N, "
+            f"{', '.join(map(str, spec.input_shape))}); prepare a dataset this model reads"
+        )
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= spec.num_classes):
+        raise WorkloadInputError(
+            f"{manifest.path}: y_{split} has labels outside 0..{spec.num_classes - 1}, the "
+            f"classes of --model {spec.name}"
+        )
+    if spec.vocab_size is not None and len(x) and (x.min() < 0 or x.max() >= spec.vocab_size):
+        raise WorkloadInputError(
+            f"{manifest.path}: x_{split} has token ids outside 0..{spec.vocab_size - 1}, the "
+            f"vocabulary of --model {spec.name}"
+        )
 
 
 def _limit(available: int, limit: int | None, flag: str) -> int:
@@ -127,5 +160,9 @@ def _limit(available: int, limit: int | None, flag: str) -> int:
     return limit
 
 
-def _images(x: np.ndarray) -> np.ndarray:
-    return (x.astype(np.float32) / np.float32(255.0))[..., np.newaxis]
+def _images(x: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    return (x.astype(np.float32) / np.float32(255.0)).reshape(len(x), *spec.input_shape)
+
+
+def _tokens(x: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int32)

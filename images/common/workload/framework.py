@@ -1,8 +1,9 @@
 """What each framework implementation provides (images/<framework>/workload_<framework>).
 
-The runner owns everything that is not the framework: data, the model's layer sizes
-(workload.model), initial weights, batch order, events, result. An implementation only builds
-the model from workload.model's constants, places the training data on its device, trains one
+The runner owns everything that is not the framework: data, the models' layer sizes
+(workload.models), initial weights, batch order, events, result. An implementation only builds
+config.model from its module's constants (images/<framework>/workload_<framework>/models/),
+places the training data on its device, trains one
 epoch in a given order, evaluates, and reports its versions and settings."""
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 from workload import FRAMEWORKS, IMPLEMENTATIONS
 from workload.config import TrainConfig
 from workload.errors import WorkloadInputError
-from workload.model import SharedWeights
 from workload.training import Training
+from workload.weights import Weights
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,15 @@ class Framework(ABC):
         orchestrator can refuse a GPU campaign before it starts."""
 
     @abstractmethod
-    def build(self, weights: SharedWeights | None) -> int:
-        """Create model and optimizer (shared weights, or the framework's own init when None,
-        seeded from config.seed); return the parameter count."""
+    def build(self, weights: Weights | None) -> int:
+        """Create config.model and the optimizer (the given canonical weights, or the
+        framework's own init when None, seeded from config.seed); return the number of
+        trainable parameters."""
+
+    @abstractmethod
+    def weights(self) -> Weights:
+        """The model's current weights in the canonical form (workload.weights): what
+        `--save-weights` writes and any framework can load."""
 
     @abstractmethod
     def training(self) -> Training:
@@ -85,11 +92,12 @@ class Framework(ABC):
 
     @abstractmethod
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Pre-softmax outputs for NHWC float32 images, as a NumPy array."""
+        """Pre-softmax outputs for a batch of inputs (NHWC float32 images or int32 token
+        ids), as a NumPy array."""
 
     @abstractmethod
     def to_device(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Place the training set (NHWC float32 images, integer labels) where the train steps
+        """Place the training set (inputs as for `logits`, integer labels) where the train steps
         read it, once, before the first epoch; return when the copy has finished, so that
         the runner times it as its own phase and no epoch pays for it."""
 

@@ -15,7 +15,7 @@ from workload.data import check_dataset, load_dataset
 from workload.errors import WorkloadInputError
 from workload.events import EventLog
 from workload.framework import framework_name, implementation_name, load_framework
-from workload.model import PARAMETER_COUNT, PROBE_SIZE, shared_weights
+from workload.models import PROBE_SIZE, model_spec
 from workload.result import base_versions, peak_rss_bytes, write_result
 from workload.threads import pin_threads
 
@@ -47,6 +47,7 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
         raise WorkloadInputError(
             f"--threads {config.threads} exceeds the {available_cpus()} CPUs this process may use"
         )
+    spec = model_spec(config.model)
     manifest = check_dataset(config.data)
     manifest.check_limits(config.limit_train, config.limit_test, config.batch_size)
     name = framework_name()
@@ -59,16 +60,19 @@ def train(config: TrainConfig, process_start: float) -> dict[str, Any]:
     try:
         fw = load_framework(name)(config)
         events.emit("imports_done")
-        data = load_dataset(manifest, config.limit_train, config.limit_test)
+        data = load_dataset(manifest, spec, config.limit_train, config.limit_test)
         events.emit("data_loaded", train_count=len(data.y_train), test_count=len(data.y_test))
 
         settings = fw.setup()
-        weights = shared_weights(config.seed) if config.init == "shared" else None
+        weights = spec.shared_weights(config.seed) if config.init == "shared" else None
         parameter_count = fw.build(weights)
         training = fw.training()
         model_built = events.emit("model_built", parameter_count=parameter_count)
-        if parameter_count != PARAMETER_COUNT:
-            raise RuntimeError(f"{name} built {parameter_count} parameters, not {PARAMETER_COUNT}")
+        if parameter_count != spec.parameter_count:
+            raise RuntimeError(
+                f"{name} built {parameter_count} parameters for {spec.name}, "
+                f"not {spec.parameter_count}"
+            )
         # Its own phase, right after model_built: the copy neither hides in the first step
         # (compile) and epoch 1 nor repeats in every epoch.
         fw.to_device(data.x_train, data.y_train)

@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from workload.batches import batch_slices
 from workload.framework import Framework, Setup, no_gpu
-from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
+from workload.models import IMAGE, model_spec
 from workload.training import (
     ADAM_BETA_1,
     ADAM_BETA_2,
@@ -33,20 +33,13 @@ from workload.training import (
     LOSS_REDUCTION,
     Training,
 )
+from workload.weights import Weights
+
+from workload_jax.models import MODELS
+from workload_jax.models.base import PARAMS
 
 
-class CNN(nn.Module):
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        window = (POOL, POOL)
-        for c in CONVS:
-            x = nn.relu(nn.Conv(c.filters, (c.size, c.size), padding="SAME", name=c.name)(x))
-            x = nn.max_pool(x, window, strides=window)
-        x = x.reshape((x.shape[0], -1))  # NHWC flatten: the canonical dense-kernel layout
-        return nn.Dense(NUM_CLASSES, name=DENSE)(x)  # logits; softmax lives in the loss
-
-
-def _loss(params: Any, model: CNN, x: jax.Array, y: jax.Array) -> jax.Array:
+def _loss(params: Any, model: nn.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     logits = model.apply({"params": params}, x)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
@@ -100,17 +93,17 @@ class JaxFramework(Framework):
             },
         )
 
-    def build(self, weights: SharedWeights | None) -> int:
-        self.model = CNN()
+    def build(self, weights: Weights | None) -> int:
+        self.spec = model_spec(self.config.model)
+        self.arch = MODELS[self.spec.name]()
+        self.model = self.arch.make()
         if weights is None:
             key = jax.random.PRNGKey(self.config.seed)
-            params = self.model.init(key, jnp.zeros((1, *IMAGE_SHAPE)))["params"]
+            dtype = jnp.float32 if self.spec.input_kind == IMAGE else jnp.int32
+            params = self.model.init(key, jnp.zeros((1, *self.spec.input_shape), dtype))[PARAMS]
         else:
             # Flax's layout is the canonical one: kernels HWIO, dense (in, out), NHWC flatten.
-            params = {
-                name: {"kernel": kernel, "bias": bias}
-                for name, (kernel, bias) in weights.layers().items()
-            }
+            params = self.arch.to_variables(weights)[PARAMS]
         self.params = jax.device_put(params, self.device)
         # inject_hyperparams keeps the hyperparameters in the optimizer state, where
         # `training` reads them back (optax.adam alone closes over them).
@@ -128,6 +121,10 @@ class JaxFramework(Framework):
         self._scan = jax.jit(scan, donate_argnums=(0, 1))
         self._scan_compiled: Any = None
         return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(self.params))
+
+    def weights(self) -> Weights:
+        order = self.spec.shared_weights(0)
+        return self.arch.from_variables({PARAMS: jax.device_get(self.params)}, order)
 
     def training(self) -> Training:
         hyper = self.opt_state.hyperparams

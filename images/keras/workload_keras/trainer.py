@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from workload.framework import Framework, Setup, no_gpu
-from workload.model import CONVS, DENSE, IMAGE_SHAPE, NUM_CLASSES, POOL, SharedWeights
+from workload.models import model_spec
 from workload.training import (
     ADAM_BETA_1,
     ADAM_BETA_2,
@@ -27,6 +27,9 @@ from workload.training import (
     LOSS_REDUCTION,
     Training,
 )
+from workload.weights import Weights
+
+from workload_keras.models import MODELS
 
 # The implementations (workload.IMPLEMENTATIONS): Keras's `jit_compile` for the train step.
 # "auto" is Keras's default (XLA where Keras judges the model supports it).
@@ -132,23 +135,14 @@ class KerasFramework(Framework):
             },
         )
 
-    def build(self, weights: SharedWeights | None) -> int:
+    def build(self, weights: Weights | None) -> int:
         keras.utils.set_random_seed(self.config.seed)
+        self.spec = model_spec(self.config.model)
+        self.arch = MODELS[self.spec.name]()
         with tf.device(self.device_name):
-            self.model = keras.Sequential([keras.Input(IMAGE_SHAPE)])
-            for c in CONVS:
-                self.model.add(
-                    keras.layers.Conv2D(
-                        c.filters, c.size, padding="same", activation="relu", name=c.name
-                    )
-                )
-                self.model.add(keras.layers.MaxPooling2D(POOL))
-            self.model.add(keras.layers.Flatten())
-            self.model.add(
-                keras.layers.Dense(NUM_CLASSES, name=DENSE)
-            )  # logits; softmax in the loss
+            self.model = self.arch.make()
             if weights is not None:
-                self.model.set_weights(weights.arrays())
+                self.arch.load(self.model, weights)
             # No training metrics: torch and JAX compute only the loss on a training batch
             # (accuracy is computed in `evaluate`, outside training).
             self.model.compile(
@@ -161,7 +155,11 @@ class KerasFramework(Framework):
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 jit_compile=JIT_COMPILE[self.implementation],
             )
-        return int(self.model.count_params())
+        # Trainable only: count_params() would add BatchNorm's running statistics.
+        return sum(int(np.prod(v.shape)) for v in self.model.trainable_weights)
+
+    def weights(self) -> Weights:
+        return self.arch.export(self.model, self.spec.shared_weights(0))
 
     def training(self) -> Training:
         opt, loss = self.model.optimizer, self.model.loss

@@ -1,5 +1,5 @@
-"""PyTorch: NCHW convolutions (oneDNN's fast path on CPU), a plain loop without per-batch
-host synchronisation (losses are summed on the device and read once per epoch).
+"""PyTorch: the model of workload_torch.models, a plain loop without per-batch host
+synchronisation (losses are summed on the device and read once per epoch).
 
 Implementations: `eager` runs the step op by op; `compile` runs the same step function
 through `torch.compile` (TorchInductor: forward, backward and the Adam update compiled, the
@@ -15,23 +15,10 @@ import torch
 from torch import nn
 from workload.batches import batch_slices
 from workload.framework import Framework, Setup, no_gpu
-from workload.model import CONVS, DENSE, FLAT, NUM_CLASSES, POOL, SharedWeights
 from workload.training import ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON, EPSILON_CORRECTED, Training
+from workload.weights import Weights
 
-
-class Net(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.convs = nn.ModuleDict(
-            {c.name: nn.Conv2d(c.in_channels, c.filters, c.size, padding="same") for c in CONVS}
-        )
-        self.pool = nn.MaxPool2d(POOL)
-        self.dense = nn.Linear(FLAT, NUM_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for conv in self.convs.values():
-            x = self.pool(torch.relu(conv(x)))
-        return self.dense(torch.flatten(x, 1))  # logits; softmax lives in the loss
+from workload_torch.models import MODELS
 
 
 class TorchFramework(Framework):
@@ -76,11 +63,12 @@ class TorchFramework(Framework):
             },
         )
 
-    def build(self, weights: SharedWeights | None) -> int:
+    def build(self, weights: Weights | None) -> int:
         torch.manual_seed(self.config.seed)
-        self.model = Net()
+        self.arch = MODELS[self.config.model]()
+        self.model = self.arch.make()
         if weights is not None:
-            self._load(weights)
+            self.arch.load(self.model, weights)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(),
@@ -94,7 +82,10 @@ class TorchFramework(Framework):
         self._train_step = (
             torch.compile(self._step) if self.implementation == "compile" else self._step
         )
-        return sum(p.numel() for p in self.model.parameters())
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+    def weights(self) -> Weights:
+        return self.arch.export(self.model)
 
     def training(self) -> Training:
         group = self.optimizer.param_groups[0]
@@ -119,22 +110,9 @@ class TorchFramework(Framework):
         self.optimizer.step()
         return loss.detach()
 
-    def _load(self, w: SharedWeights) -> None:
-        # HWIO -> OIHW for convolutions; (in, out) -> (out, in) for the dense layer, whose
-        # inputs come from an NCHW flatten.
-        layers = w.layers()
-        _, dense_bias = layers.pop(DENSE)
-        state = {"dense.weight": w.dense_kernel_chw().T, "dense.bias": dense_bias}
-        for name, (kernel, bias) in layers.items():
-            state[f"convs.{name}.weight"] = kernel.transpose(3, 2, 0, 1)
-            state[f"convs.{name}.bias"] = bias
-        self.model.load_state_dict(
-            {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
-        )
-
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
-        # NHWC -> NCHW once, outside the timed loop's per-batch work.
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(self.device)
+        # The model's layout (NHWC -> NCHW for images) once, outside the per-batch work.
+        return torch.from_numpy(self.arch.inputs(x)).to(self.device)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         self.model.eval()

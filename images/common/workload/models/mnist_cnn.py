@@ -1,4 +1,4 @@
-"""The model every framework builds, and its shared initial weights.
+"""`mnist-cnn`, the reference study's model (seeds/000), and its shared initial weights.
 
 Conv(64, 3x3, same, ReLU) -> MaxPool 2x2 -> Conv(128, 5x5, same, ReLU) -> MaxPool 2x2 ->
 Flatten -> Dense(10) -> softmax: 268,298 parameters. The softmax is applied inside the loss
@@ -12,10 +12,11 @@ framework's layout by the framework itself.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from workload.weights import Weights
 
 
 @dataclass(frozen=True)
@@ -51,45 +52,24 @@ FLAT = FLAT_SHAPE[0] * FLAT_SHAPE[1] * FLAT_SHAPE[2]
 # The reference count of the public contract; the runner refuses a model that differs, so a
 # change to the layers above must change this number on purpose.
 PARAMETER_COUNT = 268_298
-PROBE_SIZE = 8  # test images whose pre-training logits are recorded as evidence
 
 
-@dataclass(frozen=True)
-class SharedWeights:
-    """Kernels in HWIO / (in, out) layout, float32."""
+def dense_kernel_chw(weights: Weights) -> np.ndarray:
+    """The dense kernel for a flatten of an NCHW tensor (PyTorch's layout), (in, out)."""
+    hwc = weights.arrays[f"{DENSE}/kernel"].reshape(*FLAT_SHAPE, NUM_CLASSES)
+    return np.ascontiguousarray(hwc.transpose(2, 0, 1, 3).reshape(FLAT, NUM_CLASSES))
 
-    conv1_kernel: np.ndarray
-    conv1_bias: np.ndarray
-    conv2_kernel: np.ndarray
-    conv2_bias: np.ndarray
-    dense_kernel: np.ndarray
-    dense_bias: np.ndarray
 
-    def layers(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Layer name -> (kernel, bias), canonical layout, in the model's order."""
-        return {
-            CONV1.name: (self.conv1_kernel, self.conv1_bias),
-            CONV2.name: (self.conv2_kernel, self.conv2_bias),
-            DENSE: (self.dense_kernel, self.dense_bias),
-        }
+def dense_kernel_hwc(chw_kernel: np.ndarray) -> np.ndarray:
+    """The inverse of dense_kernel_chw: a PyTorch-flatten dense kernel (in, out) back to the
+    canonical NHWC-flatten layout."""
+    chw = chw_kernel.reshape(FLAT_SHAPE[2], FLAT_SHAPE[0], FLAT_SHAPE[1], NUM_CLASSES)
+    return np.ascontiguousarray(chw.transpose(1, 2, 0, 3).reshape(FLAT, NUM_CLASSES))
 
-    def arrays(self) -> list[np.ndarray]:
-        """Kernel, bias of each layer in order: Keras's `set_weights` order."""
-        return [a for pair in self.layers().values() for a in pair]
 
-    def parameter_count(self) -> int:
-        return sum(a.size for a in self.arrays())
-
-    def sha256(self) -> str:
-        digest = hashlib.sha256()
-        for a in self.arrays():
-            digest.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
-        return digest.hexdigest()
-
-    def dense_kernel_chw(self) -> np.ndarray:
-        """The dense kernel for a flatten of an NCHW tensor (PyTorch's layout), (in, out)."""
-        hwc = self.dense_kernel.reshape(*FLAT_SHAPE, NUM_CLASSES)
-        return np.ascontiguousarray(hwc.transpose(2, 0, 1, 3).reshape(FLAT, NUM_CLASSES))
+def layer_names() -> list[str]:
+    """The layers with a kernel and a bias, in the model's order."""
+    return [c.name for c in CONVS] + [DENSE]
 
 
 def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -101,14 +81,11 @@ def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
 
-def shared_weights(seed: int) -> SharedWeights:
+def shared_weights(seed: int) -> Weights:
     rng = np.random.default_rng([seed, 0x1417])
-    zeros = lambda n: np.zeros(n, dtype=np.float32)  # noqa: E731  (Keras's bias default)
-    return SharedWeights(
-        conv1_kernel=_glorot_uniform(rng, CONV1.kernel_shape),
-        conv1_bias=zeros(CONV1.filters),
-        conv2_kernel=_glorot_uniform(rng, CONV2.kernel_shape),
-        conv2_bias=zeros(CONV2.filters),
-        dense_kernel=_glorot_uniform(rng, (FLAT, NUM_CLASSES)),
-        dense_bias=zeros(NUM_CLASSES),
-    )
+    kernels = [c.kernel_shape for c in CONVS] + [(FLAT, NUM_CLASSES)]
+    arrays: dict[str, np.ndarray] = {}
+    for name, shape in zip(layer_names(), kernels, strict=True):
+        arrays[f"{name}/kernel"] = _glorot_uniform(rng, shape)
+        arrays[f"{name}/bias"] = np.zeros(shape[-1], dtype=np.float32)  # Keras's bias default
+    return Weights(arrays)

@@ -1,0 +1,56 @@
+"""The models every framework builds (`--model`), each with its contract: the input it reads,
+its classes, its parameter count and its shared initial weights. The layer sizes live in the
+model's own module here (workload.models.<name>); each framework's implementation builds its
+layers from them (images/<framework>/workload_<framework>/models/).
+
+The host's registry (orchestrator/workloads.py) is pinned to this one by a test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from workload.errors import WorkloadInputError
+from workload.models import mnist_cnn
+from workload.weights import Weights
+
+IMAGE = "image"  # uint8 pixels on disk, float32 in [0, 1] HWC for the model
+TOKENS = "tokens"  # int32 token ids, 0 = padding
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    input_kind: str  # IMAGE or TOKENS
+    input_shape: tuple[int, ...]  # one example as the model receives it (HWC, or (length,))
+    num_classes: int
+    # The reference count of the public contract: trainable parameters, the same in every
+    # framework. The runner refuses a model that differs, so a change to the layers must
+    # change this number on purpose.
+    parameter_count: int
+    shared_weights: Callable[[int], Weights]  # seed -> the canonical initial weights
+    vocab_size: int | None = None  # token models: ids must be below it
+
+
+MODELS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in (
+        ModelSpec(
+            "mnist-cnn",
+            IMAGE,
+            mnist_cnn.IMAGE_SHAPE,
+            mnist_cnn.NUM_CLASSES,
+            mnist_cnn.PARAMETER_COUNT,
+            mnist_cnn.shared_weights,
+        ),
+    )
+}
+DEFAULT_MODEL = "mnist-cnn"
+PROBE_SIZE = 8  # test examples whose pre-training logits are recorded as evidence
+
+
+def model_spec(name: str) -> ModelSpec:
+    found = MODELS.get(name)
+    if found is None:
+        raise WorkloadInputError(f"--model {name!r} is not one of {', '.join(MODELS)}")
+    return found

@@ -1,0 +1,8 @@
+"""Each model of workload.models as a Flax module (one module per model here)."""
+
+from __future__ import annotations
+
+from workload_jax.models.base import JaxModel
+from workload_jax.models.mnist_cnn import MnistCnn
+
+MODELS: dict[str, type[JaxModel]] = {"mnist-cnn": MnistCnn}

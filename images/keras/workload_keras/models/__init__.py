@@ -1,0 +1,8 @@
+"""Each model of workload.models as a Keras model (one module per model here)."""
+
+from __future__ import annotations
+
+from workload_keras.models.base import KerasModel
+from workload_keras.models.mnist_cnn import MnistCnn
+
+MODELS: dict[str, type[KerasModel]] = {"mnist-cnn": MnistCnn}

@@ -1,0 +1,8 @@
+"""Each model of workload.models as a torch module (one module per model here)."""
+
+from __future__ import annotations
+
+from workload_torch.models.base import TorchModel
+from workload_torch.models.mnist_cnn import MnistCnn
+
+MODELS: dict[str, type[TorchModel]] = {"mnist-cnn": MnistCnn}
