@@ -22,6 +22,7 @@ from orchestrator.data.registry import (
 from orchestrator.data.splits import Splits
 from orchestrator.errors import DataError
 from orchestrator.workloads import MODELS
+from tests.data.conftest import run_cli
 
 
 def test_the_registry_lists_every_dataset_by_what_a_model_reads() -> None:
@@ -114,3 +115,11 @@ def test_manifests_of_unsupported_shapes_are_refused(
     (folder / "dataset.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match=message):
         read_prepared(folder)
+
+
+def test_the_command_help_names_every_dataset() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.split()).replace("- ", "-")
+    for name in DATASETS:
+        assert name in help_text, name
