@@ -77,7 +77,7 @@ format: host-venv  ## apply ruff's formatting and safe fixes
 	$(HOST)/ruff check --fix .
 	$(HOST)/ruff format .
 
-data: host-venv  ## prepare a dataset into data/NAME (DATASET=mnist|fashion-mnist|synthetic, SOURCE=dir)
+data: host-venv  ## prepare a dataset into data/NAME (DATASET=mnist|fashion-mnist|synthetic|cifar10|ag-news|synthetic-cifar10|synthetic-text, SOURCE=dir)
 	$(HOST)/orchestrator data prepare --dataset $(or $(DATASET),mnist) $(if $(SOURCE),--source $(SOURCE)) --out data/$(or $(DATASET),mnist)
 
 build: host-venv  ## the framework images (FRAMEWORKS, DEVICE=cpu|gpu, BUILD_NETWORK, WHEELHOUSE, BUILD_ARGS)

@@ -85,10 +85,16 @@ def data_prepare(
         Path, typer.Option("--out", help="Folder to write dataset.npz and dataset.json into.")
     ],
     dataset: Annotated[
-        str, typer.Option("--dataset", help="mnist, fashion-mnist or synthetic.")
+        str,
+        typer.Option(
+            "--dataset",
+            help="mnist, fashion-mnist, synthetic, cifar10, synthetic-cifar10, ag-news or "
+            "synthetic-text (docs/data.md).",
+        ),
     ] = "mnist",
     source: Annotated[
-        Path | None, _opt("Folder with the four IDX files (.gz or not); else download.")
+        Path | None,
+        _opt("Folder with the dataset's published files (docs/data.md); else download."),
     ] = None,
     mirror: Annotated[
         str | None, _opt("Base URL to download from instead of the dataset's site.")
@@ -98,8 +104,12 @@ def data_prepare(
         _opt("Download cache (default $FWENERGY_CACHE/datasets or ~/.cache/fwenergy/datasets)."),
     ] = None,
     seed: Annotated[int | None, _opt("Seed of the synthetic data (default 0).")] = None,
-    train_count: Annotated[int | None, _opt("Synthetic training images (default 60000).")] = None,
-    test_count: Annotated[int | None, _opt("Synthetic test images (default 10000).")] = None,
+    train_count: Annotated[
+        int | None, _opt("Synthetic training examples (default: the real dataset's count).")
+    ] = None,
+    test_count: Annotated[
+        int | None, _opt("Synthetic test examples (default: the real dataset's count).")
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a different dataset already in --out.")
     ] = False,

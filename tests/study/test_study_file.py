@@ -25,7 +25,8 @@ BAD: list[tuple[str, str]] = [
     (HEAD + '[matrix]\ntask = ["infer"]\n',
      "[matrix] task: unknown task 'infer'; choose from train"),
     (HEAD + '[workload]\ndataset = "imagenet"\n' + GOOD_MATRIX,
-     "[workload] dataset: unknown dataset 'imagenet'; choose from mnist, fashion-mnist, synthetic"),
+     "[workload] dataset: unknown dataset 'imagenet'; choose from mnist, fashion-mnist, "
+     "synthetic, cifar10, synthetic-cifar10, ag-news, synthetic-text"),
     (HEAD + '[matrix]\nframeworks = [["torch", "tensorflow"]]\n',
      "[matrix] frameworks: unknown or repeated framework in ['torch', 'tensorflow']; choose "
      f"from {', '.join(REGISTRY)}, each once"),
