@@ -1,17 +1,21 @@
-"""`--runtime auto|docker|local`: which runtime runs the workloads here, and why."""
+"""`--runtime auto|docker|local|apptainer`: which runtime runs the workloads here, and why.
+
+`auto` never picks apptainer: a node with both an engine and Apptainer would otherwise run
+one campaign in docker and its resume in apptainer; apptainer is always asked for."""
 
 from __future__ import annotations
 
 from orchestrator.errors import RuntimeUnavailableError
+from orchestrator.runtimes.apptainer import ApptainerRuntime
 from orchestrator.runtimes.base import Runtime
 from orchestrator.runtimes.docker import DockerRuntime
 from orchestrator.runtimes.local import LocalRuntime
 
-RUNTIME_KINDS = ("auto", "docker", "local")
+RUNTIME_KINDS = ("auto", "docker", "local", "apptainer")
 
 
 def select_runtime(kind: str, frameworks: list[str], device: str) -> tuple[Runtime, str]:
-    """`--runtime auto|docker|local` -> the runtime and one line saying why it was chosen."""
+    """`--runtime auto|docker|local|apptainer` -> the runtime and one line saying why."""
     if kind == "local":
         rt: Runtime = LocalRuntime()
         rt.check(frameworks, device)
@@ -20,8 +24,14 @@ def select_runtime(kind: str, frameworks: list[str], device: str) -> tuple[Runti
         rt = DockerRuntime()
         rt.check(frameworks, device)
         return rt, "runtime: docker (as asked)"
+    if kind == "apptainer":
+        rt = ApptainerRuntime()
+        rt.check(frameworks, device)
+        return rt, f"runtime: apptainer {rt.version} (as asked; images in {rt.sifs})"
     if kind != "auto":
-        raise RuntimeUnavailableError(f"unknown runtime {kind!r}; choose auto, docker or local")
+        raise RuntimeUnavailableError(
+            f"unknown runtime {kind!r}; choose {', '.join(RUNTIME_KINDS)}"
+        )
     try:
         drt = DockerRuntime()
     except RuntimeUnavailableError:
