@@ -43,6 +43,7 @@ _VERSION = re.compile(r"^apptainer version (\S+)$")
 _SIF_MAGIC_AT = 32
 _SIF_MAGIC = b"SIF_MAGIC"
 _HASH_CHUNK = 1 << 22
+FRAMEWORK_LABEL = "io.fwenergy.framework"  # set by images/Dockerfile, kept by the conversion
 
 
 def sif_name(framework: str, device: str = "cpu", version: str = __version__) -> str:
@@ -189,12 +190,19 @@ class ApptainerRuntime(Runtime):
         out = {}
         for f in frameworks:
             sif = self._checked_sif(f, device)
+            labels = sif_labels(self.executable, sif)
+            built_for = labels.get(FRAMEWORK_LABEL)
+            if built_for is not None and built_for != variant(f).framework:
+                raise RuntimeUnavailableError(
+                    f"{sif} is the {built_for} image, not {f}'s; rebuild it with "
+                    f"`orchestrator build --sif --framework {f}`"
+                )
             out[f] = {
                 "image": str(sif),
                 "image_id": self.image_id(sif),
                 "built_from": image_tag(f, device),
                 "apptainer_version": self.version,
-                "labels": sif_labels(self.executable, sif),
+                "labels": labels,
             }
         return out
 

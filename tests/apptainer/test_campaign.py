@@ -1,0 +1,160 @@
+"""A campaign through `--runtime apptainer`: the real CLI, the real workload (torch and JAX on
+tiny synthetic data) run by the fake apptainer from .sif files that `orchestrator build --sif`
+converted; the provenance it records; the one-line refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.data import PreparedDataset
+from orchestrator.runtimes.apptainer import sif_name
+from tests.apptainer.conftest import (
+    apptainer_env,
+    build_sifs,
+    docker_archive,
+    exec_calls,
+    fake_bin,
+)
+from tests.campaign.helpers import TINY, cli, load, only_campaign, state_lines
+from tests.conftest import docker_available
+
+
+def _campaign(data: str, results: Path, *extra: str) -> list[str]:
+    return ["campaign", "--data", data, "--results", str(results), "--runtime", "apptainer",
+            "--meter", "none", "--iterations", "1", "--frameworks", "torch,jax",
+            "--warmup", "0", "--idle", "0", *TINY, *extra]  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_campaign_runs_each_framework_from_its_sif_records_image_and_version_and_resumes_only_the_same_sif(
+    jax_and_torch_installed: None, tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    sifs = tmp_path / "sifs"
+    build_sifs(tmp_path, sifs, ["torch", "jax"])
+    results = tmp_path / "results"
+    env = apptainer_env(tmp_path, sifs)
+    r = cli(_campaign(tiny_dataset.path, results), tmp_path, extra_env=env, timeout_s=600)
+    assert r.returncode == 0, r.stderr
+    assert "runtime: apptainer 1.3.4 (as asked" in r.stderr
+    folder = only_campaign(results)
+    assert [s["status"] for s in state_lines(folder)] == ["ok", "ok"]
+    campaign = load(folder / "campaign.json")
+    assert campaign["protocol"]["runtime"] == "apptainer"
+    prov = campaign["provenance"]
+    for fw in ("torch", "jax"):
+        sif = sifs / sif_name(fw)
+        assert prov["images"][fw] == _sha256(sif)
+        software = prov["software"][fw]
+        assert software["image"] == str(sif) and software["apptainer_version"] == "1.3.4"
+        assert software["labels"]["io.fwenergy.framework"] == fw
+        (run,) = folder.glob(f"runs/001-*-{fw}")
+        record = load(run / "run.json")
+        assert record["runtime"] == {"kind": "apptainer", "image": str(sif),
+                                     "image_id": _sha256(sif), "apptainer_version": "1.3.4"}  # fmt: skip
+        result = load(run / "result.json")
+        assert result["framework"] == fw and result["dataset"]["sha256"] == tiny_dataset.sha256
+    calls = exec_calls(tmp_path)
+    assert len(calls) == 2
+    for call in calls:
+        image = next(a for a in call if a.endswith(".sif"))
+        options = call[1 : call.index(image)]
+        assert {"--containall", "--cleanenv", "--no-home"} <= set(options)
+        assert f"{Path(tiny_dataset.path).resolve()}:/data:ro" in options
+        assert "--nv" not in options
+        assert call[call.index(image) + 1 :][:5] == ["python", "-m", "workload", "train", "--data"]
+    # a .sif rebuilt since: resuming refuses it, as it refuses a changed docker image
+    archive = docker_archive(tmp_path / "new.tar", "torch", {"rebuilt": "yes"})
+    r = cli(["build", "--sif", "--framework", "torch", "--from-archive", str(archive)], tmp_path,
+            extra_env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = cli(["campaign", "--resume", str(folder)], tmp_path, extra_env=env)
+    assert r.returncode == 2
+    assert "the torch image changed since the campaign began" in r.stderr
+
+
+@pytest.mark.parametrize("problem", ["no apptainer", "no sif", "not a sif"])
+def test_a_missing_apptainer_or_image_is_one_line_exit_2_and_nothing_created(
+    problem: str, tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    sifs = tmp_path / "sifs"
+    sifs.mkdir()
+    env = apptainer_env(tmp_path, sifs)
+    if problem == "no apptainer":
+        env["PATH"] = env["PATH"].replace(str(fake_bin(tmp_path / "bin")), str(tmp_path))
+    elif problem == "not a sif":
+        (sifs / sif_name("torch")).write_bytes(b"<html>a download that failed</html>")
+    results = tmp_path / "results"
+    r = cli(_campaign(tiny_dataset.path, results), tmp_path, extra_env=env)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    expected = {
+        "no apptainer": "apptainer is not on PATH; install Apptainer or load its module",
+        "no sif": f"{sifs / sif_name('torch')} is missing; build it with `orchestrator build "
+                  "--sif --framework torch`",
+        "not a sif": "is not a SIF image; build it with `orchestrator build --sif",
+    }[problem]  # fmt: skip
+    assert expected in lines[0]
+    assert not results.exists() or not any(results.iterdir())
+    assert exec_calls(tmp_path) == []
+
+
+def test_build_sif_refuses_a_missing_archive_and_needs_one_framework(tmp_path: Path) -> None:
+    env = apptainer_env(tmp_path, tmp_path / "sifs")
+    r = cli(["build", "--sif", "--framework", "torch", "--from-archive",
+             str(tmp_path / "none.tar")], tmp_path, extra_env=env)  # fmt: skip
+    assert r.returncode == 2 and "none.tar: no such file (`docker save`)" in r.stderr
+    archive = docker_archive(tmp_path / "t.tar", "torch")
+    r = cli(["build", "--sif", "--framework", "torch", "--framework", "jax", "--from-archive",
+             str(archive)], tmp_path, extra_env=env)  # fmt: skip
+    assert r.returncode == 2 and "give --sif and one --framework" in r.stderr
+    assert not (tmp_path / "sifs").exists()
+
+
+def test_build_sif_converts_the_pinned_image_from_the_docker_engine(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.conftest import require
+
+    require(docker_available(), "no Docker engine")
+    tag = "fwenergy/jax:0.1.0"
+    present = subprocess.run(["docker", "image", "inspect", tag], capture_output=True,
+                             check=False).returncode == 0  # fmt: skip
+    require(present, f"no {tag} image: `make build`")
+    sifs = tmp_path / "sifs"
+    env = apptainer_env(tmp_path, sifs)
+    r = subprocess.run(
+        [sys.executable, "-c", "from orchestrator.runtimes.apptainer import build_sif; "
+         "print(build_sif('jax'))"], capture_output=True, text=True, check=False,
+        env={**__import__("os").environ, **env, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    log = [json.loads(line) for line in (tmp_path / "apptainer.log").read_text().splitlines()]
+    assert log[-1] == ["build", "--force", str(sifs / sif_name("jax")),
+                       f"docker-daemon://{tag}"]  # fmt: skip
+    labels = subprocess.run(["apptainer", "inspect", "--json", "--labels",
+                             str(sifs / sif_name("jax"))], capture_output=True, text=True,
+                            check=True, env={**__import__("os").environ, **env})  # fmt: skip
+    assert json.loads(labels.stdout)["data"]["attributes"]["labels"][
+        "io.fwenergy.framework"] == "jax"  # fmt: skip
+
+
+def test_auto_never_picks_apptainer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.runtimes.select import select_runtime
+
+    sifs = tmp_path / "sifs"
+    build_sifs(tmp_path, sifs, ["torch"])
+    for key, value in apptainer_env(tmp_path, sifs).items():
+        monkeypatch.setenv(key, value)
+    rt, why = select_runtime("auto", ["torch"], "cpu")
+    assert rt.kind in ("docker", "local") and "apptainer" not in why
