@@ -100,7 +100,7 @@ class ApptainerExecution(LocalExecution):
     """A local process whose command is `apptainer exec`: the same process handling."""
 
     def __init__(self, runtime: ApptainerRuntime, sif: Path, spec: RunSpec) -> None:
-        super().__init__(sif, spec)
+        super().__init__(Path(runtime.executable), spec)
         self.runtime = runtime
         self.sif = sif
         self.image_id = runtime.image_id(sif)  # hashed before the meter starts
@@ -137,6 +137,9 @@ class ApptainerRuntime(Runtime):
         self.executable = found
         self.version = apptainer_version(found)
         self._hashes: dict[tuple[str, int, int, int], str] = {}
+
+    def summary(self) -> str:
+        return f"apptainer {self.version}, images in {self.sifs}"
 
     def sif(self, framework: str, device: str) -> Path:
         return self.sifs / sif_name(framework, device)

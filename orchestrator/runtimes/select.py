@@ -1,7 +1,7 @@
 """`--runtime auto|docker|local|apptainer`: which runtime runs the workloads here, and why.
 
-`auto` never picks apptainer: a node with both an engine and Apptainer would otherwise run
-one campaign in docker and its resume in apptainer; apptainer is always asked for."""
+`auto` never picks apptainer: on a node with both an engine and Apptainer, a campaign and its
+resume could otherwise run in different runtimes; apptainer is always asked for by name."""
 
 from __future__ import annotations
 
@@ -11,23 +11,22 @@ from orchestrator.runtimes.base import Runtime
 from orchestrator.runtimes.docker import DockerRuntime
 from orchestrator.runtimes.local import LocalRuntime
 
-RUNTIME_KINDS = ("auto", "docker", "local", "apptainer")
+# The runtimes a campaign may ask for by name (`--runtime`, a study's `runtime`): the table a
+# new runtime is added to (docs/adding.md).
+RUNTIMES: dict[str, type[Runtime]] = {
+    "docker": DockerRuntime,
+    "local": LocalRuntime,
+    "apptainer": ApptainerRuntime,
+}
+RUNTIME_KINDS = ("auto", *RUNTIMES)
 
 
 def select_runtime(kind: str, frameworks: list[str], device: str) -> tuple[Runtime, str]:
     """`--runtime auto|docker|local|apptainer` -> the runtime and one line saying why."""
-    if kind == "local":
-        rt: Runtime = LocalRuntime()
+    if kind in RUNTIMES:
+        rt = RUNTIMES[kind]()
         rt.check(frameworks, device)
-        return rt, "runtime: local (as asked)"
-    if kind == "docker":
-        rt = DockerRuntime()
-        rt.check(frameworks, device)
-        return rt, "runtime: docker (as asked)"
-    if kind == "apptainer":
-        rt = ApptainerRuntime()
-        rt.check(frameworks, device)
-        return rt, f"runtime: apptainer {rt.version} (as asked; images in {rt.sifs})"
+        return rt, f"runtime: {rt.summary()} (as asked)"
     if kind != "auto":
         raise RuntimeUnavailableError(
             f"unknown runtime {kind!r}; choose {', '.join(RUNTIME_KINDS)}"
@@ -41,6 +40,6 @@ def select_runtime(kind: str, frameworks: list[str], device: str) -> tuple[Runti
         if not missing:
             return drt, "runtime: docker (engine up, images present)"
         reason = f"image {', '.join(missing)} missing"
-    rt = LocalRuntime()
-    rt.check(frameworks, device)
-    return rt, f"runtime: local ({reason}; `make build` for docker)"
+    lrt = LocalRuntime()
+    lrt.check(frameworks, device)
+    return lrt, f"runtime: local ({reason}; `make build` for docker)"

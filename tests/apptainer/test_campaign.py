@@ -43,7 +43,7 @@ def test_a_campaign_runs_each_framework_from_its_sif_records_image_and_version_a
     env = apptainer_env(tmp_path, sifs)
     r = cli(_campaign(tiny_dataset.path, results), tmp_path, extra_env=env, timeout_s=600)
     assert r.returncode == 0, r.stderr
-    assert "runtime: apptainer 1.3.4 (as asked" in r.stderr
+    assert f"runtime: apptainer 1.3.4, images in {sifs} (as asked)" in r.stderr
     folder = only_campaign(results)
     assert [s["status"] for s in state_lines(folder)] == ["ok", "ok"]
     campaign = load(folder / "campaign.json")
@@ -70,6 +70,9 @@ def test_a_campaign_runs_each_framework_from_its_sif_records_image_and_version_a
         assert f"{Path(tiny_dataset.path).resolve()}:/data:ro" in options
         assert "--nv" not in options
         assert call[call.index(image) + 1 :][:5] == ["python", "-m", "workload", "train", "--data"]
+    r = cli(["analyze", str(folder)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Runs in Apptainer containers" in (folder / "report" / "report.md").read_text()
     # a .sif rebuilt since: resuming refuses it, as it refuses a changed docker image
     archive = docker_archive(tmp_path / "new.tar", "torch", {"rebuilt": "yes"})
     r = cli(["build", "--sif", "--framework", "torch", "--from-archive", str(archive)], tmp_path,
