@@ -306,6 +306,10 @@ _table_command(
 )
 
 
+_SIF_HELP = "then convert each into a .sif for --runtime apptainer ($FWENERGY_SIFS, else .sif/)"
+_FROM_ARCHIVE_HELP = "with --sif: convert this `docker save` archive of the one --framework"
+
+
 @app.command()
 def build(
     *,
@@ -315,11 +319,8 @@ def build(
     base_image: Annotated[str | None, _opt("[python:3.11-slim-bookworm]")] = None,
     torch_index_url: Annotated[str | None, _opt("index for torch's CPU wheel; '' for none")] = None,
     wheelhouse: Annotated[Path | None, _opt("wheels to offer the torch build")] = None,
-    sif: Annotated[bool, typer.Option(help="then convert each into a .sif for --runtime "
-                                      "apptainer (into $FWENERGY_SIFS, else .sif/)")] = False,
-    from_archive: Annotated[Path | None, _opt("with --sif: convert this `docker save` "
-                                              "archive of the one --framework instead; no "
-                                              "Docker needed")] = None,
+    sif: Annotated[bool, typer.Option(help=_SIF_HELP)] = False,
+    from_archive: Annotated[Path | None, _opt(_FROM_ARCHIVE_HELP)] = None,
 ) -> None:
     """Build the framework images (what `make build` runs)."""
     from orchestrator.runtimes.apptainer import build_sif

@@ -218,7 +218,7 @@ def _run_tool(
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RuntimeUnavailableError(f"{what}: {exc}") from None
     if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["no output"])
+        last = r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["no output"]
         raise RuntimeUnavailableError(f"{what} failed (exit code {r.returncode}): {last[-1]}")
     return r
 

@@ -51,8 +51,9 @@ def docker_archive(path: Path, framework: str, labels: dict[str, str] | None = N
 
 def apptainer_env(tmp: Path, sifs: Path) -> dict[str, str]:
     """The environment of a user who has Apptainer on PATH and the images in `sifs`."""
-    return {"PATH": f"{fake_bin(tmp / 'bin')}{os.pathsep}{os.environ['PATH']}",
-            "FWENERGY_SIFS": str(sifs), "FAKE_APPTAINER_LOG": str(tmp / "apptainer.log")}  # fmt: skip
+    path = f"{fake_bin(tmp / 'bin')}{os.pathsep}{os.environ['PATH']}"
+    return {"PATH": path, "FWENERGY_SIFS": str(sifs),
+            "FAKE_APPTAINER_LOG": str(tmp / "apptainer.log")}  # fmt: skip
 
 
 def build_sifs(tmp: Path, sifs: Path, frameworks: list[str]) -> None:

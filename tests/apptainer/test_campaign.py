@@ -34,7 +34,7 @@ def _sha256(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_campaign_runs_each_framework_from_its_sif_records_image_and_version_and_resumes_only_the_same_sif(
+def test_a_campaign_runs_from_the_sifs_records_hash_and_version_and_refuses_a_rebuilt_one(
     jax_and_torch_installed: None, tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
     sifs = tmp_path / "sifs"
@@ -57,8 +57,10 @@ def test_a_campaign_runs_each_framework_from_its_sif_records_image_and_version_a
         assert software["labels"]["io.fwenergy.framework"] == fw
         (run,) = folder.glob(f"runs/001-*-{fw}")
         record = load(run / "run.json")
-        assert record["runtime"] == {"kind": "apptainer", "image": str(sif),
-                                     "image_id": _sha256(sif), "apptainer_version": "1.3.4"}  # fmt: skip
+        assert record["runtime"] == {
+            "kind": "apptainer", "image": str(sif), "image_id": _sha256(sif),
+            "apptainer_version": "1.3.4",
+        }  # fmt: skip
         result = load(run / "result.json")
         assert result["framework"] == fw and result["dataset"]["sha256"] == tiny_dataset.sha256
     calls = exec_calls(tmp_path)
@@ -150,9 +152,7 @@ def test_build_sif_converts_the_pinned_image_from_the_docker_engine(tmp_path: Pa
         "io.fwenergy.framework"] == "jax"  # fmt: skip
 
 
-def test_auto_never_picks_apptainer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_auto_never_picks_apptainer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestrator.runtimes.select import select_runtime
 
     sifs = tmp_path / "sifs"

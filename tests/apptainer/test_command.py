@@ -125,7 +125,9 @@ def test_sif_names_follow_the_docker_tags() -> None:
     assert sif_name("torch:compile") == sif_name("torch")  # an implementation: its image
 
 
-def test_a_sif_of_another_framework_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sif_of_another_framework_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.apptainer.conftest import apptainer_env, build_sifs
 
     sifs = tmp_path / "sifs"
