@@ -13,32 +13,20 @@ from orchestrator.data import PreparedDataset
 from orchestrator.runtimes.apptainer import sif_name
 from tests.apptainer.conftest import apptainer_env, build_sifs, exec_calls
 from tests.campaign.helpers import cli, load, state_lines
+from tests.study.conftest import TWO_CELL_STUDY
 from tests.study.test_slurm import cluster  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
-ONE_CELL_STUDY = """\
-name = "apptainer-on-slurm"
-iterations = 1
-seed = 5
-frameworks = ["torch", "jax"]
 
-[protocol]
-runtime = "apptainer"
-meter = "none"
-warmup_s = 0
-idle_s = 0
-
-[workload]
-data = "{data}"
-epochs = 1
-limit_train = 128
-limit_test = 64
-threads = 1
-
-[matrix]
-batch_size = [64]
-"""
+def _one_cell_study(data: str) -> str:
+    """The local and Slurm tests' two-cell study, in apptainer and with one cell."""
+    text = TWO_CELL_STUDY.format(name="apptainer-on-slurm", iterations=1, data=data)
+    changed = text.replace('runtime = "local"', 'runtime = "apptainer"').replace(
+        "batch_size = [32, 64]", "batch_size = [64]"
+    )
+    assert changed.count("apptainer") == 2 and "[64]" in changed
+    return changed
 
 
 def test_a_slurm_job_runs_its_cell_in_apptainer(
@@ -50,7 +38,7 @@ def test_a_slurm_job_runs_its_cell_in_apptainer(
     sifs = tmp_path / "sifs"
     build_sifs(tmp_path, sifs, ["torch", "jax"])
     study_file = tmp_path / "study.toml"
-    study_file.write_text(ONE_CELL_STUDY.format(data=tiny_dataset.path))
+    study_file.write_text(_one_cell_study(tiny_dataset.path))
     results = tmp_path / "results"
     r = cli(["study", "run", str(study_file), "--results", str(results), "--executor", "slurm",
              "--partition", cluster, "--wait"], tmp_path, extra_env=apptainer_env(tmp_path, sifs),
