@@ -3,21 +3,24 @@ grammar, messages and exit codes) answers the calls the runtime makes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from orchestrator.errors import RuntimeUnavailableError
+from orchestrator.machine import gpu
 from orchestrator.runtimes.apptainer import (
     ApptainerRuntime,
     apptainer_version,
     bind_args,
+    build_sif,
     exec_command,
     sif_name,
 )
 from orchestrator.runtimes.base import RunSpec
-from tests.apptainer.conftest import FAKE
+from tests.apptainer.conftest import FAKE, apptainer_env, build_sifs, docker_archive, exec_calls
 
 WORKLOAD = ("--epochs", "1", "--threads", "2")
 
@@ -68,8 +71,6 @@ def test_a_path_with_a_colon_or_comma_goes_through_mount_not_bind() -> None:
 
 
 def test_the_fake_maps_a_mount_with_a_colon_and_runs_the_command(tmp_path: Path) -> None:
-    from tests.apptainer.conftest import apptainer_env, build_sifs
-
     sifs = tmp_path / "sifs"
     build_sifs(tmp_path, sifs, ["torch"])
     out = tmp_path / "001-1-torch:compile"
@@ -79,16 +80,10 @@ def test_the_fake_maps_a_mount_with_a_colon_and_runs_the_command(tmp_path: Path)
         [str(FAKE), "exec", "--containall", "--cleanenv",
          *bind_args(out, "/out", False), str(sifs / sif_name("torch")),
          "python", "-c", "import sys; open(sys.argv[1], 'w').write('hi')", "/out/f"],
-        capture_output=True, text=True, check=False, env={**_os_env(), **env},
+        capture_output=True, text=True, check=False, env={**os.environ, **env},
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert (out / "f").read_text() == "hi"
-
-
-def _os_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 @pytest.mark.parametrize(
@@ -128,8 +123,6 @@ def test_sif_names_follow_the_docker_tags() -> None:
 def test_a_sif_of_another_framework_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.apptainer.conftest import apptainer_env, build_sifs
-
     sifs = tmp_path / "sifs"
     build_sifs(tmp_path, sifs, ["jax"])
     (sifs / sif_name("jax")).rename(sifs / sif_name("torch"))
@@ -138,3 +131,20 @@ def test_a_sif_of_another_framework_is_refused(
     rt = ApptainerRuntime()
     with pytest.raises(RuntimeUnavailableError, match="is the jax image, not torch's"):
         rt.software(["torch"], "cpu")
+
+
+def test_a_gpu_check_asks_the_gpu_sif_with_nv_and_names_the_fix(
+    torch_installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sifs = tmp_path / "sifs"
+    env = apptainer_env(tmp_path, sifs)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    build_sif("torch", "gpu", archive=docker_archive(tmp_path / "t.tar", "torch"), log=str)
+    # the CPU torch environment stands for the GPU image here: it sees no GPU
+    with pytest.raises(gpu.GpuUnavailableError, match=r"orchestrator build --sif --device gpu"):
+        gpu.check_frameworks(ApptainerRuntime(), ["torch"], 2)
+    (call,) = exec_calls(tmp_path)
+    assert str(sifs / sif_name("torch", "gpu")) in call
+    assert {"--nv", "CUDA_VISIBLE_DEVICES=2", "--containall", "--cleanenv"} <= set(call)
+    assert call[-4:] == ["python", "-m", "workload", "devices"]
