@@ -18,7 +18,6 @@ from tests.apptainer.conftest import (
     build_sifs,
     docker_archive,
     exec_calls,
-    fake_bin,
 )
 from tests.campaign.helpers import TINY, cli, load, only_campaign, state_lines
 from tests.conftest import docker_available
@@ -93,7 +92,7 @@ def test_a_missing_apptainer_or_image_is_one_line_exit_2_and_nothing_created(
     sifs.mkdir()
     env = apptainer_env(tmp_path, sifs)
     if problem == "no apptainer":
-        env["PATH"] = env["PATH"].replace(str(fake_bin(tmp_path / "bin")), str(tmp_path))
+        env["PATH"] = str(tmp_path / "nothing")  # not even a real apptainer of this host
     elif problem == "not a sif":
         (sifs / sif_name("torch")).write_bytes(b"<html>a download that failed</html>")
     results = tmp_path / "results"
@@ -152,7 +151,9 @@ def test_build_sif_converts_the_pinned_image_from_the_docker_engine(tmp_path: Pa
         "io.fwenergy.framework"] == "jax"  # fmt: skip
 
 
-def test_auto_never_picks_apptainer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_never_picks_apptainer(
+    torch_installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from orchestrator.runtimes.select import select_runtime
 
     sifs = tmp_path / "sifs"
