@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_a_campaign_runs_from_the_sifs_records_hash_and_version_and_refuses_a_re
     build_sifs(tmp_path, sifs, ["torch", "jax"])
     results = tmp_path / "results"
     env = apptainer_env(tmp_path, sifs)
-    r = cli(_campaign(tiny_dataset.path, results), tmp_path, extra_env=env, timeout_s=600)
+    # pinned to the last CPU: the workload (one thread) would take the first one by itself
+    last_cpu = str(max(os.sched_getaffinity(0)))
+    r = cli([*_campaign(tiny_dataset.path, results), "--cpuset", last_cpu], tmp_path,
+            extra_env=env, timeout_s=600)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert f"runtime: apptainer 1.3.4, images in {sifs} (as asked)" in r.stderr
     folder = only_campaign(results)
@@ -62,6 +66,7 @@ def test_a_campaign_runs_from_the_sifs_records_hash_and_version_and_refuses_a_re
         }  # fmt: skip
         result = load(run / "result.json")
         assert result["framework"] == fw and result["dataset"]["sha256"] == tiny_dataset.sha256
+        assert result["threads"]["affinity"] == [int(last_cpu)]
     calls = exec_calls(tmp_path)
     assert len(calls) == 2
     for call in calls:
