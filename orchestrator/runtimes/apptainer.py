@@ -43,6 +43,7 @@ _VERSION = re.compile(r"^apptainer version (\S+)$")
 _SIF_MAGIC_AT = 32
 _SIF_MAGIC = b"SIF_MAGIC"
 _HASH_CHUNK = 1 << 22
+_INJECTED = ("APPTAINERENV_", "SINGULARITYENV_")
 FRAMEWORK_LABEL = "io.fwenergy.framework"  # set by images/Dockerfile, kept by the conversion
 
 
@@ -109,9 +110,11 @@ class ApptainerExecution(LocalExecution):
         return exec_command(self.runtime.executable, self.sif, self.spec)
 
     def environment(self) -> dict[str, str]:
-        # apptainer itself needs ours (PATH, its own APPTAINER_* settings); --cleanenv keeps
-        # all of it out of the container.
-        return dict(os.environ)
+        # apptainer itself needs ours (PATH, the site's APPTAINER_* settings); --cleanenv keeps
+        # it out of the container, except APPTAINERENV_X (and Singularity's SINGULARITYENV_X),
+        # which apptainer passes in as X even then: those are dropped, so only --env reaches
+        # the workload.
+        return {k: v for k, v in os.environ.items() if not k.startswith(_INJECTED)}
 
     def describe(self) -> dict[str, Any]:
         return {

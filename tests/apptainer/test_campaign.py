@@ -7,21 +7,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from orchestrator.data import PreparedDataset
-from orchestrator.runtimes.apptainer import sif_name
+from orchestrator.runtimes.apptainer import build_sif, sif_labels, sif_name
 from tests.apptainer.conftest import (
+    FAKE,
     apptainer_env,
     build_sifs,
     docker_archive,
     exec_calls,
 )
 from tests.campaign.helpers import TINY, cli, load, only_campaign, state_lines
-from tests.conftest import docker_available
+from tests.conftest import docker_available, require
 
 
 def _campaign(data: str, results: Path, *extra: str) -> list[str]:
@@ -128,32 +129,22 @@ def test_build_sif_refuses_a_missing_archive_and_needs_one_framework(tmp_path: P
     assert not (tmp_path / "sifs").exists()
 
 
-def test_build_sif_converts_the_pinned_image_from_the_docker_engine(tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.conftest import require
-
+def test_build_sif_converts_the_pinned_image_from_the_docker_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require(docker_available(), "no Docker engine")
     tag = "fwenergy/jax:0.1.0"
     present = subprocess.run(["docker", "image", "inspect", tag], capture_output=True,
                              check=False).returncode == 0  # fmt: skip
     require(present, f"no {tag} image: `make build`")
     sifs = tmp_path / "sifs"
-    env = apptainer_env(tmp_path, sifs)
-    r = subprocess.run(
-        [sys.executable, "-c", "from orchestrator.runtimes.apptainer import build_sif; "
-         "print(build_sif('jax'))"], capture_output=True, text=True, check=False,
-        env={**__import__("os").environ, **env, "PYTHONPATH": str(Path(__file__).parents[2])},
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    for key, value in apptainer_env(tmp_path, sifs).items():
+        monkeypatch.setenv(key, value)
+    sif = build_sif("jax", log=str)
+    assert sif == sifs / sif_name("jax")
     log = [json.loads(line) for line in (tmp_path / "apptainer.log").read_text().splitlines()]
-    assert log[-1] == ["build", "--force", str(sifs / sif_name("jax")),
-                       f"docker-daemon://{tag}"]  # fmt: skip
-    labels = subprocess.run(["apptainer", "inspect", "--json", "--labels",
-                             str(sifs / sif_name("jax"))], capture_output=True, text=True,
-                            check=True, env={**__import__("os").environ, **env})  # fmt: skip
-    assert json.loads(labels.stdout)["data"]["attributes"]["labels"][
-        "io.fwenergy.framework"] == "jax"  # fmt: skip
+    assert log[-1] == ["build", "--force", str(sif), f"docker-daemon://{tag}"]
+    assert sif_labels(str(FAKE), sif)["io.fwenergy.framework"] == "jax"
 
 
 def test_auto_never_picks_apptainer(

@@ -3,6 +3,7 @@ grammar, messages and exit codes) answers the calls the runtime makes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -148,3 +149,24 @@ def test_a_gpu_check_asks_the_gpu_sif_with_nv_and_names_the_fix(
     assert str(sifs / sif_name("torch", "gpu")) in call
     assert {"--nv", "CUDA_VISIBLE_DEVICES=2", "--containall", "--cleanenv"} <= set(call)
     assert call[-4:] == ["python", "-m", "workload", "devices"]
+
+
+def test_nothing_of_ours_reaches_the_workload_but_what_env_passes(
+    torch_installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sifs = tmp_path / "sifs"
+    build_sifs(tmp_path, sifs, ["torch"])
+    for key, value in apptainer_env(tmp_path, sifs).items():
+        monkeypatch.setenv(key, value)
+    # apptainer passes APPTAINERENV_X into the container as X even with --cleanenv
+    monkeypatch.setenv("APPTAINERENV_OMP_NUM_THREADS", "64")
+    monkeypatch.setenv("OMP_NUM_THREADS", "32")
+    spec = _spec(tmp_path)
+    execution = ApptainerRuntime().prepare(spec)
+    probe = "import os, json; print(json.dumps(dict(os.environ)))"
+    command = execution.command()
+    image_at = command.index(str(sifs / sif_name("torch")))
+    r = subprocess.run([*command[: image_at + 1], "python", "-c", probe], capture_output=True,
+                       text=True, check=True, env=execution.environment())  # fmt: skip
+    seen = json.loads(r.stdout)
+    assert "OMP_NUM_THREADS" not in seen and "FWENERGY_VENVS" not in seen
