@@ -77,3 +77,12 @@ def exec_calls(tmp: Path) -> list[list[str]]:
 def jax_and_torch_installed() -> None:
     for fw in ("torch", "jax"):
         require(framework_python(fw).exists(), f"no {fw} environment: run `make venvs`")
+
+
+@pytest.fixture
+def apptainer_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This process as a user with Apptainer on PATH; returns the (empty) folder of images."""
+    sifs = tmp_path / "sifs"
+    for key, value in apptainer_env(tmp_path, sifs).items():
+        monkeypatch.setenv(key, value)
+    return sifs

@@ -130,16 +130,14 @@ def test_build_sif_refuses_a_missing_archive_and_needs_one_framework(tmp_path: P
 
 
 def test_build_sif_converts_the_pinned_image_from_the_docker_engine(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    apptainer_user: Path, tmp_path: Path
 ) -> None:
     require(docker_available(), "no Docker engine")
     tag = "fwenergy/jax:0.1.0"
     present = subprocess.run(["docker", "image", "inspect", tag], capture_output=True,
                              check=False).returncode == 0  # fmt: skip
     require(present, f"no {tag} image: `make build`")
-    sifs = tmp_path / "sifs"
-    for key, value in apptainer_env(tmp_path, sifs).items():
-        monkeypatch.setenv(key, value)
+    sifs = apptainer_user
     sif = build_sif("jax", log=str)
     assert sif == sifs / sif_name("jax")
     log = [json.loads(line) for line in (tmp_path / "apptainer.log").read_text().splitlines()]
@@ -148,13 +146,11 @@ def test_build_sif_converts_the_pinned_image_from_the_docker_engine(
 
 
 def test_auto_never_picks_apptainer(
-    torch_installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    torch_installed: None, apptainer_user: Path, tmp_path: Path
 ) -> None:
     from orchestrator.runtimes.select import select_runtime
 
-    sifs = tmp_path / "sifs"
+    sifs = apptainer_user
     build_sifs(tmp_path, sifs, ["torch"])
-    for key, value in apptainer_env(tmp_path, sifs).items():
-        monkeypatch.setenv(key, value)
     rt, why = select_runtime("auto", ["torch"], "cpu")
     assert rt.kind in ("docker", "local") and "apptainer" not in why

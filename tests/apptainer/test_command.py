@@ -121,26 +121,19 @@ def test_sif_names_follow_the_docker_tags() -> None:
     assert sif_name("torch:compile") == sif_name("torch")  # an implementation: its image
 
 
-def test_a_sif_of_another_framework_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sifs = tmp_path / "sifs"
+def test_a_sif_of_another_framework_is_refused(apptainer_user: Path, tmp_path: Path) -> None:
+    sifs = apptainer_user
     build_sifs(tmp_path, sifs, ["jax"])
     (sifs / sif_name("jax")).rename(sifs / sif_name("torch"))
-    for key, value in apptainer_env(tmp_path, sifs).items():
-        monkeypatch.setenv(key, value)
     rt = ApptainerRuntime()
     with pytest.raises(RuntimeUnavailableError, match="is the jax image, not torch's"):
         rt.software(["torch"], "cpu")
 
 
 def test_a_gpu_check_asks_the_gpu_sif_with_nv_and_names_the_fix(
-    torch_installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    torch_installed: None, apptainer_user: Path, tmp_path: Path
 ) -> None:
-    sifs = tmp_path / "sifs"
-    env = apptainer_env(tmp_path, sifs)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    sifs = apptainer_user
     build_sif("torch", "gpu", archive=docker_archive(tmp_path / "t.tar", "torch"), log=str)
     # the CPU torch environment stands for the GPU image here: it sees no GPU
     with pytest.raises(gpu.GpuUnavailableError, match=r"orchestrator build --sif --device gpu"):
@@ -152,12 +145,10 @@ def test_a_gpu_check_asks_the_gpu_sif_with_nv_and_names_the_fix(
 
 
 def test_nothing_of_ours_reaches_the_workload_but_what_env_passes(
-    torch_installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    torch_installed: None, apptainer_user: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sifs = tmp_path / "sifs"
+    sifs = apptainer_user
     build_sifs(tmp_path, sifs, ["torch"])
-    for key, value in apptainer_env(tmp_path, sifs).items():
-        monkeypatch.setenv(key, value)
     # apptainer passes APPTAINERENV_X into the container as X even with --cleanenv
     monkeypatch.setenv("APPTAINERENV_OMP_NUM_THREADS", "64")
     monkeypatch.setenv("OMP_NUM_THREADS", "32")
