@@ -316,6 +316,10 @@ _table_command(
 )
 
 
+_SIF_HELP = "then convert each into a .sif for --runtime apptainer ($FWENERGY_SIFS, else .sif/)"
+_FROM_ARCHIVE_HELP = "with --sif: convert this `docker save` archive of the one --framework"
+
+
 @app.command()
 def build(
     *,
@@ -325,15 +329,28 @@ def build(
     base_image: Annotated[str | None, _opt("[python:3.11-slim-bookworm]")] = None,
     torch_index_url: Annotated[str | None, _opt("index for torch's CPU wheel; '' for none")] = None,
     wheelhouse: Annotated[Path | None, _opt("wheels to offer the torch build")] = None,
+    sif: Annotated[bool, typer.Option(help=_SIF_HELP)] = False,
+    from_archive: Annotated[Path | None, _opt(_FROM_ARCHIVE_HELP)] = None,
 ) -> None:
     """Build the framework images (what `make build` runs)."""
-    from orchestrator.runtimes.build import build_images
+    from orchestrator.runtimes.apptainer import build_sif
+    from orchestrator.runtimes.build import BuildError, build_images
 
-    build_images(
-        framework or list(FRAMEWORKS), device=device, network=network, base_image=base_image,
-        torch_index_url=torch_index_url, wheelhouse=wheelhouse,
-        log=lambda line: err.print(line, soft_wrap=True, highlight=False, markup=False),
+    def log(line: str) -> None:
+        err.print(line, soft_wrap=True, highlight=False, markup=False)
+
+    names = framework or list(FRAMEWORKS)
+    if from_archive is not None:
+        if not sif or len(names) != 1:
+            raise BuildError("--from-archive converts one image: give --sif and one --framework")
+        build_sif(names[0], device, archive=from_archive, log=log)
+        return
+    built = build_images(
+        names, device=device, network=network, base_image=base_image,
+        torch_index_url=torch_index_url, wheelhouse=wheelhouse, log=log,
     )  # fmt: skip
+    for fw in built if sif else ():
+        build_sif(fw, device, log=log)
 
 
 @app.command()

@@ -47,7 +47,7 @@ BAD: list[tuple[str, str]] = [
     (HEAD + '[protocol]\nmeter = "watts"\n' + GOOD_MATRIX,
      "[protocol] meter: unknown meter watts; choose from auto, none,"),
     (HEAD + '[protocol]\nruntime = "podman"\n' + GOOD_MATRIX,
-     "[protocol] runtime: unknown runtime 'podman'; choose from auto, docker, local"),
+     "[protocol] runtime: unknown runtime 'podman'; choose from auto, docker, local, apptainer"),
     (HEAD + "[matrix]\nbatch_size = [0, 64]\n",
      "[matrix] batch_size: must be from 1 to 65536, not 0"),
     (HEAD + "[matrix]\nbatch_size = [64, 64]\n", "[matrix] batch_size: a value is listed twice"),
