@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.data import DATASETS
+from orchestrator.data.registry import GREY_28_DATASETS, RGB_32_DATASETS
 from orchestrator.errors import UserError
 
 
@@ -28,10 +28,9 @@ class Model:
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
-        Model("mnist-cnn", 268_298, DATASETS),  # the reference study's CNN (seeds/000)
-        # ResNet-18 for 32x32x3 images (docs/models.md); its datasets are prepared by
-        # `orchestrator data prepare --dataset cifar10|synthetic-cifar10`.
-        Model("cifar-resnet", 11_173_962, ("cifar10", "synthetic-cifar10")),
+        Model("mnist-cnn", 268_298, GREY_28_DATASETS),  # the reference study's CNN (seeds/000)
+        # ResNet-18 for 32x32x3 images (docs/models.md): cifar10, synthetic-cifar10
+        Model("cifar-resnet", 11_173_962, RGB_32_DATASETS),
     )
 }
 DEFAULT_MODEL = "mnist-cnn"
