@@ -19,10 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from workload.inference import loss_and_accuracy, summarize
-from workload.models import MODELS
+from workload.models import IMAGE, MODELS, ModelSpec
 from workload.weights import Weights, load_weights
 
 from tests.conftest import FRAMEWORKS, REPO, run_workload
+from tests.workloads.conftest import prepared
 
 EVENT_ORDER = [
     "process_start",
@@ -74,17 +75,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = _prepared(base)
     common = ["--threads", "1", "--seed", "3", "--batch-size", "32"]
     outs = {f: base / f"train-{f}" for f in FRAMEWORKS}
+    train_args = [*common, "--epochs", "1"]
     procs = {
         f: run_workload(
-            f,
-            data,
-            outs[f],
-            *common,
-            "--epochs",
-            "1",
-            "--save-weights",
-            str(base / f"{f}.npz"),
-            wait=False,
+            f, data, outs[f], *train_args, "--save-weights", str(base / f"{f}.npz"), wait=False
         )
         for f in FRAMEWORKS
     }
@@ -183,6 +177,37 @@ def test_train_results_name_their_task_and_model(runs):
         saved = load_weights(runs["base"] / f"{f}.npz")
         assert list(saved.arrays) == list(MODELS["mnist-cnn"].shared_weights(0).arrays)
         assert saved.sha256() != result["identical_work"]["initial_weights_sha256"]
+
+
+def _random_inputs(spec: ModelSpec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Inputs as prepared data holds them for the model: uint8 pixels or int32 token ids."""
+    if spec.input_kind == IMAGE:
+        return rng.integers(0, 256, size=(n, *spec.input_shape), dtype=np.uint8)
+    assert spec.vocab_size is not None
+    return rng.integers(0, spec.vocab_size, size=(n, *spec.input_shape), dtype=np.int32)
+
+
+@pytest.mark.frameworks
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_infers_the_same_logits_in_every_framework(tmp_path, model):
+    spec = MODELS[model]
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, spec.num_classes, size=48, dtype=np.int32)
+    x = _random_inputs(spec, 48, rng)
+    data = prepared(tmp_path, x[:16], labels[:16], x, labels, f"random-{model}")
+    outs = {f: tmp_path / f for f in FRAMEWORKS}
+    args = ["--model", model, "--batch-size", "16", "--threads", "1", "--seed", "2"]
+    procs = {f: run_workload(f, data, outs[f], *args, wait=False, task="infer") for f in FRAMEWORKS}
+    runs = _finish(procs, outs)
+    reference = _logits(runs["torch"])
+    assert reference.shape == (8, spec.num_classes) and np.abs(reference).max() > 1e-3
+    for run in runs.values():
+        assert run["result"]["parameter_count"] == spec.parameter_count
+        assert run["result"]["inference"]["batches"] == 3
+        np.testing.assert_allclose(_logits(run), reference, atol=1e-4, rtol=0)
+    assert len({r["result"]["test_accuracy"] for r in runs.values()}) == 1
+    assert len({r["result"]["weights"]["sha256"] for r in runs.values()}) == 1
 
 
 # ---- bad input: refused by the common code before any framework is imported ---------------
