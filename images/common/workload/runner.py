@@ -103,10 +103,17 @@ class _Run(Generic[C]):
         return self.spec.shared_weights(self.config.seed) if self.config.init == "shared" else None
 
     def result(
-        self, fw: Framework, settings: Setup, parameter_count: int, **task: Any
+        self,
+        fw: Framework,
+        settings: Setup,
+        parameter_count: int,
+        phases: dict[str, float | None],
+        **task: Any,
     ) -> dict[str, Any]:
-        """result.json's keys common to every task, then the task's own, written."""
+        """result.json: the keys common to every task around the task's own, written."""
         versions = fw.versions()
+        done = self.events.first("done")
+        assert done is not None, "a result is written after the `done` event"
         result = {
             "task": self.config.task,
             "model": self.spec.name,
@@ -121,11 +128,10 @@ class _Run(Generic[C]):
             "parameter_count": parameter_count,
             **task,
             "peak_rss_bytes": peak_rss_bytes(),
+            "phases": {**phases, "total_s": done - self.process_start},
             "started_at": self.process_start,
+            "ended_at": done,
         }
-        done = self.events.first("done")
-        result["phases"]["total_s"] = done - self.process_start if done else None
-        result["ended_at"] = done
         write_result(self.config.out, result)
         return result
 
