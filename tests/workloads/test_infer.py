@@ -179,6 +179,25 @@ def test_train_results_name_their_task_and_model(runs):
         assert saved.sha256() != result["identical_work"]["initial_weights_sha256"]
 
 
+@pytest.mark.frameworks
+@pytest.mark.slow
+def test_native_init_infers_and_records_the_frameworks_own_weights(tmp_path):
+    data = _prepared(tmp_path, 64, 64)
+    outs = {f: tmp_path / f for f in FRAMEWORKS}
+    args = ["--init", "native", "--batch-size", "16", "--threads", "1"]
+    procs = {f: run_workload(f, data, outs[f], *args, wait=False, task="infer") for f in FRAMEWORKS}
+    shared = MODELS["mnist-cnn"].shared_weights(0).sha256()
+    hashes = set()
+    for run in _finish(procs, outs).values():
+        result = run["result"]
+        assert result["weights"]["source"] == "native"
+        assert result["identical_work"]["initial_weights_sha256"] is None
+        assert result["config"]["init"] == "native"
+        hashes.add(result["weights"]["sha256"])
+    # Each framework's own initialisation: neither the shared weights nor one another's.
+    assert len(hashes) == len(FRAMEWORKS) and shared not in hashes
+
+
 def _random_inputs(spec: ModelSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     """Inputs as prepared data holds them for the model: uint8 pixels or int32 token ids."""
     if spec.input_kind == IMAGE:
