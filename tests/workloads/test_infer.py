@@ -177,6 +177,10 @@ def test_train_results_name_their_task_and_model(runs):
         saved = load_weights(runs["base"] / f"{f}.npz")
         assert list(saved.arrays) == list(MODELS["mnist-cnn"].shared_weights(0).arrays)
         assert saved.sha256() != result["identical_work"]["initial_weights_sha256"]
+        # The saved weights are the ones evaluated: inference from them scores the same.
+        inferred = runs["infer"][(f, f)]["result"]
+        assert inferred["test_accuracy"] == result["test_accuracy"]
+        assert inferred["test_loss"] == pytest.approx(result["test_loss"], rel=1e-4)
 
 
 @pytest.mark.frameworks
