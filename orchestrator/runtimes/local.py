@@ -60,9 +60,7 @@ class LocalExecution(Execution):
 
     def start(self) -> None:
         cpus = parse_cpuset(self.spec.cpuset) if self.spec.cpuset else None
-        args = entrypoint_args(
-            str(self.spec.data_dir), str(self.spec.out_dir), self.spec.workload_args
-        )
+        args = entrypoint_args(self.spec, str(self.spec.data_dir), str(self.spec.out_dir))
         self._log = (self.spec.out_dir / "stdout.log").open("wb")
         self.proc = subprocess.Popen(
             [str(self.python), "-m", "workload", *args],
