@@ -163,11 +163,12 @@ def run_cell(root: Path, cell_id: str, meter_paths: MeterPaths, console: Console
         if progress.state == "done":
             console.print(f"{cell.cell_id} is done", highlight=False)
             return cell_root
-        console.print(f"{cell.cell_id}: {cell.label}", highlight=False, soft_wrap=True)
+        model, task = model_and_task(cell)
+        console.print(f"{cell.cell_id}: {cell.label} ({task} {model})", highlight=False,
+                      soft_wrap=True)  # fmt: skip
         if (cell_root / "campaign.json").exists():
             return resume_campaign(cell_root, meter_paths, console)
         data, dataset, source = inputs_of(cell)
-        model, task = model_and_task(cell)
         return new_campaign(
             campaign_options(cell),
             None,

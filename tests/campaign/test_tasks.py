@@ -94,7 +94,7 @@ def test_a_training_campaign_records_its_model_and_task(tmp_path: Path) -> None:
     # a profile's training settings stay recorded but are not passed to `infer`
     assert infer.epochs == 1 and infer.limit_train == 5000
     assert not {"--epochs", "--learning-rate", "--limit-train"} & set(infer.args())
-    assert ("--limit-test", "1000") == infer.args()[-2:]
+    assert infer.args()[-2:] == ("--limit-test", "1000")
 
 
 @pytest.mark.parametrize(

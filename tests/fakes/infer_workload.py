@@ -118,12 +118,21 @@ def infer(args: argparse.Namespace) -> None:
         "device": {"requested": args.device, "used": "cpu", "name": "stand-in"},
         "threads": {"requested": args.threads},
         "numerics": {"precision": "fp32"},
-        "config": {"model": args.model, "batch_size": args.batch_size, "seed": args.seed,
-                   "limit_test": args.limit_test, "init": args.init,
-                   "precision": args.precision},  # fmt: skip
+        "config": {
+            "model": args.model,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "limit_test": args.limit_test,
+            "init": args.init,
+            "precision": args.precision,
+        },
         "parameter_count": parameter_count,
-        "dataset": {"name": manifest["name"], "sha256": manifest["sha256"],
-                    "train_count": manifest["train_count"], "test_count": examples},  # fmt: skip
+        "dataset": {
+            "name": manifest["name"],
+            "sha256": manifest["sha256"],
+            "train_count": manifest["train_count"],
+            "test_count": examples,
+        },
         "inference": {
             "batch_size": args.batch_size,
             "batches": len(latencies_s),
