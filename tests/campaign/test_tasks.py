@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.data import PreparedDataset, prepare_dataset
-from tests.campaign.helpers import campaigns, cli, load, only_campaign, state_lines
+from tests.campaign.helpers import TINY, campaigns, cli, load, only_campaign, state_lines
 from tests.conftest import infer_venvs
 from tests.fakes.powercap import FakePowercap, amd_single_socket
 from tests.meters.conftest import sysfs_dir  # noqa: F401 (the fixture, shared)
@@ -133,3 +133,66 @@ def test_a_prepared_dataset_the_model_does_not_read_is_refused(tmp_path: Path) -
     assert r.returncode == 2
     assert "model mnist-cnn does not read dataset ag-news" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not campaigns(results)
+
+
+@pytest.mark.slow
+@pytest.mark.frameworks
+def test_a_training_campaign_with_the_default_model_runs_as_before(
+    torch_installed: None, tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    """`--model mnist-cnn` (the default) trains the real workloads as before, and says so."""
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
+             "--meter", "none", "--runtime", "local", "--frameworks", "torch,jax",
+             "--iterations", "1", "--warmup", "0", "--idle", "0", "--model", "mnist-cnn",
+             *TINY], tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    folder = only_campaign(results)
+    meta = load(folder / "campaign.json")
+    assert (meta["workload"]["model"], meta["workload"]["task"]) == ("mnist-cnn", "train")
+    for state in state_lines(folder):
+        assert state["status"] == "ok"
+        run = load(folder / "runs" / state["run_id"] / "run.json")
+        assert (run["model"], run["task"]) == ("mnist-cnn", "train")
+        assert [p["name"] for p in run["phases"]][2:4] == ["compile", "epoch_1"]
+        result = load(folder / "runs" / state["run_id"] / "result.json")
+        assert result["config"]["model"] == "mnist-cnn" and result["epochs"]
+    r = cli(["analyze", str(folder)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = (folder / "report" / "report.md").read_text()
+    assert "Framework energy report (training)" in report
+    assert "Scope: training of mnist-cnn" in report
+    assert "Inference: throughput" not in report
+    assert "| identical_work.batch_order_sha256 |" in report
+
+
+def test_resume_keeps_the_task_and_refuses_to_change_it(
+    tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    venvs = infer_venvs(tmp_path / "venvs", {"torch": 0.001})
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
+             "--runtime", "local", "--meter", "none", "--frameworks", "torch",
+             "--iterations", "2", "--warmup", "0", "--idle", "0", *INFER], tmp_path,
+            venvs=venvs)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    folder = only_campaign(results)
+    # The last run lost (as a crash before its state line would lose it): resume redoes it.
+    lines = (folder / "state.jsonl").read_text().splitlines(keepends=True)
+    (folder / "state.jsonl").write_text("".join(lines[:-1]))
+    redone = folder / "runs" / json.loads(lines[-1])["run_id"]
+    (redone / "result.json").unlink()
+    r = cli(["campaign", "--resume", str(folder), "--task", "train"], tmp_path, venvs=venvs)
+    assert r.returncode == 2 and "drop --task" in r.stderr, r.stderr
+    r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
+    assert r.returncode == 0, r.stderr
+    assert load(redone / "run.json")["task"] == "infer"
+    assert load(redone / "result.json")["task"] == "infer"
+    # A campaign.json whose task is not a task is refused before anything runs: resume
+    # would pass it to the workload as its sub-command.
+    meta = load(folder / "campaign.json")
+    meta["workload"]["task"] = "--help"
+    (folder / "campaign.json").write_text(json.dumps(meta))
+    r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
+    assert r.returncode == 2 and "task '--help' is unknown" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
