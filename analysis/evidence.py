@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from analysis.load import DEFAULT_MODEL, task_of
+
 # What must be the same in every run of every framework for "the same work": result.json
 # keys (dotted paths) and key prefixes. Every key under a prefix becomes its own check, so a
 # setting the workload starts to record is checked without a change here.
@@ -38,11 +40,6 @@ CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "l
 # Training evidence an inference run records as null (docs/formats.md): it has no batch
 # order and no training; its evidence is the weights and the probe logits.
 NOT_FOR_INFERENCE = ("identical_work.batch_order_sha256", "identical_work.logits_sha256")
-
-
-def task_of(result: Mapping[str, Any]) -> str:
-    """A result without `task` is a training result (written before tasks existed)."""
-    return str(result.get("task") or "train")
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -97,8 +94,15 @@ def _get(d: Mapping[str, Any], path: Sequence[str]) -> Any:
 
 def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> Evidence:
     fws = [f for f, rs in results_by_framework.items() if rs]
-    flat = {f: [_flatten(r) for r in results_by_framework[f]] for f in fws}
-    tasks = {task_of(r) for f in fws for r in results_by_framework[f]}
+    # Results written before `task` and `model` existed trained the reference CNN.
+    flat = {
+        f: [
+            _flatten(r) | {"task": task_of({}, r), "model": r.get("model") or DEFAULT_MODEL}
+            for r in results_by_framework[f]
+        ]
+        for f in fws
+    }
+    tasks = {task_of({}, r) for f in fws for r in results_by_framework[f]}
     task = "infer" if tasks == {"infer"} else "train"
     skip = NOT_FOR_INFERENCE if task == "infer" else ()
     keys = sorted(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,7 +237,7 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
     return row
 
 
-def task_of(run: dict[str, Any], result: dict[str, Any] | None) -> str:
+def task_of(run: Mapping[str, Any], result: Mapping[str, Any] | None) -> str:
     """`train` or `infer`: result.json's `task`, else run.json's, else train (compatible)."""
     task = (result or {}).get("task") or run.get("task") or DEFAULT_TASK
     return str(task)
