@@ -21,7 +21,9 @@ from analysis.load import MEASURED, Campaign, tuples
 from analysis.study import PRIMARY, SECONDARY, Metric, Study
 
 # the reference study's Tables 1-3, now with intervals and verdicts
-ANSWER_METRICS = ("duration_s", "energy_gross_j", "mean_power_w", "edp_j_s")
+# (an inference campaign's throughput and median latency too; training runs have neither)
+ANSWER_METRICS = ("duration_s", "energy_gross_j", "mean_power_w", "edp_j_s", "examples_per_s",
+                  "latency_p50_ms")  # fmt: skip
 MIN_EFFECT_REASON = (
     "RAPL's own error is of the order of a few percent (Khan et al. 2018), and identical "
     "machines differ by more than that, so a smaller difference would not carry over to "

@@ -62,6 +62,9 @@ def test_an_inference_campaign_runs_measures_and_reports_inference(
     assert "Framework energy report (inference)" in report
     assert "Scope: inference (the test split, once) with mnist-cnn" in report
     assert "Inference: throughput and latency" in report
+    answer = report.split("## Answer", 1)[1].split("\n## ", 1)[0]
+    assert "| jax vs torch | Inference throughput (exploratory) |" in answer
+    assert "| jax vs torch | Batch latency p50 (exploratory) |" in answer
     with (folder / "report" / "summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {(row["task"], row["model"]) for row in rows} == {("infer", "mnist-cnn")}
