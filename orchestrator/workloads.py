@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.data import DATASETS
+from orchestrator.data.registry import GREY_28_DATASETS
 from orchestrator.errors import UserError
 
 
@@ -28,7 +28,7 @@ class Model:
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
-        Model("mnist-cnn", 268_298, DATASETS),  # the reference study's CNN (seeds/000)
+        Model("mnist-cnn", 268_298, GREY_28_DATASETS),  # the reference study's CNN (seeds/000)
     )
 }
 DEFAULT_MODEL = "mnist-cnn"
