@@ -28,9 +28,9 @@ from orchestrator.campaign.launch import (
     new_campaign,
     resume_campaign,
 )
-from orchestrator.campaign.plan import DEFAULTS
+from orchestrator.campaign.plan import DEFAULTS, check_against_dataset
 from orchestrator.campaign.plan import settings_from_options as check_campaign
-from orchestrator.data import read_prepared
+from orchestrator.data import PreparedDataset, read_prepared
 from orchestrator.errors import UserError
 from orchestrator.machine import gpu
 from orchestrator.meters.registry import open_meters
@@ -89,11 +89,11 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
     """What would stop a cell on this machine, checked before the study folder exists: the
     prepared datasets, the meters and the runtime of every distinct cell."""
     seen: set[tuple[Any, ...]] = set()
+    prepared: dict[Path, PreparedDataset] = {}
     for cell in study.cells:
         data, _, _ = inputs_of(cell)
-        if data is not None and ("data", data) not in seen:
-            seen.add(("data", data))
-            read_prepared(data)
+        if data is not None and data not in prepared:
+            prepared[data] = read_prepared(data)
         options = campaign_options(cell)
         meter = (options.get("meter", DEFAULTS["meter"]),
                  options.get("interval_ms", DEFAULTS["interval_ms"]))  # fmt: skip
@@ -102,6 +102,9 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
             open_meters(meter[0], meter[1], powercap_root=meter_paths.powercap_root,
                         energibridge=meter_paths.energibridge)  # fmt: skip
         settings = check_campaign(options, None)  # checked when the file was read: cannot fail
+        if data is not None:  # the model reads it (its manifest's name), the limits fit it
+            ds = prepared[data]
+            check_against_dataset(settings.workload, ds.train_count, ds.test_count, ds.name)
         frameworks = list(settings.plan.frameworks)
         device, gpu_index = settings.workload.device, settings.protocol.gpu
         runtime = (settings.protocol.runtime, tuple(frameworks), device, gpu_index)

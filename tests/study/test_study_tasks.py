@@ -4,9 +4,10 @@ did. A study's training defaults (epochs) apply to its training cells only."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from orchestrator.data import PreparedDataset
+from orchestrator.data import PreparedDataset, prepare_dataset
 from orchestrator.study.spec import campaign_options, parse_text
 from tests.campaign.helpers import cli, load, state_lines
 from tests.conftest import infer_venvs
@@ -76,3 +77,20 @@ def test_an_inference_study_runs_each_cell_and_reports_its_task(
     assert "(task=infer, batch_size=16; inference of mnist-cnn)" in report
     cell_report = (study / "cells" / "cell-01" / "report" / "report.md").read_text()
     assert "Framework energy report (inference)" in cell_report
+
+
+def test_a_prepared_dataset_a_cells_model_does_not_read_stops_the_study_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    data = prepare_dataset("synthetic", tmp_path / "d", progress=False, train_count=64,
+                           test_count=64).path  # fmt: skip
+    manifest = json.loads((data / "dataset.json").read_text())
+    manifest["name"] = "ag-news"  # as its manifest says: not a dataset mnist-cnn reads
+    (data / "dataset.json").write_text(json.dumps(manifest))
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(STUDY.format(data=data, tasks='["infer"]'))
+    results = tmp_path / "results"
+    r = cli(["study", "run", str(study_file), "--results", str(results)], tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "model mnist-cnn does not read dataset ag-news" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not results.exists()
