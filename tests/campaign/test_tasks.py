@@ -199,3 +199,39 @@ def test_resume_keeps_the_task_and_refuses_to_change_it(
     r = cli(["campaign", "--resume", str(folder)], tmp_path, venvs=venvs)
     assert r.returncode == 2 and "task '--help' is unknown" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.frameworks
+def test_a_real_inference_campaign_of_torch_and_jax(
+    torch_installed: None, tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    """The real `python -m workload infer` of two frameworks under the campaign: the same
+    weights and logits, inference figures, and an inference report."""
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
+             "--meter", "none", "--runtime", "local", "--frameworks", "torch,jax",
+             "--iterations", "1", "--warmup", "0", "--idle", "0", *INFER], tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    folder = only_campaign(results)
+    results_by_fw = {}
+    for state in state_lines(folder):
+        assert state["status"] == "ok", state
+        run = load(folder / "runs" / state["run_id"] / "run.json")
+        assert run["task"] == "infer" and "infer" in [p["name"] for p in run["phases"]]
+        results_by_fw[state["framework"]] = load(folder / "runs" / state["run_id"] / "result.json")
+    torch, jax = results_by_fw["torch"], results_by_fw["jax"]
+    for result in (torch, jax):
+        assert (result["task"], result["model"]) == ("infer", "mnist-cnn")
+        assert result["inference"]["examples"] == 96 and result["inference"]["batches"] == 6
+        assert result["inference"]["examples_per_s"] > 0
+    assert torch["weights"]["sha256"] == jax["weights"]["sha256"]
+    probe = [abs(a - b) for ra, rb in zip(torch["identical_work"]["probe_logits"],
+                                          jax["identical_work"]["probe_logits"], strict=True)
+             for a, b in zip(ra, rb, strict=True)]  # fmt: skip
+    assert max(probe) < 1e-4
+    r = cli(["analyze", str(folder)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = (folder / "report" / "report.md").read_text()
+    assert "Framework energy report (inference)" in report
+    assert "| weights.sha256 |" in report and "Inference: throughput and latency" in report
