@@ -384,16 +384,21 @@ def check_against_dataset(
     ):
         if limit is not None and limit > count:
             raise PlanError(f"{flag(key)} {limit} exceeds the dataset's {count} images")
-    n = (workload.limit_train or train_count) if train else (workload.limit_test or test_count)
-    if workload.batch_size > n:
-        what = (
-            "training images: one partial batch per epoch is not the training"
-            if train
-            else ("test images: one partial batch is not the inference")
-        )
+    if train:
+        n = workload.limit_train or train_count
+        if workload.batch_size > n:
+            raise PlanError(
+                f"{flag('batch_size')} {workload.batch_size} exceeds the {n} training images: "
+                "one partial batch per epoch is not the training asked for; give a smaller batch"
+            )
+        return
+    n = workload.limit_test or test_count
+    if workload.batch_size >= n:
+        # The workload refuses it too (docs/formats.md), but only once the folder exists.
         raise PlanError(
-            f"{flag('batch_size')} {workload.batch_size} exceeds the {n} {what} asked for; "
-            "give a smaller batch"
+            f"{flag('batch_size')} {workload.batch_size} leaves fewer than two batches of the {n} "
+            "test images, and inference times every batch but the first; give a smaller batch "
+            f"or a larger {flag('limit_test')}"
         )
 
 

@@ -123,6 +123,20 @@ def test_bad_model_task_or_dataset_is_one_line_and_nothing_is_created(
     assert not campaigns(results) and not (tmp_path / "cache").exists()
 
 
+def test_an_inference_campaign_needs_two_batches(
+    tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    """The first batch is not timed: one batch has no throughput (the workload refuses it
+    too, but only once the campaign's folder exists)."""
+    results = tmp_path / "results"
+    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
+             "--runtime", "local", "--meter", "none", "--task", "infer", "--batch-size", "64",
+             "--limit-test", "64"], tmp_path)  # fmt: skip
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--batch-size 64 leaves fewer than two batches of the 64 test images" in r.stderr
+    assert not campaigns(results)
+
+
 def test_a_prepared_dataset_the_model_does_not_read_is_refused(tmp_path: Path) -> None:
     """--data: the dataset's name comes from its manifest."""
     data = prepare_dataset("synthetic", tmp_path / "d", progress=False, train_count=64,
