@@ -70,9 +70,10 @@ def build_document(
 ) -> Document:
     meta = campaign.meta
     kind = "inference" if task_of_campaign(campaign) == "infer" else "training"
-    doc = Document(
-        f"Framework energy report ({kind}): {meta.get('campaign_id', campaign.path.name)}"
+    title = (
+        f"Framework energy report ({kind})" if not campaign.imported else "Framework energy report"
     )
+    doc = Document(f"{title}: {meta.get('campaign_id', campaign.path.name)}")
     doc.add(Para(_scope(campaign, study)))
     if no_energy(study):
         doc.add(
@@ -119,7 +120,9 @@ def _scope(campaign: Campaign, study: Study) -> str:
     imported = " Imported EnergiBridge study." if campaign.imported else ""
     workload = meta.get("workload") or {}
     model = workload.get("model") or _one(runs, "model") or "an unrecorded model"
-    if task_of_campaign(campaign) == "infer":
+    if campaign.imported:  # the study's own workload: neither model nor task is recorded
+        work = "the imported study's workload"
+    elif task_of_campaign(campaign) == "infer":
         work = f"inference (the test split, once) with {model}"
     else:
         work = f"training of {model}"
