@@ -230,7 +230,9 @@ def status(root: Path) -> dict[str, Any]:
     for cell_id in doc["order"]:
         p = folder.progress(cell_id)
         job = jobs.get(cell_id, {})
-        cells.append({**asdict(p), "factors": study.cell(cell_id).factors, **job})
+        cell = study.cell(cell_id)
+        model, task = model_and_task(cell)
+        cells.append({**asdict(p), "factors": cell.factors, "model": model, "task": task, **job})
     return {"study_id": doc["study_id"], "name": doc["name"], "factors": doc["factors"],
             "cells": cells}  # fmt: skip
 

@@ -70,6 +70,10 @@ def test_an_inference_study_runs_each_cell_and_reports_its_task(
         assert len(runs) == 4 and {s["status"] for s in runs} == {"ok"}
         result = load(folder / "runs" / runs[0]["run_id"] / "result.json")
         assert result["inference"]["batch_size"] == cell["factors"]["batch_size"]
+    r = cli(["study", "status", str(study), "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    cells = json.loads(r.stdout)["cells"]
+    assert {(c["model"], c["task"], c["state"]) for c in cells} == {("mnist-cnn", "infer", "done")}
     r = cli(["analyze", str(study)], tmp_path)
     assert r.returncode == 0, r.stderr
     report = (study / "report" / "report.md").read_text()
