@@ -109,7 +109,9 @@ class JaxFramework(Framework):
             },
         )
 
-    def build(self, weights: Weights | None) -> int:
+    def _make(self, weights: Weights | None) -> dict[str, Any]:
+        """config.model's module and its variables on the device, from the given weights or
+        Flax's init seeded by config.seed."""
         self.spec = model_spec(self.config.model)
         self.arch = MODELS[self.spec.name]()
         self.model = self.arch.make()
@@ -121,8 +123,16 @@ class JaxFramework(Framework):
         else:
             # Flax's layout is the canonical one: kernels HWIO, dense (in, out), NHWC flatten.
             variables = self.arch.to_variables(weights)
-        self.params = jax.device_put(variables[PARAMS], self.device)
-        self.stats = jax.device_put(variables.get(STATS, {}), self.device)
+        variables = dict(jax.device_put(variables, self.device))
+        self.params = variables[PARAMS]
+        self.stats = variables.get(STATS, {})  # {} for a model without statistics
+        # The model in inference mode, jitted (BatchNorm reads its running statistics): the
+        # probe logits and inference. A batch of another size compiles once more.
+        self._logits = jax.jit(partial(self.model.apply, train=False))
+        return variables
+
+    def build(self, weights: Weights | None) -> int:
+        self._make(weights)
         # inject_hyperparams keeps the hyperparameters in the optimizer state, where
         # `training` reads them back (optax.adam alone closes over them).
         self.tx = optax.inject_hyperparams(optax.adam)(
@@ -141,9 +151,8 @@ class JaxFramework(Framework):
         self._last = jax.jit(last, donate_argnums=(0, 1, 2, 3))
         scan = partial(_scan_epoch, self.model, self.tx, self.config.batch_size)
         self._scan = jax.jit(scan, donate_argnums=(0, 1, 2))
-        self._logits = jax.jit(partial(self.model.apply, train=False))
         self._scan_compiled: Any = None
-        return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(self.params))
+        return _count(self.params)
 
     def weights(self) -> Weights:
         order = self.spec.shared_weights(0)
@@ -225,6 +234,18 @@ class JaxFramework(Framework):
             first_step_done()
         return self._scan_compiled(*args)
 
+    def build_inference(self, weights: Weights | None) -> int:
+        # The implementations differ in training only: inference is `_make`'s jitted apply.
+        self._variables = self._make(weights)
+        return _count(self.params)
+
+    def inference_to_device(self, batches: list[np.ndarray]) -> None:
+        self._test_batches = jax.block_until_ready(jax.device_put(batches, self.device))
+
+    def infer_batch(self, index: int) -> np.ndarray:
+        # np.asarray waits for the device and copies the logits to the host.
+        return np.asarray(self._logits(self._variables, self._test_batches[index]))
+
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         xs, ys = jax.device_put(x, self.device), jax.device_put(y, self.device)
         # Dispatch is asynchronous: the sums stay on the device until the end.
@@ -272,3 +293,9 @@ def _eval_batch(model, variables, x, y):  # type: ignore[no-untyped-def]
     logits = model.apply(variables, x, train=False)  # BatchNorm: the running statistics
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).sum()
     return loss, (logits.argmax(-1) == y).sum()
+
+
+def _count(params: Any) -> int:
+    return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
+
+
