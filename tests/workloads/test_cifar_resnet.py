@@ -198,3 +198,31 @@ def test_the_evidence_shows_the_documented_difference_and_flags_nothing_else(run
     # (thread pools the frameworks size differently, e.g. inter_op, differ in every model)
     flagged = {n for n, c in checks.items() if c.flagged and not n.startswith("threads.")}
     assert flagged == set(), {n: checks[n].values for n in flagged}
+
+
+@pytest.fixture(scope="module")
+def inference(runs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    base = tmp_path_factory.mktemp("cifar-resnet-infer")
+    data = prepared(base, *synthetic_cifar(32, 1), *synthetic_cifar(64, 2), "tiny-cifar")
+    args = ["--model", "cifar-resnet", "--batch-size", "32", "--seed", "3", "--threads", "1"]
+    procs = {
+        f: run_workload(f, data, base / f, *args, wait=False, task="infer") for f in FRAMEWORKS
+    }
+    out = {}
+    for f, proc in procs.items():
+        _, stderr = proc.communicate(timeout=900)
+        assert proc.returncode == 0, f"{f} failed:\n{stderr[-3000:]}"
+        out[f] = json.loads((base / f / "result.json").read_text())
+    return out
+
+
+def test_inference_records_the_same_batchnorm_settings_and_logits(runs, inference):
+    from analysis.evidence import gather
+
+    for f, r in inference.items():
+        assert r["model_settings"] == runs[f]["model_settings"], f
+    probes = {f: np.array(r["identical_work"]["probe_logits"]) for f, r in inference.items()}
+    for f in ("keras", "jax"):
+        np.testing.assert_allclose(probes[f], probes["torch"], atol=1e-4, rtol=0)
+    checks = {c.name: c for c in gather({f: [r] for f, r in inference.items()}).checks}
+    assert checks["model_settings.batchnorm.running_variance"].verdict == "documented difference"

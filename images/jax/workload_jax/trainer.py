@@ -297,5 +297,3 @@ def _eval_batch(model, variables, x, y):  # type: ignore[no-untyped-def]
 
 def _count(params: Any) -> int:
     return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
-
-
