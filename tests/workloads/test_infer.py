@@ -40,7 +40,7 @@ EVENT_ORDER = [
 INFER_KEYS = {
     "schema", "schema_version", "task", "model", "framework", "framework_version",
     "implementation", "versions", "device", "threads", "numerics", "config", "parameter_count",
-    "dataset", "inference", "weights", "identical_work", "test_accuracy", "test_loss",
+    "model_settings", "dataset", "inference", "weights", "identical_work", "test_accuracy", "test_loss",
     "peak_rss_bytes", "phases", "started_at", "ended_at",
 }  # fmt: skip
 
