@@ -4,5 +4,9 @@ from __future__ import annotations
 
 from workload_jax.models.base import JaxModel
 from workload_jax.models.mnist_cnn import MnistCnn
+from workload_jax.models.text_transformer import TextTransformer
 
-MODELS: dict[str, type[JaxModel]] = {"mnist-cnn": MnistCnn}
+MODELS: dict[str, type[JaxModel]] = {
+    "mnist-cnn": MnistCnn,
+    "text-transformer": TextTransformer,
+}

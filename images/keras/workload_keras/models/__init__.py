@@ -4,5 +4,9 @@ from __future__ import annotations
 
 from workload_keras.models.base import KerasModel
 from workload_keras.models.mnist_cnn import MnistCnn
+from workload_keras.models.text_transformer import TextTransformer
 
-MODELS: dict[str, type[KerasModel]] = {"mnist-cnn": MnistCnn}
+MODELS: dict[str, type[KerasModel]] = {
+    "mnist-cnn": MnistCnn,
+    "text-transformer": TextTransformer,
+}

@@ -4,5 +4,9 @@ from __future__ import annotations
 
 from workload_torch.models.base import TorchModel
 from workload_torch.models.mnist_cnn import MnistCnn
+from workload_torch.models.text_transformer import TextTransformer
 
-MODELS: dict[str, type[TorchModel]] = {"mnist-cnn": MnistCnn}
+MODELS: dict[str, type[TorchModel]] = {
+    "mnist-cnn": MnistCnn,
+    "text-transformer": TextTransformer,
+}
