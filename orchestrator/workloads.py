@@ -29,6 +29,8 @@ MODELS: dict[str, Model] = {
     m.name: m
     for m in (
         Model("mnist-cnn", 268_298, DATASETS),  # the reference study's CNN (seeds/000)
+        # A small pre-norm transformer encoder on token ids (workload.models.text_transformer).
+        Model("text-transformer", 2_965_508, ("ag-news", "synthetic-text")),
     )
 }
 DEFAULT_MODEL = "mnist-cnn"
