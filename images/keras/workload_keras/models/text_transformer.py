@@ -64,11 +64,11 @@ class TextTransformer(KerasModel):
         # A text of padding only masks nothing (workload.models.text_transformer).
         keys = ops.logical_or(tokens, ops.logical_not(ops.any(tokens, axis=1, keepdims=True)))
         attention_mask = keys[:, None, :]  # (batch, queries, keys), broadcast over queries
-        positions = ops.zeros_like(ids) + ops.arange(SEQUENCE_LENGTH, dtype="int32")
+        # The positions as a tensor of the graph, for a plain Embedding layer to look up.
+        position_ids = ops.zeros_like(ids) + ops.arange(SEQUENCE_LENGTH, dtype="int32")
+        positions = keras.layers.Embedding(SEQUENCE_LENGTH, D_MODEL, name=POSITION_EMBEDDING)
         x = keras.layers.Embedding(VOCAB_SIZE, D_MODEL, name=TOKEN_EMBEDDING)(ids)
-        x = x + keras.layers.Embedding(SEQUENCE_LENGTH, D_MODEL, name=POSITION_EMBEDDING)(
-            positions
-        )
+        x = x + positions(position_ids)
         for i in range(LAYERS):
             layer = encoder(i)
             h = _norm(f"{layer}_{ATTENTION_NORM}")(x)
