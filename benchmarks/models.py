@@ -56,6 +56,16 @@ def run(framework: str, threads: int, data: Path, args: argparse.Namespace) -> d
     }
 
 
+def synthetic(model_name: str, train_count: int, test_count: int) -> Path:
+    """The model's synthetic dataset, prepared in a temporary folder."""
+    from orchestrator.data import prepare_dataset
+
+    name = next(d for d in model(model_name).datasets if d.startswith("synthetic"))
+    out = Path(tempfile.mkdtemp()) / name
+    prepare_dataset(name, out, progress=False, train_count=train_count, test_count=test_count)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -70,19 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the steady state is the epochs after the first")
-    data = args.data
-    if data is None:
-        from orchestrator.data import prepare_dataset
-
-        synthetic = next(d for d in model(args.model).datasets if d.startswith("synthetic"))
-        data = Path(tempfile.mkdtemp()) / synthetic
-        prepare_dataset(
-            synthetic,
-            data,
-            progress=False,
-            train_count=args.limit_train,
-            test_count=args.limit_test,
-        )
+    data = args.data or synthetic(args.model, args.limit_train, args.limit_test)
     rows = [
         run(f, int(t), data, args)
         for t in args.threads.split(",")
