@@ -7,7 +7,7 @@ FRAMEWORKS ?= keras torch jax
 # Version variants' environments (FRAMEWORK@VERSION -> .venvs/FRAMEWORK-VERSION, pinned in
 # images/FRAMEWORK/versions/VERSION/): the one the tests use. Others on request, e.g.
 # `make venvs VERSIONS="jax-0.5"` or `make build FRAMEWORKS=jax@0.5`.
-VERSIONS ?= jax-0.5
+VERSIONS ?= jax-0.5 keras-2.18
 # Extra pip options for the framework environments.
 PIP_EXTRA ?=
 # PyTorch's +cpu wheel is not on PyPI: the torch environment (like the torch image) takes it
@@ -77,7 +77,7 @@ format: host-venv  ## apply ruff's formatting and safe fixes
 	$(HOST)/ruff check --fix .
 	$(HOST)/ruff format .
 
-data: host-venv  ## prepare a dataset into data/NAME (DATASET=mnist|fashion-mnist|synthetic, SOURCE=dir)
+data: host-venv  ## prepare a dataset into data/NAME (DATASET=mnist|fashion-mnist|synthetic|cifar10|ag-news|synthetic-cifar10|synthetic-text, SOURCE=dir)
 	$(HOST)/orchestrator data prepare --dataset $(or $(DATASET),mnist) $(if $(SOURCE),--source $(SOURCE)) --out data/$(or $(DATASET),mnist)
 
 build: host-venv  ## the framework images (FRAMEWORKS, DEVICE=cpu|gpu, BUILD_NETWORK, WHEELHOUSE, BUILD_ARGS)

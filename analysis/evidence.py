@@ -19,7 +19,9 @@ CHECK_KEYS = (
     "identical_work.initial_weights_sha256",
     "identical_work.batch_order_sha256",
     "versions.python",
-    "versions.numpy",
+    # Not NumPy's version: what NumPy computes for the work (the shared initial weights, the
+    # batch order) is compared by its hashes above, and a version variant may need another
+    # NumPy (keras@2.18: TensorFlow 2.18 needs NumPy < 2.1).
     # computed on every training batch besides the loss: [] everywhere (Keras's "accuracy"
     # metric was work the others did not do)
     "training_metrics",

@@ -297,6 +297,11 @@ def _limitations(doc: Document, campaign: Campaign, study: Study) -> None:
     runtime = protocol.get("runtime")
     if runtime == "docker":
         items.append("Runs in Docker containers: the container runtime's own energy is counted.")
+    elif runtime == "apptainer":
+        items.append(
+            "Runs in Apptainer containers: each run's container set-up (apptainer exec "
+            "mounting the .sif) is inside the measured window and its energy is counted."
+        )
     governor, boost = prov.get("governor"), prov.get("boost")
     if governor is not None or boost is not None:
         scaling = (

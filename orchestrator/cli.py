@@ -85,10 +85,16 @@ def data_prepare(
         Path, typer.Option("--out", help="Folder to write dataset.npz and dataset.json into.")
     ],
     dataset: Annotated[
-        str, typer.Option("--dataset", help="mnist, fashion-mnist or synthetic.")
+        str,
+        typer.Option(
+            "--dataset",
+            help="mnist, fashion-mnist, synthetic, cifar10, synthetic-cifar10, ag-news or "
+            "synthetic-text (docs/data.md).",
+        ),
     ] = "mnist",
     source: Annotated[
-        Path | None, _opt("Folder with the four IDX files (.gz or not); else download.")
+        Path | None,
+        _opt("Folder with the dataset's published files (docs/data.md); else download."),
     ] = None,
     mirror: Annotated[
         str | None, _opt("Base URL to download from instead of the dataset's site.")
@@ -98,8 +104,12 @@ def data_prepare(
         _opt("Download cache (default $FWENERGY_CACHE/datasets or ~/.cache/fwenergy/datasets)."),
     ] = None,
     seed: Annotated[int | None, _opt("Seed of the synthetic data (default 0).")] = None,
-    train_count: Annotated[int | None, _opt("Synthetic training images (default 60000).")] = None,
-    test_count: Annotated[int | None, _opt("Synthetic test images (default 10000).")] = None,
+    train_count: Annotated[
+        int | None, _opt("Synthetic training examples (default: the real dataset's count).")
+    ] = None,
+    test_count: Annotated[
+        int | None, _opt("Synthetic test examples (default: the real dataset's count).")
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a different dataset already in --out.")
     ] = False,
@@ -306,6 +316,10 @@ _table_command(
 )
 
 
+_SIF_HELP = "then convert each into a .sif for --runtime apptainer ($FWENERGY_SIFS, else .sif/)"
+_FROM_ARCHIVE_HELP = "with --sif: convert this `docker save` archive of the one --framework"
+
+
 @app.command()
 def build(
     *,
@@ -315,15 +329,28 @@ def build(
     base_image: Annotated[str | None, _opt("[python:3.11-slim-bookworm]")] = None,
     torch_index_url: Annotated[str | None, _opt("index for torch's CPU wheel; '' for none")] = None,
     wheelhouse: Annotated[Path | None, _opt("wheels to offer the torch build")] = None,
+    sif: Annotated[bool, typer.Option(help=_SIF_HELP)] = False,
+    from_archive: Annotated[Path | None, _opt(_FROM_ARCHIVE_HELP)] = None,
 ) -> None:
     """Build the framework images (what `make build` runs)."""
-    from orchestrator.runtimes.build import build_images
+    from orchestrator.runtimes.apptainer import build_sif
+    from orchestrator.runtimes.build import BuildError, build_images
 
-    build_images(
-        framework or list(FRAMEWORKS), device=device, network=network, base_image=base_image,
-        torch_index_url=torch_index_url, wheelhouse=wheelhouse,
-        log=lambda line: err.print(line, soft_wrap=True, highlight=False, markup=False),
+    def log(line: str) -> None:
+        err.print(line, soft_wrap=True, highlight=False, markup=False)
+
+    names = framework or list(FRAMEWORKS)
+    if from_archive is not None:
+        if not sif or len(names) != 1:
+            raise BuildError("--from-archive converts one image: give --sif and one --framework")
+        build_sif(names[0], device, archive=from_archive, log=log)
+        return
+    built = build_images(
+        names, device=device, network=network, base_image=base_image,
+        torch_index_url=torch_index_url, wheelhouse=wheelhouse, log=log,
     )  # fmt: skip
+    for fw in built if sif else ():
+        build_sif(fw, device, log=log)
 
 
 @app.command()

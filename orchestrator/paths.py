@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "images"
 CACHE_ENV = "FWENERGY_CACHE"
 VENVS_ENV = "FWENERGY_VENVS"
+SIFS_ENV = "FWENERGY_SIFS"
 
 
 def cache_root() -> Path:
@@ -33,6 +34,13 @@ def default_venvs() -> Path:
     """`.venvs/` of the repository root, or $FWENERGY_VENVS."""
     env = os.environ.get(VENVS_ENV)
     return Path(env) if env else REPO / ".venvs"
+
+
+def default_sifs() -> Path:
+    """Where the Apptainer images (.sif) of `--runtime apptainer` are: `.sif/` of the
+    repository root, or $FWENERGY_SIFS (on a cluster, a folder on the shared filesystem)."""
+    env = os.environ.get(SIFS_ENV)
+    return Path(env) if env else REPO / ".sif"
 
 
 def workload_pythonpath(framework: str) -> str:

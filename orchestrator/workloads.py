@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.data import DATASETS
+from orchestrator.data.registry import GREY_28_DATASETS, TOKEN_DATASETS
 from orchestrator.errors import UserError
 
 
@@ -28,9 +28,9 @@ class Model:
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
-        Model("mnist-cnn", 268_298, DATASETS),  # the reference study's CNN (seeds/000)
+        Model("mnist-cnn", 268_298, GREY_28_DATASETS),  # the reference study's CNN (seeds/000)
         # A small pre-norm transformer encoder on token ids (workload.models.text_transformer).
-        Model("text-transformer", 2_965_508, ("ag-news", "synthetic-text")),
+        Model("text-transformer", 2_965_508, TOKEN_DATASETS),
     )
 }
 DEFAULT_MODEL = "mnist-cnn"

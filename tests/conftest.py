@@ -69,12 +69,12 @@ def workload_env(framework: str) -> dict[str, str]:
 
 
 def run_workload(
-    framework: str, data: Path, out: Path, *args: str, wait: bool = True
+    framework: str, data: Path, out: Path, *args: str, wait: bool = True, task: str = "train"
 ) -> subprocess.Popen[str]:
-    """`python -m workload train` from a framework's environment, as the local runtime runs it."""
+    """`python -m workload TASK` from a framework's environment, as the local runtime runs it."""
     python = framework_python(framework)
     require(python.exists(), f"{python} missing: run `make venvs`")
-    cmd = [str(python), "-m", "workload", "train", "--data", str(data), "--out", str(out), *args]
+    cmd = [str(python), "-m", "workload", task, "--data", str(data), "--out", str(out), *args]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workload_env(framework)
     )

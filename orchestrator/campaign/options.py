@@ -71,7 +71,7 @@ OPTIONS: tuple[Option, ...] = (
            CAMPAIGN, minimum=0, maximum=DAY_S),
     Option("idle_s", "--idle", float, "seconds of measured idle after every run", CAMPAIGN,
            minimum=0, maximum=DAY_S),
-    Option("runtime", "--runtime", str, "auto, docker or local"),
+    Option("runtime", "--runtime", str, "auto, docker, local or apptainer"),
     Option("meter", "--meter", str, f"{_METERS}, or a comma list"),
     Option("interval_ms", "--interval-ms", int, "meter sampling interval in milliseconds",
            minimum=1, maximum=60_000),

@@ -1,4 +1,4 @@
-"""Dataset preparation: IDX files, downloads, synthetic data -> one prepared dataset file."""
+"""Dataset preparation: local files, downloads, synthetic data -> one prepared dataset file."""
 
 from orchestrator.data.prepare import DATASETS, prepare_dataset
 from orchestrator.data.prepared import PreparedDataset, read_prepared

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.data.prepare import prepare_dataset
+from orchestrator.data.registry import IMAGE, SYNTHETIC, spec
 from orchestrator.errors import DataError
 
 
@@ -27,7 +28,7 @@ def prepare_command(
     force: bool,
     json_output: bool,
 ) -> None:
-    if seed is not None and dataset != "synthetic":
+    if seed is not None and spec(dataset).obtained != SYNTHETIC:
         raise DataError(f"--seed is for synthetic data; {dataset} is fixed, drop --seed")
     prepared = prepare_dataset(
         dataset,
@@ -44,10 +45,11 @@ def prepare_command(
     if json_output:
         sys.stdout.write(json.dumps(prepared.to_json()) + "\n")
         return
+    what = "images" if spec(dataset).input == IMAGE else "texts"
     err = Console(stderr=True)
     err.print(
         f"[bold green]prepared[/] {escape(prepared.name)}: {prepared.train_count} train, "
-        f"{prepared.test_count} test images -> {escape(str(prepared.path))}",
+        f"{prepared.test_count} test {what} -> {escape(str(prepared.path))}",
         highlight=False,
         markup=True,
     )

@@ -1,4 +1,5 @@
-"""Download the IDX files of MNIST and Fashion-MNIST into a cache, verified by SHA-256.
+"""Download the published files of a dataset into a cache, verified by their published
+checksum (SHA-256; MD5 where the publisher gives only that, always with the exact size).
 
 A file enters the cache only by an atomic rename after its checksum passed, so an
 interrupted transfer or a wrong mirror never leaves a file there that looks good; a cached
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from orchestrator.data.hashing import sha256_file
+from orchestrator.data import agnews, cifar
+from orchestrator.data.hashing import file_digest, sha256_file
 from orchestrator.errors import DataError
 from orchestrator.paths import CACHE_ENV, cache_root
 
@@ -33,8 +35,14 @@ MIRROR_ENV = "FWENERGY_DATA_MIRROR"
 @dataclass(frozen=True)
 class RemoteFile:
     name: str
-    sha256: str
+    sha256: str | None  # as published; None where only an MD5 is published
     size_bytes: int
+    md5: str | None = None  # checked too when given
+
+    def matches(self, sha256: str, md5: str) -> bool:
+        return (self.sha256 is None or sha256 == self.sha256) and (
+            self.md5 is None or md5 == self.md5
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,16 @@ REMOTE: dict[str, RemoteDataset] = {
             ),
         ),
     ),
+    "cifar10": RemoteDataset(
+        "cifar10",
+        "https://www.cs.toronto.edu/~kriz/",
+        (RemoteFile(cifar.ARCHIVE, cifar.PUBLISHED_SHA256, cifar.PUBLISHED_SIZE_BYTES),),
+    ),
+    "ag-news": RemoteDataset(
+        "ag-news",
+        "https://s3.amazonaws.com/fast-ai-nlp/",
+        (RemoteFile(agnews.ARCHIVE, None, agnews.PUBLISHED_SIZE_BYTES, agnews.PUBLISHED_MD5),),
+    ),
 }
 
 
@@ -118,15 +136,16 @@ def resolve_base_url(dataset: RemoteDataset, mirror: str | None) -> str:
     if not url.startswith(("https://", "http://")):
         raise DataError(
             f"mirror {url!r} is not an http(s) URL; give a base URL such as "
-            "https://example.org/mnist/ that holds the four .gz files"
+            "https://example.org/mnist/ that holds the dataset's published files"
         )
     return url if url.endswith("/") else url + "/"
 
 
 def fetch_verified(
-    url: str, dest: Path, *, sha256: str, size_bytes: int, progress: Progress | None = None
-) -> None:
-    """Download `url` to `dest`, which appears only if the bytes hash to `sha256`."""
+    url: str, dest: Path, remote: RemoteFile, *, progress: Progress | None = None
+) -> str:
+    """Download `url` to `dest`, which appears only if the bytes match `remote`'s published
+    checksum; returns their SHA-256."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -138,24 +157,34 @@ def fetch_verified(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            actual = _stream(url, out, size_bytes=size_bytes, progress=progress)
-        if actual != sha256:
+            sha256, md5 = _stream(url, out, size_bytes=remote.size_bytes, progress=progress)
+        if not remote.matches(sha256, md5):
+            kind, expected, actual = (
+                ("SHA-256", remote.sha256, sha256)
+                if remote.sha256 is not None
+                else ("MD5", remote.md5, md5)
+            )
             raise DataError(
-                f"{url}: SHA-256 mismatch: expected {sha256}, got {actual}; the server sent "
+                f"{url}: {kind} mismatch: expected {expected}, got {actual}; the server sent "
                 "other bytes than the published file (nothing was cached): try again, or "
                 "use another --mirror or --source DIR"
             )
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)
+    return sha256
 
 
-def _stream(url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | None) -> str:
+def _stream(
+    url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | None
+) -> tuple[str, str]:
+    """Write the body to `out`; its SHA-256 and MD5."""
     # Imported here: every CLI command loads this module, few of them download.
     import requests
     import urllib3
 
     digest = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)  # only to compare with a published MD5
     received = 0
     total = size_bytes
     task: TaskID | None = None
@@ -181,6 +210,7 @@ def _stream(url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | No
             for chunk in resp.raw.stream(CHUNK_BYTES, decode_content=False):
                 out.write(chunk)
                 digest.update(chunk)
+                md5.update(chunk)
                 received += len(chunk)
                 if received > total:
                     raise DataError(
@@ -205,7 +235,7 @@ def _stream(url: str, out: BinaryIO, *, size_bytes: int, progress: Progress | No
             f"download of {url} interrupted after {received} of {total} bytes; nothing was "
             "cached, run the command again"
         )
-    return digest.hexdigest()
+    return digest.hexdigest(), md5.hexdigest()
 
 
 @contextlib.contextmanager
@@ -267,10 +297,18 @@ def ensure_cached(
         for remote in dataset.files:
             path = folder / remote.name
             url = base_url + remote.name
-            cached = path.is_file() and sha256_file(path) == remote.sha256
-            if not cached:
-                fetch_verified(
-                    url, path, sha256=remote.sha256, size_bytes=remote.size_bytes, progress=bar
-                )
-            result.append(CachedFile(path, url, remote.sha256, remote.size_bytes, not cached))
+            sha256 = _cached_sha256(path, remote)
+            downloaded = sha256 is None
+            if sha256 is None:
+                sha256 = fetch_verified(url, path, remote, progress=bar)
+            result.append(CachedFile(path, url, sha256, remote.size_bytes, downloaded))
     return result
+
+
+def _cached_sha256(path: Path, remote: RemoteFile) -> str | None:
+    """The SHA-256 of the cached copy if it is the published file, else None."""
+    if not path.is_file() or path.stat().st_size != remote.size_bytes:
+        return None
+    sha256 = sha256_file(path)
+    md5 = file_digest(path, "md5") if remote.md5 is not None else ""
+    return sha256 if remote.matches(sha256, md5) else None

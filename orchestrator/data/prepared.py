@@ -19,7 +19,19 @@ from typing import Any
 import numpy as np
 
 from orchestrator.data.hashing import sha256_file
-from orchestrator.data.splits import IMAGE_SHAPE, NUM_CLASSES, Splits
+from orchestrator.data.registry import (
+    GREY_28,
+    IMAGE,
+    IMAGE_CLASSES,
+    RGB_32,
+    SEQUENCE_LENGTH,
+    TEXT_CLASSES,
+    TOKENS,
+    VOCAB_SIZE,
+    DatasetSpec,
+    spec,
+)
+from orchestrator.data.splits import Splits
 from orchestrator.errors import DataError
 
 SCHEMA = "fwenergy.dataset"
@@ -63,18 +75,27 @@ def npz_bytes(splits: Splits) -> bytes:
     return buf.getvalue()
 
 
-def _metadata(name: str, sha256: str, splits: Splits, source: dict[str, Any]) -> dict[str, Any]:
+def _metadata(
+    ds: DatasetSpec, sha256: str, splits: Splits, source: dict[str, Any], extra: dict[str, Any]
+) -> dict[str, Any]:
+    shape: dict[str, Any] = (
+        {"image_shape": list(ds.shape)}
+        if ds.input == IMAGE
+        else {"sequence_length": SEQUENCE_LENGTH, "vocab_size": VOCAB_SIZE}
+    )
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "name": name,
+        "name": ds.name,
         "file": DATA_FILE,
         "sha256": sha256,
         "train_count": len(splits.y_train),
         "test_count": len(splits.y_test),
-        "image_shape": list(IMAGE_SHAPE),
-        "num_classes": NUM_CLASSES,
+        "input": ds.input,
+        **shape,
+        "num_classes": ds.num_classes,
         "source": source,
+        **extra,
     }
 
 
@@ -108,11 +129,19 @@ def _existing(out_dir: Path) -> PreparedDataset | DataError | None:
 
 
 def write_prepared(
-    out_dir: Path, splits: Splits, *, name: str, source: dict[str, Any], force: bool = False
+    out_dir: Path,
+    splits: Splits,
+    *,
+    name: str,
+    source: dict[str, Any],
+    force: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> PreparedDataset:
     """Write the dataset folder atomically. A folder already holding the same data is kept
-    as it is; one holding other data is replaced only with `force`."""
-    splits.check()
+    as it is; one holding other data is replaced only with `force`. `extra`: more top-level
+    keys for dataset.json (e.g. the tokenizer of a text dataset)."""
+    ds = spec(name)
+    splits.check(ds)
     data = npz_bytes(splits)
     sha256 = hashlib.sha256(data).hexdigest()
     out_dir = out_dir.absolute()
@@ -147,7 +176,7 @@ def write_prepared(
     old: Path | None = None
     try:
         _write_synced(tmp / DATA_FILE, data)
-        meta = _metadata(name, sha256, splits, source)
+        meta = _metadata(ds, sha256, splits, source, extra or {})
         _write_synced(tmp / META_FILE, (json.dumps(meta, indent=2) + "\n").encode())
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
@@ -227,8 +256,7 @@ def read_prepared(path: Path) -> PreparedDataset:
         raise DataError(f"{meta_path}: file {file!r} must be a plain file name in {folder}")
     if not _SHA256.fullmatch(sha256):
         raise DataError(f"{meta_path}: sha256 {sha256!r} is not 64 lowercase hex digits")
-    if meta.get("image_shape") != list(IMAGE_SHAPE) or meta.get("num_classes") != NUM_CLASSES:
-        raise DataError(f"{meta_path}: only 28x28 images in 10 classes are supported")
+    example_shape, num_classes = _example_shape(meta, meta_path)
     data_path = folder / file
     if not data_path.is_file():
         raise DataError(f"{data_path}: missing; prepare the dataset again (--out {folder})")
@@ -238,16 +266,66 @@ def read_prepared(path: Path) -> PreparedDataset:
             f"{data_path}: SHA-256 {actual} does not match {META_FILE} ({sha256}); "
             "the file changed since it was prepared: prepare the dataset again"
         )
+    x_dtype = np.dtype(np.int32 if example_shape == (SEQUENCE_LENGTH,) else np.uint8)
     expected = {
-        "x_train": (train_count, *IMAGE_SHAPE),
-        "y_train": (train_count,),
-        "x_test": (test_count, *IMAGE_SHAPE),
-        "y_test": (test_count,),
+        "x_train": (x_dtype, (train_count, *example_shape)),
+        "y_train": (np.dtype(np.uint8), (train_count,)),
+        "x_test": (x_dtype, (test_count, *example_shape)),
+        "y_test": (np.dtype(np.uint8), (test_count,)),
     }
     for member, (dtype, shape) in _member_shapes(data_path).items():
-        if dtype != np.uint8 or shape != expected[member]:
+        if (dtype, shape) != expected[member]:
+            want_dtype, want_shape = expected[member]
             raise DataError(
-                f"{data_path}: {member} is {dtype} {list(shape)}, expected uint8 "
-                f"{list(expected[member])} from {META_FILE}; prepare the dataset again"
+                f"{data_path}: {member} is {dtype} {list(shape)}, expected {want_dtype} "
+                f"{list(want_shape)} from {META_FILE}; prepare the dataset again"
             )
+    _check_values(data_path, num_classes, tokens=x_dtype == np.int32)
     return PreparedDataset(folder.absolute(), name, sha256, train_count, test_count)
+
+
+def _example_shape(meta: dict[str, Any], where: Path) -> tuple[tuple[int, ...], int]:
+    """The shape of one example and the number of classes the manifest declares, if it is
+    one of the supported kinds. Manifests older than the `input` key are images."""
+    kind = meta.get("input", IMAGE)
+    if kind == IMAGE:
+        shape, classes = meta.get("image_shape"), meta.get("num_classes")
+        if shape not in (list(GREY_28), list(RGB_32)) or classes != IMAGE_CLASSES:
+            raise DataError(
+                f"{where}: image_shape {shape!r} with num_classes {classes!r} is not supported: "
+                "only 28x28 grey or 32x32x3 RGB images in 10 classes; prepare the dataset again"
+            )
+        return tuple(shape), IMAGE_CLASSES
+    if kind == TOKENS:
+        found = {k: meta.get(k) for k in ("sequence_length", "vocab_size", "num_classes")}
+        wanted = {
+            "sequence_length": SEQUENCE_LENGTH,
+            "vocab_size": VOCAB_SIZE,
+            "num_classes": TEXT_CLASSES,
+        }
+        if found != wanted:
+            raise DataError(
+                f"{where}: tokens with {found} are not supported: only {wanted}; "
+                "prepare the dataset again"
+            )
+        return (SEQUENCE_LENGTH,), TEXT_CLASSES
+    raise DataError(f"{where}: input {kind!r} is not {IMAGE!r} or {TOKENS!r}; prepare it again")
+
+
+def _check_values(path: Path, num_classes: int, *, tokens: bool) -> None:
+    """Labels inside 0..num_classes-1 and token ids inside 0..VOCAB_SIZE-1: a framework
+    would otherwise index past its embedding or its logits, silently on some devices."""
+    members = ("y_train", "y_test", "x_train", "x_test") if tokens else ("y_train", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for member in members:
+                values = npz[member]
+                limit = VOCAB_SIZE if member.startswith("x") else num_classes
+                if values.size and (int(values.min()) < 0 or int(values.max()) >= limit):
+                    what = "token id" if member.startswith("x") else "label"
+                    raise DataError(
+                        f"{path}: {member} holds a {what} outside 0..{limit - 1} "
+                        f"({int(values.min())}..{int(values.max())}); prepare the dataset again"
+                    )
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a valid dataset file ({exc}); prepare it again") from exc

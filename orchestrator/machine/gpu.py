@@ -16,6 +16,8 @@ _FRAMEWORK_FIX = {
     "Toolkit (docs/gpu.md)",
     "local": "install the framework's CUDA build in its environment "
     "(`pip install -r images/<framework>/requirements-gpu.txt`)",
+    "apptainer": "convert the GPU images (`orchestrator build --sif --device gpu`) and check "
+    "that `apptainer exec --nv` finds the driver (docs/slurm.md#apptainer)",
 }
 
 

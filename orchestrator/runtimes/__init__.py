@@ -1,1 +1,1 @@
-"""Runtimes: how a workload is started (docker, local)."""
+"""Runtimes: how a workload is started (docker, local, apptainer)."""

@@ -147,6 +147,10 @@ class Runtime(ABC):
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         """Provenance: image ids (docker) or interpreter paths (local) per framework."""
 
+    def summary(self) -> str:
+        """What the campaign's first line says of the runtime it runs in."""
+        return self.kind
+
     def reap(self, labels: dict[str, str]) -> list[str]:
         """Remove leftovers of an orchestrator that was killed (kill -9) mid-run."""
         return []

@@ -58,21 +58,28 @@ class LocalExecution(Execution):
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    def start(self) -> None:
-        cpus = parse_cpuset(self.spec.cpuset) if self.spec.cpuset else None
+    def command(self) -> list[str]:
+        """What is started: the environment's interpreter on the entrypoint."""
         args = entrypoint_args(
             str(self.spec.data_dir), str(self.spec.out_dir), self.spec.workload_args
         )
+        return [str(self.python), "-m", "workload", *args]
+
+    def environment(self) -> dict[str, str]:
+        return run_environment(self.spec)
+
+    def start(self) -> None:
+        cpus = parse_cpuset(self.spec.cpuset) if self.spec.cpuset else None
         self._log = (self.spec.out_dir / "stdout.log").open("wb")
         self.proc = subprocess.Popen(
-            [str(self.python), "-m", "workload", *args],
+            self.command(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=lambda: _child_setup(cpus),  # noqa: PLW1509 (no threads at fork)
             cwd=self.spec.out_dir,
-            env=run_environment(self.spec),
+            env=self.environment(),
         )
 
     def wait(self, timeout_s: float | None) -> bool:

@@ -80,6 +80,10 @@ class Variant:
         return ("--implementation", self.implementation) if self.implementation else ()
 
 
+# The package a variant's version numbers: `keras@2.18` is Keras on TensorFlow 2.18 (the
+# reference study's naming; its Keras 3 is whichever release matches), the others their own.
+VERSIONED_PACKAGE = {"keras": "tensorflow", "torch": "torch", "jax": "jax"}
+
 # Each framework's default implementation (the workload's IMPLEMENTATIONS lists them first).
 DEFAULT_IMPLEMENTATIONS = {"keras": "auto", "torch": "eager", "jax": "step"}
 
@@ -87,6 +91,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("keras"),
     Variant("keras", implementation="xla"),  # jit_compile=True
     Variant("keras", implementation="no-xla"),  # jit_compile=False
+    # The reference study's TensorFlow (2.18, with the Keras 3 of its time).
+    Variant("keras", version="2.18"),
     Variant("torch"),
     Variant("torch", implementation="compile"),  # torch.compile of the training step
     Variant("jax"),

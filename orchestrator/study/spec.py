@@ -33,6 +33,7 @@ from orchestrator.campaign.plan import settings_from_options as check_campaign
 from orchestrator.data import DATASETS
 from orchestrator.errors import UserError
 from orchestrator.meters.registry import METER_NAMES
+from orchestrator.runtimes.select import RUNTIME_KINDS
 from orchestrator.runtimes.variants import REGISTRY, VariantError, parse_variants
 from orchestrator.workloads import DEFAULT_MODEL, DEFAULT_TASK, MODELS, TASKS
 
@@ -42,7 +43,7 @@ class StudyFileError(UserError):
 
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-RUNTIMES = ("auto", "docker", "local")
+RUNTIMES = RUNTIME_KINDS
 # The campaign inputs a study may set besides the plan settings (paths relative to the file).
 INPUTS = ("data", "dataset", "source")
 # Keys of the study, not of a campaign.

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.analyze import analyze
+from analysis.evidence import gather
 from tests.analysis.conftest import QUIET
 from tests.analysis.synth import write_campaign
 
@@ -71,3 +72,20 @@ def test_a_version_is_told_apart_from_an_implementation() -> None:
     assert _within("jax", "jax:scan") == "implementation"
     assert _within("jax", "jax@0.5") == "version"
     assert _within("jax:scan", "jax@0.5") == "implementation and version"
+
+
+def test_a_version_variant_may_pin_another_numpy_but_not_other_weights() -> None:
+    # keras@2.18 needs NumPy < 2.1: what NumPy computes for the work is compared by hashes.
+    def result(numpy: str, weights: str) -> dict[str, object]:
+        return {
+            "parameter_count": 268_298,
+            "versions": {"python": "3.11.7", "numpy": numpy},
+            "identical_work": {"initial_weights_sha256": weights, "batch_order_sha256": "b"},
+        }
+
+    same = gather({"keras": [result("2.4.6", "w")], "keras@2.18": [result("2.0.2", "w")]})
+    assert all(c.identical for c in same.checks)
+    other = gather({"keras": [result("2.4.6", "w")], "keras@2.18": [result("2.0.2", "v")]})
+    assert [c.name for c in other.checks if not c.identical] == [
+        "identical_work.initial_weights_sha256"
+    ]

@@ -33,7 +33,11 @@ class Cli:
         return self.stderr.splitlines()
 
 
-def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> Cli:
+def run_cli(
+    *args: str | Path | object,
+    env: dict[str, str] | None = None,
+    python_args: tuple[str, ...] = ("-m", "orchestrator", "data", "prepare"),
+) -> Cli:
     """`python -m orchestrator data prepare ARGS` from the repository root. Unless a test
     says otherwise, downloads go to a closed local port, so no test reaches the internet."""
     full_env = {
@@ -42,7 +46,7 @@ def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> Cli:
         **(env or {}),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "data", "prepare", *map(str, args)],
+        [sys.executable, *python_args, *map(str, args)],
         cwd=REPO,
         env=full_env,
         capture_output=True,

@@ -112,7 +112,7 @@ def test_source_folder_missing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (["--dataset", "cifar10"], ["unknown dataset 'cifar10'", "synthetic"]),
+        (["--dataset", "imagenet"], ["unknown dataset 'imagenet'", "synthetic"]),
         (["--dataset", "mnist", "--seed", "3"], ["--seed is for synthetic"]),
         (["--dataset", "synthetic", "--source", "."], ["--source and --mirror"]),
         (["--dataset", "fashion-mnist", "--train-count", "5"], ["--train-count"]),

@@ -25,7 +25,8 @@ BAD: list[tuple[str, str]] = [
     (HEAD + '[matrix]\ntask = ["infer"]\n',
      "[matrix] task: unknown task 'infer'; choose from train"),
     (HEAD + '[workload]\ndataset = "imagenet"\n' + GOOD_MATRIX,
-     "[workload] dataset: unknown dataset 'imagenet'; choose from mnist, fashion-mnist, synthetic"),
+     "[workload] dataset: unknown dataset 'imagenet'; choose from mnist, fashion-mnist, "
+     "synthetic, cifar10, synthetic-cifar10, ag-news, synthetic-text"),
     (HEAD + '[matrix]\nframeworks = [["torch", "tensorflow"]]\n',
      "[matrix] frameworks: unknown or repeated framework in ['torch', 'tensorflow']; choose "
      f"from {', '.join(REGISTRY)}, each once"),
@@ -46,7 +47,7 @@ BAD: list[tuple[str, str]] = [
     (HEAD + '[protocol]\nmeter = "watts"\n' + GOOD_MATRIX,
      "[protocol] meter: unknown meter watts; choose from auto, none,"),
     (HEAD + '[protocol]\nruntime = "podman"\n' + GOOD_MATRIX,
-     "[protocol] runtime: unknown runtime 'podman'; choose from auto, docker, local"),
+     "[protocol] runtime: unknown runtime 'podman'; choose from auto, docker, local, apptainer"),
     (HEAD + "[matrix]\nbatch_size = [0, 64]\n",
      "[matrix] batch_size: must be from 1 to 65536, not 0"),
     (HEAD + "[matrix]\nbatch_size = [64, 64]\n", "[matrix] batch_size: a value is listed twice"),

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from workload import cli as workload_cli
 from workload import data as workload_data
+from workload import models as workload_models
 from workload.errors import WorkloadInputError
 from workload.models import MODELS as WORKLOAD_MODELS
 
@@ -65,3 +66,40 @@ def test_the_model_and_task_registry_matches_the_workload() -> None:
     commands = next(a for a in parser._actions if a.dest == "command")
     # every task is a sub-command (the others, such as `devices`, are checks, not work)
     assert set(TASKS) <= set(commands.choices)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "kind", "shape", "classes", "vocab"),
+    [
+        ("synthetic-cifar10", workload_models.IMAGE, (32, 32, 3), 10, None),
+        ("synthetic-text", workload_models.TOKENS, (64,), 4, 20000),
+    ],
+)
+def test_the_workload_reads_the_new_kinds_as_the_host_writes_them(
+    tmp_path: Path,
+    dataset: str,
+    kind: str,
+    shape: tuple[int, ...],
+    classes: int,
+    vocab: int | None,
+) -> None:
+    """The host's prepared format for 32x32x3 images and tokens (orchestrator/data/registry.py)
+    is what the workload's reader accepts for a model of that input."""
+    from orchestrator.data.registry import SPECS
+
+    host = SPECS[dataset]
+    assert (host.input, host.shape, host.num_classes) == (kind, shape, classes)
+    prepared = prepare_dataset(
+        dataset, tmp_path / "d", progress=False, train_count=40, test_count=8
+    )
+    spec = workload_models.ModelSpec(
+        "probe",
+        kind,
+        shape,
+        classes,
+        0,
+        lambda seed: None,
+        vocab_size=vocab,
+    )
+    data = workload_data.load_dataset(workload_data.check_dataset(Path(prepared.path)), spec)
+    assert data.x_train.shape[1:] == shape and len(data.y_test) == 8

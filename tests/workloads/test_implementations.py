@@ -16,7 +16,7 @@ import pytest
 from workload import IMPLEMENTATIONS
 
 from analysis.evidence import gather
-from orchestrator.runtimes.variants import VARIANTS, Variant
+from orchestrator.runtimes.variants import VARIANTS, VERSIONED_PACKAGE, Variant
 from tests.conftest import run_workload
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
@@ -56,8 +56,9 @@ def test_each_variant_does_its_defaults_work(v: Variant, results: dict[str, Any]
     assert mine["implementation"] == v.implementation_name
     assert default["implementation"] == IMPLEMENTATIONS[v.framework][0]
     if v.version:  # the environment of the version variant runs that version
-        assert mine["framework_version"].startswith(f"{v.version}.")
-        assert mine["framework_version"] != default["framework_version"]
+        package = VERSIONED_PACKAGE[v.framework]
+        assert mine["versions"][package].startswith(f"{v.version}.")
+        assert mine["versions"][package] != default["versions"][package]
     ev = gather({v.framework: [default], v.name: [mine]})
     differ = {c.name: c.values for c in ev.checks if not c.identical}
     assert differ == {}

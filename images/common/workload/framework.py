@@ -4,7 +4,9 @@ The runner owns everything that is not the framework: data, the models' layer si
 (workload.models), initial weights, batch order, events, result. An implementation only builds
 config.model from its module's constants (images/<framework>/workload_<framework>/models/),
 places the training data on its device, trains one
-epoch in a given order, evaluates, and reports its versions and settings."""
+epoch in a given order, evaluates, and reports its versions and settings; for inference, it
+builds the same model without an optimizer and computes the logits of one batch at a time
+through its own fast inference path."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from workload import FRAMEWORKS, IMPLEMENTATIONS
-from workload.config import TrainConfig
+from workload.config import RunConfig
 from workload.errors import WorkloadInputError
 from workload.training import Training
 from workload.weights import Weights
@@ -53,7 +55,8 @@ def no_gpu(seen_by: str) -> WorkloadInputError:
 class Framework(ABC):
     name: ClassVar[str]
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: RunConfig) -> None:
+        # A TrainConfig for `build` and training, an InferConfig for the inference methods.
         self.config = config
         # config.implementation is resolved (implementation_name) before a trainer is made.
         self.implementation: str = config.implementation or IMPLEMENTATIONS[self.name][0]
@@ -111,6 +114,24 @@ class Framework(ABC):
     @abstractmethod
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(mean loss, accuracy) on the test set."""
+
+    @abstractmethod
+    def build_inference(self, weights: Weights | None) -> int:
+        """Create config.model for inference only (the given canonical weights, or the
+        framework's own init when None), in its inference mode (no optimizer, no dropout or
+        batch statistics updates) and through the fast path config.implementation names;
+        return the number of trainable parameters."""
+
+    @abstractmethod
+    def inference_to_device(self, batches: list[np.ndarray]) -> None:
+        """Place the test inputs, already cut into batches, where `infer_batch` reads them,
+        once; return when the copy has finished (the runner times it as its own phase)."""
+
+    @abstractmethod
+    def infer_batch(self, index: int) -> np.ndarray:
+        """The logits of placed batch `index`, as a NumPy array in host memory: return only
+        once they are there, since the runner times this call as the batch's latency (what
+        a serving loop pays, from dispatch to the logits on the host)."""
 
 
 def framework_name() -> str:

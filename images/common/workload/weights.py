@@ -46,6 +46,10 @@ class Weights:
 
 def load_weights(path: Path) -> Weights:
     """Read a .npz written by `Weights.save`, refusing anything else in one line."""
+    if not path.is_file():
+        raise WorkloadInputError(
+            f"--weights {path} not found; give a file written by `train --save-weights`"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = [n for n in npz.files if n != "__state__"]

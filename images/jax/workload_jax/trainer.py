@@ -93,18 +93,23 @@ class JaxFramework(Framework):
             },
         )
 
-    def build(self, weights: Weights | None) -> int:
+    def _make(self, weights: Weights | None) -> dict[str, Any]:
+        """config.model's module and its variables on the device, from the given weights or
+        Flax's init seeded by config.seed."""
         self.spec = model_spec(self.config.model)
         self.arch = MODELS[self.spec.name]()
         self.model = self.arch.make()
         if weights is None:
             key = jax.random.PRNGKey(self.config.seed)
             dtype = jnp.float32 if self.spec.input_kind == IMAGE else jnp.int32
-            params = self.model.init(key, jnp.zeros((1, *self.spec.input_shape), dtype))[PARAMS]
+            variables = self.model.init(key, jnp.zeros((1, *self.spec.input_shape), dtype))
         else:
             # Flax's layout is the canonical one: kernels HWIO, dense (in, out), NHWC flatten.
-            params = self.arch.to_variables(weights)[PARAMS]
-        self.params = jax.device_put(params, self.device)
+            variables = self.arch.to_variables(weights)
+        return dict(jax.device_put(variables, self.device))
+
+    def build(self, weights: Weights | None) -> int:
+        self.params = self._make(weights)[PARAMS]
         # inject_hyperparams keeps the hyperparameters in the optimizer state, where
         # `training` reads them back (optax.adam alone closes over them).
         self.tx = optax.inject_hyperparams(optax.adam)(
@@ -120,7 +125,7 @@ class JaxFramework(Framework):
         scan = partial(_scan_epoch, self.model, self.tx, self.config.batch_size)
         self._scan = jax.jit(scan, donate_argnums=(0, 1))
         self._scan_compiled: Any = None
-        return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(self.params))
+        return _count(self.params)
 
     def weights(self) -> Weights:
         order = self.spec.shared_weights(0)
@@ -196,6 +201,21 @@ class JaxFramework(Framework):
             first_step_done()
         return self._scan_compiled(*args)
 
+    def build_inference(self, weights: Weights | None) -> int:
+        self._variables = self._make(weights)
+        self.params = self._variables[PARAMS]  # what `weights` exports
+        # One jitted apply in inference mode (BatchNorm reads its running statistics); the
+        # implementations differ in training only. A partial last batch compiles once more.
+        self._apply = jax.jit(partial(_infer, self.model, self.arch.has_stats))
+        return _count(self.params)
+
+    def inference_to_device(self, batches: list[np.ndarray]) -> None:
+        self._test_batches = jax.block_until_ready(jax.device_put(batches, self.device))
+
+    def infer_batch(self, index: int) -> np.ndarray:
+        # np.asarray waits for the device and copies the logits to the host.
+        return np.asarray(self._apply(self._variables, self._test_batches[index]))
+
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         xs, ys = jax.device_put(x, self.device), jax.device_put(y, self.device)
         # Dispatch is asynchronous: the sums stay on the device until the end.
@@ -241,3 +261,13 @@ def _eval_batch(model, params, x, y):  # type: ignore[no-untyped-def]
     logits = model.apply({"params": params}, x)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).sum()
     return loss, (logits.argmax(-1) == y).sum()
+
+
+def _count(params: Any) -> int:
+    return sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
+
+
+def _infer(model, has_stats, variables, x):  # type: ignore[no-untyped-def]
+    if has_stats:
+        return model.apply(variables, x, train=False)
+    return model.apply(variables, x)

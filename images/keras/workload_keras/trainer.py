@@ -143,7 +143,8 @@ class KerasFramework(Framework):
             },
         )
 
-    def build(self, weights: Weights | None) -> int:
+    def _make(self, weights: Weights | None) -> None:
+        """config.model on the device, with the given weights or Keras's seeded init."""
         keras.utils.set_random_seed(self.config.seed)
         self.spec = model_spec(self.config.model)
         self.arch = MODELS[self.spec.name]()
@@ -151,6 +152,14 @@ class KerasFramework(Framework):
             self.model = self.arch.make()
             if weights is not None:
                 self.arch.load(self.model, weights)
+
+    def _parameter_count(self) -> int:
+        # Trainable only: count_params() would add BatchNorm's running statistics.
+        return sum(int(np.prod(v.shape)) for v in self.model.trainable_weights)
+
+    def build(self, weights: Weights | None) -> int:
+        self._make(weights)
+        with tf.device(self.device_name):
             # No training metrics: torch and JAX compute only the loss on a training batch
             # (accuracy is computed in `evaluate`, outside training).
             self.model.compile(
@@ -163,8 +172,7 @@ class KerasFramework(Framework):
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 jit_compile=JIT_COMPILE[self.implementation],
             )
-        # Trainable only: count_params() would add BatchNorm's running statistics.
-        return sum(int(np.prod(v.shape)) for v in self.model.trainable_weights)
+        return self._parameter_count()
 
     def weights(self) -> Weights:
         return self.arch.export(self.model, self.spec.shared_weights(0))
@@ -233,3 +241,19 @@ class KerasFramework(Framework):
         loss = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
         accuracy = float(np.mean(np.argmax(logits, axis=-1) == y))
         return float(np.mean(np.asarray(loss))), accuracy
+
+    def build_inference(self, weights: Weights | None) -> int:
+        self._make(weights)
+        # Compiled for prediction only: `predict_on_batch` runs Keras's traced predict step
+        # (`training=False`), XLA-compiled as the implementation says.
+        self.model.compile(jit_compile=JIT_COMPILE[self.implementation])
+        return self._parameter_count()
+
+    def inference_to_device(self, batches: list[np.ndarray]) -> None:
+        with tf.device(self.device_name):
+            self._test_batches = [tf.identity(tf.convert_to_tensor(x)) for x in batches]
+
+    def infer_batch(self, index: int) -> np.ndarray:
+        # predict_on_batch returns NumPy: the logits are on the host when it returns.
+        with tf.device(self.device_name):
+            return np.asarray(self.model.predict_on_batch(self._test_batches[index]))

@@ -63,13 +63,19 @@ class TorchFramework(Framework):
             },
         )
 
-    def build(self, weights: Weights | None) -> int:
+    def _make(self, weights: Weights | None) -> int:
+        """config.model on the device, with the given weights or torch's seeded init; its
+        number of trainable parameters."""
         torch.manual_seed(self.config.seed)
         self.arch = MODELS[self.config.model]()
         self.model = self.arch.make()
         if weights is not None:
             self.arch.load(self.model, weights)
         self.model.to(self.device)
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+    def build(self, weights: Weights | None) -> int:
+        count = self._make(weights)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(),
             lr=self.config.learning_rate,
@@ -82,7 +88,7 @@ class TorchFramework(Framework):
         self._train_step = (
             torch.compile(self._step) if self.implementation == "compile" else self._step
         )
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return count
 
     def weights(self) -> Weights:
         return self.arch.export(self.model)
@@ -153,3 +159,25 @@ class TorchFramework(Framework):
                 loss_sum += nn.functional.cross_entropy(out, yb, reduction="sum")
                 correct += (out.argmax(1) == yb).sum()
         return float(loss_sum.item()) / len(y), int(correct.item()) / len(y)
+
+    def build_inference(self, weights: Weights | None) -> int:
+        count = self._make(weights)
+        self.model.eval()
+        # `compile`: TorchInductor compiles the forward pass at the first batch (a partial
+        # last batch, a new shape, may compile once more).
+        self._forward = (
+            torch.compile(self.model) if self.implementation == "compile" else self.model
+        )
+        return count
+
+    def inference_to_device(self, batches: list[np.ndarray]) -> None:
+        self._test_batches = [self._tensor(x) for x in batches]
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def infer_batch(self, index: int) -> np.ndarray:
+        # inference_mode: no autograd recording, no version counters (torch's fastest
+        # inference path); `.cpu()` waits for the device.
+        with torch.inference_mode():
+            out: np.ndarray = self._forward(self._test_batches[index]).cpu().numpy()
+        return out
