@@ -2,7 +2,7 @@
 frameworks doing identical work on it. Each framework's logits are checked against a plain
 NumPy forward pass of the canonical weights on the texts WITHOUT their padding, so padding,
 LayerNorm, the attention's layout and scale and the exact GELU are all checked at once; then
-one real 1-epoch run per framework on a small learnable token dataset with variable lengths."""
+one real 1-epoch run per framework on 512 texts of the host's synthetic-text (8 to 64 tokens)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from workload.models import MODELS, TOKENS
 from workload.models import text_transformer as tt
 from workload.weights import Weights
 
+from orchestrator.data import prepare_dataset, registry
 from orchestrator.workloads import MODELS as HOST_MODELS
 from tests.conftest import FRAMEWORKS, framework_python, require, run_workload, workload_env
-from tests.workloads.conftest import prepared
 
 MODEL = "text-transformer"
 
@@ -32,7 +32,12 @@ def test_the_parameter_count_is_derived_from_the_sizes_and_pinned_everywhere():
     assert (spec.input_kind, spec.input_shape, spec.num_classes) == (TOKENS, (64,), 4)
     assert spec.vocab_size == 20_000 and spec.parameter_count == tt.PARAMETER_COUNT
     assert HOST_MODELS[MODEL].parameter_count == tt.PARAMETER_COUNT
-    assert HOST_MODELS[MODEL].datasets == ("ag-news", "synthetic-text")
+    assert set(HOST_MODELS[MODEL].datasets) == {"ag-news", "synthetic-text"}
+    # what the host's token datasets hold (orchestrator/data/registry.py)
+    assert (registry.SEQUENCE_LENGTH, registry.VOCAB_SIZE, registry.PAD_ID) == (
+        tt.SEQUENCE_LENGTH, tt.VOCAB_SIZE, tt.PAD,
+    )  # fmt: skip
+    assert registry.TEXT_CLASSES == tt.NUM_CLASSES
 
 
 def test_shared_weights_are_in_the_canonical_per_head_layout():
@@ -180,23 +185,13 @@ def test_native_initialisation_has_the_contract_parameter_count(probe):
 # --- one real training run per framework ---------------------------------------------------
 
 
-def learnable_texts(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Texts of 4..64 tokens, half of them keywords of the text's class (50 per class), the
-    rest any other word; padded with 0 to 64."""
-    y = rng.integers(0, tt.NUM_CLASSES, n).astype(np.uint8)
-    x = np.zeros((n, tt.SEQUENCE_LENGTH), np.int32)
-    for row, label, length in zip(x, y, rng.integers(4, tt.SEQUENCE_LENGTH + 1, n), strict=True):
-        keyword = 2 + 50 * int(label) + rng.integers(0, 50, length)
-        other = rng.integers(2 + 50 * tt.NUM_CLASSES, tt.VOCAB_SIZE, length)
-        row[:length] = np.where(rng.random(length) < 0.5, keyword, other)
-    return x, y
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("text")
-    rng = np.random.default_rng(0)
-    data = prepared(base, *learnable_texts(rng, 512), *learnable_texts(rng, 128), "text")
+    # The host's own synthetic AG News (texts of 8 to 64 tokens), prepared as a user would.
+    data = prepare_dataset(
+        "synthetic-text", base / "data", progress=False, train_count=512, test_count=128
+    ).path
     args = ["--model", MODEL, "--epochs", "1", "--batch-size", "32", "--seed", "7"]
     # Started together, one thread each: the two cores are shared, the results are not timed.
     procs = {
@@ -241,6 +236,6 @@ def test_epoch_1_losses_agree_within_two_percent_and_the_model_learned(runs):
     reference = np.median(list(losses.values()))
     for loss in losses.values():
         assert abs(loss - reference) / reference < 0.02, losses
-    assert max(losses.values()) < 1.0, losses  # chance is ln(4) = 1.39
+    assert max(losses.values()) < 1.3, losses  # chance is ln(4) = 1.39
     for f, r in runs.items():
-        assert r["test_accuracy"] > 0.8, f
+        assert r["test_accuracy"] > 0.6, f  # chance is 0.25; measured 0.88
