@@ -1,5 +1,6 @@
 """The identical-work evidence: do the frameworks' result.json files show the same model,
-the same data, the same starting weights and the same batches? Pure: result dicts in."""
+the same data, the same starting weights and the same batches (training), or the same
+weights and the same logits (inference)? Pure: result dicts in."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from analysis.load import DEFAULT_MODEL, task_of
+
 # What must be the same in every run of every framework for "the same work": result.json
 # keys (dotted paths) and key prefixes. Every key under a prefix becomes its own check, so a
 # setting the workload starts to record is checked without a change here.
 CHECK_KEYS = (
+    "model",
+    "task",
     "parameter_count",
+    # inference: the weights the logits came from (shared, native or a file) and their hash
+    "weights.source",
+    "weights.sha256",
     "identical_work.initial_weights_sha256",
     "identical_work.batch_order_sha256",
     "versions.python",
@@ -29,6 +37,11 @@ CHECK_KEYS = (
 # `optimizer.` holds every Adam hyperparameter as the framework's optimizer object holds it,
 # `loss.` the loss function, whether it takes logits, and its reduction.
 CHECK_PREFIXES = ("dataset.", "config.", "device.", "threads.", "optimizer.", "loss.", "numerics.")
+
+
+# Training evidence an inference run records as null (docs/formats.md): it has no batch
+# order and no training; its evidence is the weights and the probe logits.
+NOT_FOR_INFERENCE = ("identical_work.batch_order_sha256", "identical_work.logits_sha256")
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -66,6 +79,7 @@ class Evidence:
     probe_max_abs_diff: dict[tuple[str, str], float]  # per framework pair
     epoch_loss_median: dict[str, list[float]]  # per framework, per epoch
     versions: dict[str, str]  # framework -> framework_version(s)
+    task: str = "train"  # "infer" when every result is an inference run's
 
     @property
     def has_results(self) -> bool:
@@ -82,9 +96,19 @@ def _get(d: Mapping[str, Any], path: Sequence[str]) -> Any:
 
 def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> Evidence:
     fws = [f for f, rs in results_by_framework.items() if rs]
-    flat = {f: [_flatten(r) for r in results_by_framework[f]] for f in fws}
+    # Results written before `task` and `model` existed trained the reference CNN.
+    flat = {
+        f: [
+            _flatten(r) | {"task": task_of({}, r), "model": r.get("model") or DEFAULT_MODEL}
+            for r in results_by_framework[f]
+        ]
+        for f in fws
+    }
+    tasks = {task_of({}, r) for f in fws for r in results_by_framework[f]}
+    task = "infer" if tasks == {"infer"} else "train"
+    skip = NOT_FOR_INFERENCE if task == "infer" else ()
     keys = sorted(
-        {k for rs in flat.values() for r in rs for k in r if _checked(k)},
+        {k for rs in flat.values() for r in rs for k in r if _checked(k) and k not in skip},
         key=lambda k: (k not in CHECK_KEYS, k),
     )
     checks = []
@@ -96,8 +120,8 @@ def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> E
         distinct = {v for vs in values.values() for v in vs}
         identical = len(distinct) == 1 and all(len(vs) == 1 for vs in values.values())
         checks.append(Check(name, values, identical))
-    # the first run's logits: they are computed before training from the shared weights,
-    # so every run of a framework gives the same ones
+    # the first run's logits: they are computed before training from the shared weights
+    # (inference: from the weights used), so every run of a framework gives the same ones
     probes: dict[str, np.ndarray] = {}
     for f in fws:
         for r in results_by_framework[f]:
@@ -121,4 +145,4 @@ def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> E
         f: ", ".join(sorted({str(r.get("framework_version")) for r in results_by_framework[f]}))
         for f in fws
     }
-    return Evidence(fws, checks, diffs, losses, versions)
+    return Evidence(fws, checks, diffs, losses, versions, task)

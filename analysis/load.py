@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,30 @@ from analysis.jsonio import read_json
 MEASURED = ("ok", "imported")
 SUMMABLE = re.compile(r"^(cpu-package|dram|gpu)-\d+$")
 
+# An inference run's throughput and per-batch latency (result.json's `inference`): column ->
+# key path in it. NaN for training runs.
+INFERENCE = {
+    "examples_per_s": ("examples_per_s",),
+    "latency_mean_ms": ("latency_ms", "mean"),
+    "latency_p50_ms": ("latency_ms", "p50"),
+    "latency_p90_ms": ("latency_ms", "p90"),
+    "latency_p99_ms": ("latency_ms", "p99"),
+    "latency_max_ms": ("latency_ms", "max"),
+    "first_batch_s": ("first_batch_s",),
+}
+INFERENCE_COLUMNS = tuple(INFERENCE)
+# What a run without `task` or `model` did: results and runs written before they existed
+# were all the reference CNN's training (docs/formats.md).
+DEFAULT_TASK = "train"
+DEFAULT_MODEL = "mnist-cnn"
+
 BASE_COLUMNS = [
     "run_id",
     "framework",
     "implementation",
     "framework_version",
+    "model",
+    "task",
     "iteration",
     "position",
     "status",
@@ -56,6 +76,7 @@ BASE_COLUMNS = [
     "steady_epoch_cpu_s",
     "steady_step_energy_j",
     "steady_step_duration_s",
+    *INFERENCE_COLUMNS,
     "test_accuracy",
     "test_loss",
     "peak_rss_bytes",
@@ -193,6 +214,14 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
             row[key] = _num(result.get(key))
         for key in ("implementation", "framework_version"):
             row[key] = result.get(key)
+    row["task"] = task_of(run, result)
+    row["model"] = (result or {}).get("model") or run.get("model") or DEFAULT_MODEL
+    inference = (result or {}).get("inference")
+    for col, path in INFERENCE.items():
+        value: Any = inference if isinstance(inference, dict) else None
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        row[col] = _num(value)
     for domain, e in sorted(energy.items()):
         row[f"{domain}_gross_j"] = _num(e.get("gross_j"))
         row[f"{domain}_net_j"] = math.nan
@@ -206,6 +235,12 @@ def tidy_row(run: dict[str, Any], result: dict[str, Any] | None) -> dict[str, An
         row[f"phase_{name}_energy_j"] = _summable_total(phase.get("energy_j") or {}, summable)
     _steady(row, result)
     return row
+
+
+def task_of(run: Mapping[str, Any], result: Mapping[str, Any] | None) -> str:
+    """`train` or `infer`: result.json's `task`, else run.json's, else train (compatible)."""
+    task = (result or {}).get("task") or run.get("task") or DEFAULT_TASK
+    return str(task)
 
 
 def apply_baseline(row: dict[str, Any], run: dict[str, Any], gaps: list[bl.Gap]) -> None:
@@ -236,7 +271,7 @@ def apply_baseline(row: dict[str, Any], run: dict[str, Any], gaps: list[bl.Gap])
 
 def _phase_order(col: str) -> tuple[int, int, str]:
     name = col[len("phase_") :].rsplit("_", 2)[0]
-    fixed = {"startup": 0, "data_to_device": 1, "compile": 2, "eval": 4}
+    fixed = {"startup": 0, "data_to_device": 1, "compile": 2, "infer": 3, "eval": 4}
     if name.startswith("epoch_") and name[6:].isdigit():
         return (3, int(name[6:]), col)
     return (fixed.get(name, 5), 0, col)
@@ -244,7 +279,7 @@ def _phase_order(col: str) -> tuple[int, int, str]:
 
 def phase_names(runs: pd.DataFrame) -> list[str]:
     """Phase names in the order they happen (startup, data_to_device, compile, epoch_1..,
-    eval)."""
+    eval; or infer in place of the epochs and eval)."""
     cols = sorted(
         (c for c in runs.columns if c.endswith("_duration_s") and c.startswith("phase_")),
         key=_phase_order,

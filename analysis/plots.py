@@ -115,7 +115,7 @@ def power_series(
     for ax, fw in zip(axes[:, 0], fws, strict=True):
         trace = traces[fw]
         for name, start, end in trace.phases:
-            if name == "compile":  # inside epoch_1: hatch it over the epoch's shade
+            if name == "compile":  # inside epoch_1 (or infer): hatch it over that shade
                 ax.axvspan(
                     start,
                     end,
@@ -123,7 +123,7 @@ def power_series(
                     hatch="//",
                     edgecolor="grey",
                     lw=0,
-                    label="compile (in epoch_1)",
+                    label="compile (first step or batch)",
                 )
             else:
                 ax.axvspan(start, end, color=shades[name], alpha=0.5, lw=0, label=name)

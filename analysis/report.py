@@ -21,7 +21,9 @@ from analysis.load import MEASURED, Campaign, tuples
 from analysis.study import PRIMARY, SECONDARY, Metric, Study
 
 # the reference study's Tables 1-3, now with intervals and verdicts
-ANSWER_METRICS = ("duration_s", "energy_gross_j", "mean_power_w", "edp_j_s")
+# (an inference campaign's throughput and median latency too; training runs have neither)
+ANSWER_METRICS = ("duration_s", "energy_gross_j", "mean_power_w", "edp_j_s", "examples_per_s",
+                  "latency_p50_ms")  # fmt: skip
 MIN_EFFECT_REASON = (
     "RAPL's own error is of the order of a few percent (Khan et al. 2018), and identical "
     "machines differ by more than that, so a smaller difference would not carry over to "
@@ -67,7 +69,11 @@ def build_document(
     figure_notes: list[str],
 ) -> Document:
     meta = campaign.meta
-    doc = Document(f"Framework energy report: {meta.get('campaign_id', campaign.path.name)}")
+    kind = "inference" if task_of_campaign(campaign) == "infer" else "training"
+    title = (
+        f"Framework energy report ({kind})" if not campaign.imported else "Framework energy report"
+    )
+    doc = Document(f"{title}: {meta.get('campaign_id', campaign.path.name)}")
     doc.add(Para(_scope(campaign, study)))
     if no_energy(study):
         doc.add(
@@ -79,6 +85,7 @@ def build_document(
             )
         )
     _answer(doc, study, figures)
+    _inference(doc, campaign, study)
     _variants(doc, study)
     _limitations(doc, campaign, study)
     if study.warnings:
@@ -111,10 +118,78 @@ def _scope(campaign: Campaign, study: Study) -> str:
         else "no energy measured"
     )
     imported = " Imported EnergiBridge study." if campaign.imported else ""
+    workload = meta.get("workload") or {}
+    model = workload.get("model") or _one(runs, "model") or "an unrecorded model"
+    if campaign.imported:  # the study's own workload: neither model nor task is recorded
+        work = "the imported study's workload"
+    elif task_of_campaign(campaign) == "infer":
+        work = f"inference (the test split, once) with {model}"
+    else:
+        work = f"training of {model}"
     return (
-        f"Scope: this machine only ({cpu}, host {host}), device {device}; {energy}. "
+        f"Scope: {work}; this machine only ({cpu}, host {host}), device {device}; {energy}. "
         f"{len(study.ok)} of {len(runs)} runs ok; {_design(study)}; compared with the "
         f"reference, {study.reference}; relevant beyond {_band_text(study)}.{imported}"
+    )
+
+
+def _one(runs: Any, column: str) -> str | None:
+    """The one value a column has in every run that has it, else None."""
+    values = set(runs[column].dropna()) if column in runs else set()
+    return str(values.pop()) if len(values) == 1 else None
+
+
+def task_of_campaign(campaign: Campaign) -> str:
+    """`train` or `infer`: campaign.json's workload task, else its runs' (one campaign runs
+    one task), else train: campaigns written before tasks existed trained."""
+    task = (campaign.meta.get("workload") or {}).get("task")
+    return str(task or _one(campaign.runs, "task") or "train")
+
+
+def _inference(doc: Document, campaign: Campaign, study: Study) -> None:
+    """An inference campaign's own numbers: throughput and per-batch latency per framework,
+    medians over the ok runs (result.json's `inference`)."""
+    if task_of_campaign(campaign) != "infer":
+        return
+    doc.add(Heading("Inference: throughput and latency"))
+    ok = study.ok
+    columns = ["examples_per_s", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
+               "latency_p99_ms", "latency_max_ms", "first_batch_s"]  # fmt: skip
+    if not any(c in ok and ok[c].notna().any() for c in columns):
+        doc.add(Para("No ok run recorded its inference figures (result.json's inference)."))
+        return
+    batch = (campaign.meta.get("workload") or {}).get("batch_size")
+    doc.add(
+        Para(
+            "Each run passes the test split once through the model in batches, in order, "
+            "pulling every batch's logits to the host. Throughput = examples / wall time of "
+            "all batches but the first; latency per batch, first batch (tracing and "
+            "compilation) excluded; the first batch is shown apart. Medians over the ok runs"
+            + (f"; batch size {batch}." if batch else ".")
+        )
+    )
+    rows = []
+    for fw in study.frameworks:
+        sub = ok[ok["framework"] == fw]
+        if sub.empty:
+            continue
+        rows.append([fw, str(len(sub)), *(fmt(float(sub[c].median())) for c in columns)])
+    doc.add(
+        Table(
+            [
+                "framework",
+                "runs",
+                "examples/s",
+                "mean (ms)",
+                "p50 (ms)",
+                "p90 (ms)",
+                "p99 (ms)",
+                "max (ms)",
+                "first batch (s)",
+            ],
+            rows,
+            caption="Inference per framework: throughput and per-batch latency",
+        )
     )
 
 
@@ -382,7 +457,10 @@ def _decomposed(doc: Document, study: Study, figures: Mapping[str, Path]) -> Non
         )
         doc.add(_compare_table(study, steady, "Steady-state energy and time per epoch and step"))
     for key, caption in (
-        ("phase-energy", "Energy per phase, median over ok runs (compile is split out of epoch_1)"),
+        (
+            "phase-energy",
+            "Energy per phase, median over ok runs (compile is split out of epoch_1 or infer)",
+        ),
         ("phase-time", "Time per phase, median over ok runs"),
     ):
         if key in figures:
@@ -544,9 +622,13 @@ def _identical_work(doc: Document, ev: Evidence, imported: bool) -> None:
     if ev.probe_max_abs_diff:
         doc.add(
             Table(
-                ["pair", "max |logit difference| before training"],
+                [
+                    "pair",
+                    "max |logit difference| "
+                    + ("of the weights used" if ev.task == "infer" else "before training"),
+                ],
                 [[f"{a} vs {b}", fmt(d)] for (a, b), d in ev.probe_max_abs_diff.items()],
-                caption="Probe logits of the first 8 test images (same weights give about 1e-4)",
+                caption="Probe logits of the first 8 test examples (same weights give about 1e-4)",
             )
         )
     n_epochs = max((len(v) for v in ev.epoch_loss_median.values()), default=0)
@@ -737,7 +819,7 @@ def _other_figures(doc: Document, figures: Mapping[str, Path], notes: list[str])
             Figure(
                 figures["power-series"],
                 "Power of one typical run per framework (the run closest to its framework's "
-                "median energy), phases shaded; compile is hatched inside epoch_1",
+                "median energy), phases shaded; compile is hatched inside epoch_1 (infer)",
             )
         )
     blocks += [Callout(n) for n in notes]

@@ -50,6 +50,10 @@ SECONDARY = (
     Metric("steady_epoch_energy_j", "Energy per steady epoch", "J", "secondary"),
     Metric("steady_epoch_duration_s", "Time per steady epoch", "s", "secondary"),
     Metric("steady_step_energy_j", "Energy per training step", "J", "secondary"),
+    # Inference runs only (NaN in training runs, so absent from a training campaign's tables)
+    Metric("examples_per_s", "Inference throughput", "examples/s", "secondary"),
+    Metric("latency_p50_ms", "Batch latency p50", "ms", "secondary"),
+    Metric("latency_p99_ms", "Batch latency p99", "ms", "secondary"),
 )
 CHECKS = (
     Metric("test_accuracy", "Accuracy", "", "check"),
@@ -582,16 +586,19 @@ def phase_medians(
     ok: pd.DataFrame, frameworks: Iterable[str], phases: list[str], unit: str
 ) -> pd.DataFrame:
     """Median per framework of each phase's energy (`unit` "energy_j") or time ("duration_s"),
-    one column per phase in order. compile is the first step of epoch_1, so it is taken out
-    of epoch_1 to stack without counting it twice. Empty when no phase has data."""
+    one column per phase in order. compile is the first step of epoch_1 (the first batch of
+    infer), so it is taken out of it to stack without counting it twice. Empty when no phase
+    has data."""
     cols: dict[str, pd.Series] = {}
     for name in phases:
         col = f"phase_{name}_{unit}"
         if col in ok and ok[col].notna().any():
             cols[name] = ok[col]
-    if "compile" in cols and "epoch_1" in cols:
-        cols["epoch_1 after compile"] = cols.pop("epoch_1") - cols["compile"]
-        order = ["startup", "data_to_device", "compile", "epoch_1 after compile"]
+    # An inference run's compile is its first batch, inside `infer` in the same way.
+    outer = next((name for name in ("epoch_1", "infer") if name in cols), None)
+    if "compile" in cols and outer is not None:
+        cols[f"{outer} after compile"] = cols.pop(outer) - cols["compile"]
+        order = ["startup", "data_to_device", "compile", f"{outer} after compile"]
         cols = {k: cols[k] for k in order if k in cols} | {
             k: v for k, v in cols.items() if k not in order
         }

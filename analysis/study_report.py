@@ -255,6 +255,13 @@ def _figures(table: pd.DataFrame, factors: list[str], out: Path) -> dict[str, Pa
     return figures
 
 
+def _workload(cell: dict[str, Any]) -> str:
+    """What a cell's workload does, from study.json's cell (`model`, `task`; a study written
+    before them trained the reference CNN)."""
+    task = "inference" if cell.get("task") == "infer" else "training"
+    return f"{task} of {cell.get('model') or 'mnist-cnn'}"
+
+
 def _fmt(x: float) -> str:
     return "–" if not math.isfinite(x) else f"{x:.4g}"
 
@@ -264,9 +271,11 @@ def _document(doc: dict[str, Any], results: Sequence[CellResult], table: pd.Data
               root: Path) -> Document:  # fmt: skip
     factors = list(doc["factors"])
     d = Document(f"Study {doc.get('name')}: {doc.get('study_id')}")
+    work = sorted({_workload(c) for c in doc["cells"]})
     d.add(Para(
         f"{len(doc['cells'])} cells, each one campaign (ratios paired by iteration within a "
-        f"cell); factors: {', '.join(factors)}. A ratio is B/A: below 1, B uses less."
+        f"cell); factors: {', '.join(factors)}. A ratio is B/A: below 1, B uses less. "
+        + (f"Every cell: {work[0]}." if len(work) == 1 else f"Workloads: {'; '.join(work)}.")
     ))  # fmt: skip
     if missing:
         d.add(Callout(f"Cells without runs yet (not in this report): {', '.join(missing)}", True))
@@ -310,7 +319,8 @@ def _document(doc: dict[str, Any], results: Sequence[CellResult], table: pd.Data
         link = Path("..") / cell.report.relative_to(root) / "report.md"
         factors_text = ", ".join(f"{k}={v}" for k, v in cell.factors.items())
         where = ", ".join(nodes.get(cell.cell_id) or ["unknown machine"])
-        d.add(Para(f"{cell.cell_id} ({factors_text}), measured on {where}: report "
+        does = _workload(next(c for c in doc["cells"] if c["cell_id"] == cell.cell_id))
+        d.add(Para(f"{cell.cell_id} ({factors_text}; {does}), measured on {where}: report "
                    f"{link.as_posix()}"))  # fmt: skip
         d.add(Bullets(rule_lines(cell.meta)))
     return d

@@ -2,8 +2,8 @@
 which datasets each model reads. The study file is checked against them (orchestrator/study),
 so a new model or task becomes a legal matrix value by one entry here.
 
-Today the workload has one model and one task (`python -m workload train`, the CNN of the
-reference study); issue 14 adds `cifar-resnet`, `text-transformer` and `infer`.
+The tasks are the workload entrypoint's sub-commands (`python -m workload train|infer`);
+issue 14 adds the models `cifar-resnet` and `text-transformer`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ MODELS: dict[str, Model] = {
 }
 DEFAULT_MODEL = "mnist-cnn"
 
-# The workload entrypoint's sub-commands: `python -m workload TASK`.
-TASKS: tuple[str, ...] = ("train",)
+# The workload entrypoint's sub-commands: `python -m workload TASK`. `infer` runs the test
+# split through the model once (docs/workloads.md); it takes no training settings.
+TASKS: tuple[str, ...] = ("train", "infer")
 DEFAULT_TASK = "train"
 
 
@@ -45,3 +46,26 @@ def model(name: str) -> Model:
     if found is None:
         raise WorkloadError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return found
+
+
+def task(name: str) -> str:
+    if name not in TASKS:
+        raise WorkloadError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    return name
+
+
+def default_dataset(name: str) -> str:
+    """The dataset a model reads when none is named: its first (mnist for mnist-cnn)."""
+    found = MODELS.get(name)
+    return found.datasets[0] if found is not None else MODELS[DEFAULT_MODEL].datasets[0]
+
+
+def check_reads(name: str, dataset: str) -> None:
+    """The model reads this prepared dataset (by the name its manifest gives), or one line
+    saying which it reads."""
+    found = model(name)
+    if dataset not in found.datasets:
+        raise WorkloadError(
+            f"model {found.name} does not read dataset {dataset}; it reads "
+            f"{', '.join(found.datasets)}: give --dataset with one of them, or another --model"
+        )

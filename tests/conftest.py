@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,24 @@ def stand_in_venvs(root: Path, scripts: dict[str, str]) -> Path:
         python.write_text(script)
         python.chmod(0o755)
     return root
+
+
+# tests/fakes/infer_workload.py: `python -m workload infer` as the contract specifies it.
+INFER_STAND_IN = """#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "workload" ]; then
+    shift 2
+    FAKE_FRAMEWORK={fw} FAKE_BATCH_S={batch_s} exec {python} {fake} "$@"
+fi
+exec {python} "$@"
+"""
+
+
+def infer_venvs(root: Path, batch_s: dict[str, float]) -> Path:
+    """Environments whose `python -m workload infer` is the stand-in of
+    tests/fakes/infer_workload.py, each batch taking `batch_s[framework]` seconds; every
+    other use of the interpreter (provenance's `-c`) goes to the real one."""
+    fake = REPO / "tests" / "fakes" / "infer_workload.py"
+    return stand_in_venvs(root, {
+        fw: INFER_STAND_IN.format(fw=fw, batch_s=s, python=sys.executable, fake=fake)
+        for fw, s in batch_s.items()
+    })  # fmt: skip

@@ -24,6 +24,7 @@ from orchestrator.campaign.plan import (
     Plan,
     ProtocolSettings,
     check_against_dataset,
+    check_dataset_name,
     check_resume_options,
     resolve_options,
     settings_from_options,
@@ -169,8 +170,12 @@ def new_campaign(
     check_writable_folder(results, "--results")
     if data is None and dataset is None:
         dataset = resolve_options(options, profile)["dataset"]
+    if dataset is not None:  # before it is prepared (into the cache): nothing made for nothing
+        check_dataset_name(settings.workload, dataset)
     prepared = resolve_dataset(data, dataset, source, seed=settings.workload.seed)
-    check_against_dataset(settings.workload, prepared.train_count, prepared.test_count)
+    check_against_dataset(
+        settings.workload, prepared.train_count, prepared.test_count, prepared.name
+    )
     meters = _open_meters(
         settings.protocol.meter, settings.protocol, settings.workload.device, inputs.meter_paths
     )

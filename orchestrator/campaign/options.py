@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrator.meters.registry import METER_NAMES
 from orchestrator.runtimes.variants import REGISTRY
+from orchestrator.workloads import MODELS, TASKS
 
 BOTH = ("campaign", "run")
 DAY_S = 86_400.0
@@ -39,6 +40,9 @@ class Option:
     strict: bool = False
     default_text: str | None = None  # said instead of the default value, e.g. "all but CPU 0"
     required: bool = False
+    # A workload setting only `python -m workload train` takes: an inference campaign does
+    # not pass it, and refuses it when given (plan.check_task).
+    train_only: bool = False
 
     def help_text(self, defaults: dict[str, Any]) -> str:
         """The help with its default in brackets, taken from the plan's defaults."""
@@ -81,21 +85,24 @@ OPTIONS: tuple[Option, ...] = (
            CAMPAIGN, setting=False),
     Option("seed", "--seed", int, "seeds the run order and the workload", CAMPAIGN, minimum=0,
            maximum=2**31 - 1),
+    Option("model", "--model", str, f"the model: {', '.join(MODELS)}"),
+    Option("task", "--task", str, f"the workload's task: {' or '.join(TASKS)}"),
     Option("data", "--data", Path, "a prepared dataset folder (orchestrator data prepare)",
            setting=False),
-    Option("dataset", "--dataset", str, "mnist, fashion-mnist or synthetic, prepared on the fly",
-           setting=False),
+    Option("dataset", "--dataset", str, "a dataset the model reads, prepared on the fly",
+           setting=False, default_text="the model's first: mnist for mnist-cnn"),
     Option("source", "--source", Path, "folder with the dataset's IDX files (with --dataset)",
            setting=False),
-    Option("epochs", "--epochs", int, "passed to the workload", minimum=1, maximum=1000),
+    Option("epochs", "--epochs", int, "passed to the workload (train)", minimum=1,
+           maximum=1000, train_only=True),
     Option("batch_size", "--batch-size", int, "passed to the workload", minimum=1,
            maximum=2**16),
     # The workload's own bounds (images/common/workload/config.py), checked here first.
-    Option("learning_rate", "--learning-rate", float, "passed to the workload", CAMPAIGN,
-           minimum=0, maximum=1, strict=True),
+    Option("learning_rate", "--learning-rate", float, "passed to the workload (train)",
+           CAMPAIGN, minimum=0, maximum=1, strict=True, train_only=True),
     # Upper bounds: the dataset's counts (plan.check_against_dataset); threads: the CPUs.
-    Option("limit_train", "--limit-train", int, "passed to the workload: the first N images",
-           minimum=1),
+    Option("limit_train", "--limit-train", int, "passed to the workload (train): the first N "
+           "images", minimum=1, train_only=True),
     Option("limit_test", "--limit-test", int, "passed to the workload: the first N images",
            minimum=1),
     Option("threads", "--threads", int, "CPU threads of every framework", minimum=1,

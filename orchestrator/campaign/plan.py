@@ -13,10 +13,19 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from orchestrator.campaign.options import OPTIONS, Option, flag
+from orchestrator.campaign.options import BY_KEY, OPTIONS, Option, flag
 from orchestrator.errors import UserError
 from orchestrator.runtimes.process import parse_cpuset
 from orchestrator.runtimes.variants import FRAMEWORKS, VariantError, parse_variants
+from orchestrator.workloads import (
+    DEFAULT_MODEL,
+    DEFAULT_TASK,
+    WorkloadError,
+    check_reads,
+    default_dataset,
+)
+from orchestrator.workloads import model as known_model
+from orchestrator.workloads import task as known_task
 
 T = TypeVar("T")
 
@@ -27,8 +36,11 @@ class PlanError(UserError):
 
 @dataclass(frozen=True)
 class WorkloadSettings:
-    """Passed through unchanged to `python -m workload train`."""
+    """Passed through unchanged to `python -m workload TASK --model MODEL`; an inference
+    campaign records the training settings but does not pass them (options.train_only)."""
 
+    model: str = DEFAULT_MODEL
+    task: str = DEFAULT_TASK
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -41,21 +53,30 @@ class WorkloadSettings:
     precision: str = "fp32"  # float32 products on a GPU: exact, or TF32 tensor cores
 
     def args(self) -> tuple[str, ...]:
-        out = [
-            "--epochs", str(self.epochs),
-            "--batch-size", str(self.batch_size),
-            "--learning-rate", repr(self.learning_rate),
-            "--seed", str(self.seed),
-            "--threads", str(self.threads),
-            "--device", self.device,
-            "--init", self.init,
-            "--precision", self.precision,
-        ]  # fmt: skip
-        if self.limit_train is not None:
-            out += ["--limit-train", str(self.limit_train)]
-        if self.limit_test is not None:
-            out += ["--limit-test", str(self.limit_test)]
+        """The arguments after `python -m workload TASK --data D --out O`."""
+        given: list[tuple[str, str, Any]] = [
+            ("model", "--model", self.model),
+            ("epochs", "--epochs", self.epochs),
+            ("batch_size", "--batch-size", self.batch_size),
+            ("learning_rate", "--learning-rate", repr(self.learning_rate)),
+            ("seed", "--seed", self.seed),
+            ("threads", "--threads", self.threads),
+            ("device", "--device", self.device),
+            ("init", "--init", self.init),
+            ("precision", "--precision", self.precision),
+            ("limit_train", "--limit-train", self.limit_train),
+            ("limit_test", "--limit-test", self.limit_test),
+        ]
+        out: list[str] = []
+        for key, name, value in given:
+            if value is not None and (self.task == "train" or not _train_only(key)):
+                out += [name, str(value)]
         return tuple(out)
+
+
+def _train_only(key: str) -> bool:
+    option = BY_KEY.get(key)
+    return option is not None and option.train_only
 
 
 @dataclass(frozen=True)
@@ -140,18 +161,19 @@ def make_plan(frameworks: tuple[str, ...], iterations: int, seed: int) -> Plan:
 PROFILES: dict[str, dict[str, Any]] = {
     # The reference study (seeds/000): 35 iterations, 3 epochs, batch 64, 5 min warm-up,
     # 1 min idle after every run, the full MNIST.
+    # The dataset is the model's first (mnist for the reference CNN): workloads.py.
     "paper": {"iterations": 35, "epochs": 3, "batch_size": 64, "warmup_s": 300.0,
-              "idle_s": 60.0, "dataset": "mnist", "limit_train": None, "limit_test": None},
+              "idle_s": 60.0, "limit_train": None, "limit_test": None},
     # A first look in minutes: same protocol, a slice of the data, short gaps.
     "quick": {"iterations": 2, "epochs": 1, "batch_size": 64, "warmup_s": 10.0,
-              "idle_s": 5.0, "dataset": "mnist", "limit_train": 5000, "limit_test": 1000},
+              "idle_s": 5.0, "limit_train": 5000, "limit_test": 1000},
 }  # fmt: skip
 
 DEFAULTS: dict[str, Any] = {
     "iterations": 35,
     "frameworks": ",".join(FRAMEWORKS),
     "seed": 0,
-    "dataset": "mnist",
+    "dataset": None,  # the model's first (resolve_options)
     **{f.name: f.default for f in fields(ProtocolSettings)},
     **{f.name: f.default for f in fields(WorkloadSettings) if f.name not in ("seed", "threads")},
     "threads": None,
@@ -179,6 +201,8 @@ def resolve_options(options: dict[str, Any], profile: str | None) -> dict[str, A
     merged = dict(DEFAULTS)
     merged.update(PROFILES.get(profile or "", {}))
     merged.update({k: v for k, v in options.items() if v is not None})
+    if merged["dataset"] is None:
+        merged["dataset"] = default_dataset(merged["model"])
     return merged
 
 
@@ -261,6 +285,7 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
     except VariantError as exc:
         raise PlanError(str(exc)) from None
     check_bounds(o)
+    check_workload(o, given={k for k, v in options.items() if v is not None})
     if o["device"] not in ("cpu", "gpu"):
         raise PlanError(f"--device must be cpu or gpu, not {o['device']!r}")
     if o["precision"] not in ("fp32", "tf32"):
@@ -299,6 +324,25 @@ def settings_from_options(options: dict[str, Any], profile: str | None) -> Campa
     )  # fmt: skip
 
 
+def check_workload(o: dict[str, Any], given: set[str]) -> None:
+    """The model and task exist (orchestrator/workloads.py), and no training setting was
+    given to an inference campaign, which would silently not use it. A profile's training
+    settings are not `given`: a profile stays meaningful for either task."""
+    for key, check in (("model", known_model), ("task", known_task)):
+        try:
+            check(o[key])
+        except WorkloadError as exc:
+            raise PlanError(f"{flag(key)}: {exc}") from None
+    if o["task"] == "train":
+        return
+    extra = [flag(k) for k in sorted(given) if _train_only(k)]
+    if extra:
+        raise PlanError(
+            f"{', '.join(extra)} only apply to {flag('task')} train; drop them for "
+            f"{flag('task')} {o['task']}"
+        )
+
+
 def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
     """--until-precision and --min-iterations, checked; None for a fixed number of iterations."""
     precision = o["until_precision"]
@@ -318,20 +362,43 @@ def stopping_rule(o: dict[str, Any], *, given_min: bool) -> StoppingRule | None:
     return StoppingRule(float(precision), o["min_iterations"])
 
 
-def check_against_dataset(workload: WorkloadSettings, train_count: int, test_count: int) -> None:
+def check_dataset_name(workload: WorkloadSettings, name: str) -> None:
+    """The model reads the dataset of this name (--dataset, or a prepared manifest's)."""
+    try:
+        check_reads(workload.model, name)
+    except WorkloadError as exc:
+        raise PlanError(str(exc)) from None
+
+
+def check_against_dataset(
+    workload: WorkloadSettings, train_count: int, test_count: int, name: str
+) -> None:
     """What only the dataset can bound, checked before the campaign folder exists (the
-    workload checks the same, but only after the folder and a container were made)."""
+    workload checks the same, but only after the folder and a container were made): the
+    model reads it (by its manifest's `name`), and the limits and the batch fit it."""
+    check_dataset_name(workload, name)
+    train = workload.task == "train"
     for key, limit, count in (
-        ("limit_train", workload.limit_train, train_count),
+        ("limit_train", workload.limit_train if train else None, train_count),
         ("limit_test", workload.limit_test, test_count),
     ):
         if limit is not None and limit > count:
             raise PlanError(f"{flag(key)} {limit} exceeds the dataset's {count} images")
-    n_train = workload.limit_train or train_count
-    if workload.batch_size > n_train:
+    if train:
+        n = workload.limit_train or train_count
+        if workload.batch_size > n:
+            raise PlanError(
+                f"{flag('batch_size')} {workload.batch_size} exceeds the {n} training images: "
+                "one partial batch per epoch is not the training asked for; give a smaller batch"
+            )
+        return
+    n = workload.limit_test or test_count
+    if workload.batch_size >= n:
+        # The workload refuses it too (docs/formats.md), but only once the folder exists.
         raise PlanError(
-            f"{flag('batch_size')} {workload.batch_size} exceeds the {n_train} training images: "
-            "one partial batch per epoch is not the training asked for; give a smaller batch"
+            f"{flag('batch_size')} {workload.batch_size} leaves fewer than two batches of the {n} "
+            "test images, and inference times every batch but the first; give a smaller batch "
+            f"or a larger {flag('limit_test')}"
         )
 
 

@@ -123,7 +123,7 @@ def run_record(
     recordings: list[Recording],
     events: list[dict[str, Any]],
     gaps: list[Gap],
-    device: str = "cpu",
+    workload: WorkloadSettings | None = None,
 ) -> RunRecord:
     """run.json (docs/formats.md), from what happened. Pure.
 
@@ -131,6 +131,8 @@ def run_record(
     a GPU it recorded out of the total. A domain its meters meant to read and did not (lost
     in the window, or samples not covering the run) turns an `ok` run `incomplete`."""
     span = None if started_at is None or ended_at is None else (started_at, ended_at)
+    workload = workload or WorkloadSettings()
+    device = workload.device
     out_of_total = {
         d: "a CPU run: the GPU is recorded, not part of the total"
         for rec in recordings
@@ -163,6 +165,8 @@ def run_record(
         phases=phase_block(recordings, phases_from_events(events), span),
         notes=sorted({n for rec in recordings for n in rec.notes}),
         variant=variant(run.framework).record(),
+        model=workload.model,
+        task=workload.task,
     )
     return with_gaps(record, gaps)
 
@@ -223,6 +227,7 @@ def measure_run(
         device=ctx.workload.device,
         labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id, OWNER_LABEL: owner_label()},
         gpu=ctx.protocol.gpu,
+        task=ctx.workload.task,
     )
     execution: Execution | None = None
     window = MeterWindow(ctx.meters, run_dir)
@@ -280,7 +285,7 @@ def measure_run(
             run, status=status, exit_state=exit_state, error=error, started_at=started_at,
             ended_at=ended_at, runtime_block=runtime_block, meters=started,
             recordings=recordings, events=read_events(run_dir / "events.jsonl"),
-            gaps=read_gaps(ctx.folder), device=ctx.workload.device,
+            gaps=read_gaps(ctx.folder), workload=ctx.workload,
         )  # fmt: skip
         ctx.folder.write_run(record)
         ctx.folder.append_state(record.state_line(finished_at=time.time()))

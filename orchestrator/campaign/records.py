@@ -127,7 +127,7 @@ class RunRecord(_Record):
     (runtime, meters, energy, phases) are specified field by field in docs/formats.md."""
 
     SCHEMA = RUN_SCHEMA
-    OMITTED_WHEN_NONE = ("imported", "variant")
+    OMITTED_WHEN_NONE = ("imported", "variant", "model", "task")
 
     run_id: str
     iteration: int
@@ -147,6 +147,10 @@ class RunRecord(_Record):
     imported: dict[str, Any] | None = None  # only in imported campaigns
     # `framework` is the variant's name (torch:compile); this is its parts (Variant.record)
     variant: dict[str, Any] | None = None
+    # The workload's model and task (campaign.json's workload); absent in imported campaigns
+    # and in runs recorded before they existed (read as mnist-cnn, train).
+    model: str | None = None
+    task: str | None = None
 
     def __post_init__(self) -> None:
         if self.started_at is not None and self.ended_at is not None:

@@ -21,6 +21,7 @@ from orchestrator.campaign.plan import (
     parse_size_bytes,
 )
 from orchestrator.campaign.records import IDLE_SCHEMA, SCHEMA_VERSION, RecordError, typed
+from orchestrator.workloads import MODELS, TASKS
 
 
 def _damaged(where: str, what: str) -> RecordError:
@@ -47,6 +48,10 @@ def recorded_settings(
         raise _damaged(where, f"device {w.device!r} or init {w.init!r} is unknown")
     if w.precision not in ("fp32", "tf32"):
         raise _damaged(where, f"precision {w.precision!r} is unknown")
+    # The task becomes the workload's sub-command and the model its --model: names from
+    # the registry only (a campaign written before they existed has the defaults).
+    if w.model not in MODELS or w.task not in TASKS:
+        raise _damaged(where, f"model {w.model!r} or task {w.task!r} is unknown")
     return w, p
 
 

@@ -26,7 +26,9 @@ class Phase:
 
 
 def phases_from_events(events: list[dict[str, Any]]) -> list[Phase]:
-    """The phases of docs/formats.md from a workload's events.jsonl records.
+    """The phases of docs/formats.md from a workload's events.jsonl records, of a training
+    run (startup, data_to_device, compile, epoch_<k>, eval) or an inference run (startup,
+    data_to_device, compile, infer).
 
     A phase whose closing event is missing (a crashed run) is left out, not guessed."""
     first: dict[tuple[str, Any], float] = {}
@@ -40,8 +42,16 @@ def phases_from_events(events: list[dict[str, Any]]) -> list[Phase]:
         ("startup", t("process_start"), t("model_built")),
         # Logs written before data_on_device existed simply lack this phase.
         ("data_to_device", t("model_built"), t("data_on_device")),
-        ("compile", t("epoch_start", 1), t("first_step_end", 1)),
     ]
+    if t("infer_start") is not None:
+        # `python -m workload infer`: one pass over the test split; its first batch (with
+        # any tracing and compilation) is `compile`, inside `infer` as it is inside epoch_1.
+        pairs += [
+            ("compile", t("infer_start"), t("first_batch_end")),
+            ("infer", t("infer_start"), t("infer_end")),
+        ]
+    else:
+        pairs.append(("compile", t("epoch_start", 1), t("first_step_end", 1)))
     epochs = sorted({e["epoch"] for e in events if e["event"] == "epoch_start"})
     pairs += [(f"epoch_{k}", t("epoch_start", k), t("epoch_end", k)) for k in epochs]
     pairs.append(("eval", t("eval_start"), t("eval_end")))
@@ -250,10 +260,11 @@ def phase_block(
 ) -> list[dict[str, Any]]:
     """run.json's `phases`: each phase's span and energy per domain, then `remainder`, the
     part of the run no phase covers (container start to process_start, the probe between
-    data_on_device and epoch 1, eval_end to exit), so the phases add up to the run.
+    data_on_device and epoch 1 or infer_start, eval_end or infer_end to exit), so the phases
+    add up to the run.
 
-    Phases overlap (compile is inside epoch_1), so the remainder is the run minus the union
-    of the phases, not minus their sum."""
+    Phases overlap (compile is inside epoch_1, or infer), so the remainder is the run minus
+    the union of the phases, not minus their sum."""
     per_phase = energy_per_phase(recordings, phases)
     out: list[dict[str, Any]] = [
         {

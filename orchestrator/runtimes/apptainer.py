@@ -85,7 +85,7 @@ def exec_options(spec: RunSpec) -> list[str]:
 
 def exec_command(apptainer: str, sif: Path, spec: RunSpec) -> list[str]:
     """The whole command line of one run."""
-    args = entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args)
+    args = entrypoint_args(spec, DATA_MOUNT, OUT_MOUNT)
     return [apptainer, "exec", *exec_options(spec), str(sif), "python", "-m", "workload", *args]
 
 

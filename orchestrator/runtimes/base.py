@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from orchestrator.errors import RuntimeUnavailableError
+from orchestrator.workloads import DEFAULT_TASK
 
 Status = Literal["ok", "failed", "timeout", "oom", "aborted"]
 # Docker labels on every measured container: which campaign and run it belongs to, so that
@@ -71,12 +72,13 @@ class RunSpec:
     framework: str
     data_dir: Path  # a prepared dataset folder (dataset.json + dataset.npz)
     out_dir: Path  # the run folder: events.jsonl, result.json and stdout.log land here
-    workload_args: tuple[str, ...]  # everything after `train --data D --out O`, unchanged
+    workload_args: tuple[str, ...]  # everything after `TASK --data D --out O`, unchanged
     cpuset: str | None = None  # e.g. "1-7": the same CPUs for every framework
     memory_limit: str | None = None  # docker's notation, e.g. "8g"
     device: str = "cpu"
     labels: dict[str, str] = field(default_factory=dict)
     gpu: int = 0  # with device "gpu": the one GPU the run sees (NVML index)
+    task: str = DEFAULT_TASK  # the entrypoint's sub-command (orchestrator/workloads.py TASKS)
 
     def gpu_block(self) -> dict[str, int]:
         """What run.json's `runtime` records of the GPU: which one a GPU run saw."""
@@ -192,6 +194,7 @@ def devices_reply(framework: str, exit_code: int, stdout: str, stderr: str) -> l
     return [str(g) for g in gpus]
 
 
-def entrypoint_args(data_dir: str, out_dir: str, workload_args: tuple[str, ...]) -> list[str]:
-    """Arguments after `python -m workload`: identical for every runtime and framework."""
-    return ["train", "--data", data_dir, "--out", out_dir, *workload_args]
+def entrypoint_args(spec: RunSpec, data_dir: str, out_dir: str) -> list[str]:
+    """Arguments after `python -m workload`: identical for every runtime and framework; the
+    folders as the workload sees them (a container mounts them elsewhere)."""
+    return [spec.task, "--data", data_dir, "--out", out_dir, *spec.workload_args]

@@ -120,7 +120,7 @@ def container_options(spec: RunSpec, user: str) -> dict[str, Any]:
     import docker
 
     kwargs: dict[str, Any] = {
-        "command": entrypoint_args(DATA_MOUNT, OUT_MOUNT, spec.workload_args),
+        "command": entrypoint_args(spec, DATA_MOUNT, OUT_MOUNT),
         "network_mode": "none",
         # Mounts, not `volumes`: the volume syntax is `host:container:mode`, and a run folder
         # named after a variant (001-2-torch:compile) has a colon of its own.

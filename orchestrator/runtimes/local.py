@@ -60,9 +60,7 @@ class LocalExecution(Execution):
 
     def command(self) -> list[str]:
         """What is started: the environment's interpreter on the entrypoint."""
-        args = entrypoint_args(
-            str(self.spec.data_dir), str(self.spec.out_dir), self.spec.workload_args
-        )
+        args = entrypoint_args(self.spec, str(self.spec.data_dir), str(self.spec.out_dir))
         return [str(self.python), "-m", "workload", *args]
 
     def environment(self) -> dict[str, str]:

@@ -28,9 +28,9 @@ from orchestrator.campaign.launch import (
     new_campaign,
     resume_campaign,
 )
-from orchestrator.campaign.plan import DEFAULTS
+from orchestrator.campaign.plan import DEFAULTS, check_against_dataset
 from orchestrator.campaign.plan import settings_from_options as check_campaign
-from orchestrator.data import read_prepared
+from orchestrator.data import PreparedDataset, read_prepared
 from orchestrator.errors import UserError
 from orchestrator.machine import gpu
 from orchestrator.meters.registry import open_meters
@@ -89,11 +89,11 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
     """What would stop a cell on this machine, checked before the study folder exists: the
     prepared datasets, the meters and the runtime of every distinct cell."""
     seen: set[tuple[Any, ...]] = set()
+    prepared: dict[Path, PreparedDataset] = {}
     for cell in study.cells:
         data, _, _ = inputs_of(cell)
-        if data is not None and ("data", data) not in seen:
-            seen.add(("data", data))
-            read_prepared(data)
+        if data is not None and data not in prepared:
+            prepared[data] = read_prepared(data)
         options = campaign_options(cell)
         meter = (options.get("meter", DEFAULTS["meter"]),
                  options.get("interval_ms", DEFAULTS["interval_ms"]))  # fmt: skip
@@ -102,6 +102,9 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
             open_meters(meter[0], meter[1], powercap_root=meter_paths.powercap_root,
                         energibridge=meter_paths.energibridge)  # fmt: skip
         settings = check_campaign(options, None)  # checked when the file was read: cannot fail
+        if data is not None:  # the model reads it (its manifest's name), the limits fit it
+            ds = prepared[data]
+            check_against_dataset(settings.workload, ds.train_count, ds.test_count, ds.name)
         frameworks = list(settings.plan.frameworks)
         device, gpu_index = settings.workload.device, settings.protocol.gpu
         runtime = (settings.protocol.runtime, tuple(frameworks), device, gpu_index)
@@ -163,11 +166,12 @@ def run_cell(root: Path, cell_id: str, meter_paths: MeterPaths, console: Console
         if progress.state == "done":
             console.print(f"{cell.cell_id} is done", highlight=False)
             return cell_root
-        console.print(f"{cell.cell_id}: {cell.label}", highlight=False, soft_wrap=True)
+        model, task = model_and_task(cell)
+        console.print(f"{cell.cell_id}: {cell.label} ({task} {model})", highlight=False,
+                      soft_wrap=True)  # fmt: skip
         if (cell_root / "campaign.json").exists():
             return resume_campaign(cell_root, meter_paths, console)
         data, dataset, source = inputs_of(cell)
-        model, task = model_and_task(cell)
         return new_campaign(
             campaign_options(cell),
             None,
@@ -226,7 +230,9 @@ def status(root: Path) -> dict[str, Any]:
     for cell_id in doc["order"]:
         p = folder.progress(cell_id)
         job = jobs.get(cell_id, {})
-        cells.append({**asdict(p), "factors": study.cell(cell_id).factors, **job})
+        cell = study.cell(cell_id)
+        model, task = model_and_task(cell)
+        cells.append({**asdict(p), "factors": cell.factors, "model": model, "task": task, **job})
     return {"study_id": doc["study_id"], "name": doc["name"], "factors": doc["factors"],
             "cells": cells}  # fmt: skip
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from orchestrator.campaign.options import OPTIONS, Option
 from orchestrator.campaign.plan import (
-    DEFAULTS,
     PlanError,
     ProtocolSettings,
     WorkloadSettings,
@@ -35,7 +34,15 @@ from orchestrator.errors import UserError
 from orchestrator.meters.registry import METER_NAMES
 from orchestrator.runtimes.select import RUNTIME_KINDS
 from orchestrator.runtimes.variants import REGISTRY, VariantError, parse_variants
-from orchestrator.workloads import DEFAULT_MODEL, DEFAULT_TASK, MODELS, TASKS
+from orchestrator.workloads import (
+    DEFAULT_MODEL,
+    DEFAULT_TASK,
+    MODELS,
+    TASKS,
+    WorkloadError,
+    check_reads,
+    default_dataset,
+)
 
 
 class StudyFileError(UserError):
@@ -58,7 +65,7 @@ class Key:
     name: str
     section: str  # "" (top level), "protocol" or "workload"
     kind: str  # bool, int, float, str, path, frameworks, model, task, dataset, runtime, meter
-    option: Option | None = None  # the campaign option it sets; None for model and task
+    option: Option  # the campaign option it sets
 
 
 def _kind(o: Option) -> str:
@@ -80,10 +87,6 @@ def _keys() -> dict[str, Key]:
         if o.key in workload or o.key in INPUTS:
             section = "workload"
         keys[o.key] = Key(o.key, section, _kind(o), o)
-    # Checked against orchestrator/workloads.py and recorded with the cell; passed on to the
-    # campaign once the options table has them (the entrypoint's --model and task).
-    keys.setdefault("model", Key("model", "workload", "model"))
-    keys.setdefault("task", Key("task", "workload", "task"))
     return keys
 
 
@@ -166,7 +169,7 @@ class _Checker:
                 raise self.fail(place, f"expected a string, found {_found(value)}")
             value = self.named(kind, value, place)
         option = key.option
-        if option is None or (option.minimum, option.maximum) == (None, None):
+        if (option.minimum, option.maximum) == (None, None):
             return value
         if isinstance(value, int | float) and not in_bounds(option, value):
             raise self.fail(place, f"must be {bounds_text(option)}, not {value}")
@@ -301,20 +304,18 @@ def _check_cell(check: _Checker, cell: Cell) -> None:
     """What only a whole cell can show: the model reads the dataset, and the campaign's own
     plan check (bounds, combinations, CPU sets) passes."""
     place = f"cell {cell.cell_id} ({cell.label})"
-    model = MODELS[cell.values.get("model", DEFAULT_MODEL)]
+    model, _ = model_and_task(cell)
     dataset = cell.values.get("dataset")
     if dataset is not None and cell.values.get("data") is not None:
         raise check.fail(
             place, "give either data (a prepared folder) or dataset (a name), not both"
         )
-    if dataset is not None and dataset not in model.datasets:
-        raise check.fail(
-            place, f"model {model.name} does not read dataset {dataset}; it reads "
-            f"{', '.join(model.datasets)}"
-        )  # fmt: skip
     try:
+        name = inputs_of(cell)[1]  # a prepared folder's name is checked by its campaign
+        if name is not None:
+            check_reads(model, name)
         check_campaign(campaign_options(cell), None)
-    except PlanError as exc:
+    except (PlanError, WorkloadError) as exc:
         raise check.fail(place, str(exc)) from None
 
 
@@ -322,10 +323,15 @@ def campaign_options(cell: Cell) -> dict[str, Any]:
     """The cell's settings as `orchestrator campaign` options (the inputs data, dataset and
     source are passed apart, as the CLI does)."""
     out: dict[str, Any] = {}
+    _, task = model_and_task(cell)
     for key, value in cell.values.items():
         known = KEYS[key]
-        if known.option is None or key in INPUTS:
-            continue  # model and task: workload settings once the entrypoint takes them
+        if key in INPUTS:
+            continue
+        if known.option.train_only and task != "train":
+            # A study's defaults apply to every cell: its epochs mean nothing to an
+            # inference cell (a campaign refuses them when given for --task infer).
+            continue
         out[key] = ",".join(value) if known.kind == "frameworks" else value
     return out
 
@@ -335,7 +341,7 @@ def inputs_of(cell: Cell) -> tuple[Path | None, str | None, Path | None]:
     data, source = cell.values.get("data"), cell.values.get("source")
     dataset = cell.values.get("dataset")
     if data is None and dataset is None:
-        dataset = DEFAULTS["dataset"]
+        dataset = default_dataset(model_and_task(cell)[0])
     return (Path(data) if data else None, dataset, Path(source) if source else None)
 
 

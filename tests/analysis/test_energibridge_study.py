@@ -71,6 +71,8 @@ def test_reference_chooses_what_the_others_are_compared_with(study: Path, tmp_pa
     md = (out / "report" / "report.md").read_text()
     assert "compared with the reference, keras" in md and "beyond ±10%" in md
     assert "- Energy: torch vs keras" in md
+    # an imported study records neither model nor task: the report claims neither
+    assert "Scope: the imported study's workload;" in md and "training of" not in md
 
 
 def test_an_unknown_reference_is_one_error_line(study: Path, tmp_path: Path):  # noqa: F811

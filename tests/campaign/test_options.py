@@ -47,10 +47,24 @@ def test_workload_defaults_are_the_workloads_own() -> None:
     ours = WorkloadSettings()
     parsed = vars(parser.parse_args(["train", "--data", "d", "--out", "o", *ours.args()]))
     defaults = vars(parser.parse_args(["train", "--data", "d", "--out", "o"]))
+    assert parsed["command"] == ours.task  # the task is the sub-command
     for f in fields(WorkloadSettings):
+        if f.name == "task":
+            continue
         assert parsed[f.name] == getattr(ours, f.name), f.name
         if f.name != "threads":  # the workload's default is every allowed CPU
             assert defaults[f.name] == f.default, f.name
+
+
+def test_inference_arguments_are_the_workloads_own() -> None:
+    """`--task infer` passes what `python -m workload infer` takes, and nothing of training
+    (its parser refuses an unknown flag)."""
+    ours = WorkloadSettings(task="infer", limit_test=32, batch_size=8)
+    parsed = vars(build_parser().parse_args(["infer", "--data", "d", "--out", "o", *ours.args()]))
+    assert parsed["command"] == "infer"
+    for key in ("model", "batch_size", "seed", "threads", "device", "init", "precision",
+                "limit_test"):  # fmt: skip
+        assert parsed[key] == getattr(ours, key), key
 
 
 def test_the_run_command_needs_a_framework(tmp_path: Path) -> None:

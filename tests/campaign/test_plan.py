@@ -11,6 +11,7 @@ from orchestrator.campaign.plan import (
     PlanError,
     check_resume_options,
     make_plan,
+    resolve_options,
     settings_from_options,
     shuffled_order,
 )
@@ -44,7 +45,8 @@ def test_paper_profile_is_the_reference_study() -> None:
     assert s.plan.iterations == 35
     assert (s.workload.epochs, s.workload.batch_size) == (3, 64)
     assert (s.protocol.warmup_s, s.protocol.idle_s) == (300, 60)
-    assert s.workload.limit_train is None and PROFILES["paper"]["dataset"] == "mnist"
+    assert s.workload.limit_train is None and s.workload.model == "mnist-cnn"
+    assert resolve_options({}, "paper")["dataset"] == "mnist"  # the reference CNN's first
 
 
 def test_explicit_options_override_the_profile() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator.campaign.plan import PlannedRun
+from orchestrator.campaign.plan import PlannedRun, WorkloadSettings
 from orchestrator.campaign.protocol import run_record
 from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.nvml import NvmlMeter
@@ -28,7 +28,7 @@ def _record(recordings: list[Recording], meters: list, device: str = "cpu"):  # 
     return run_record(
         RUN, status="ok", exit_state=ExitState(0), error=None, started_at=100.0,
         ended_at=120.0, runtime_block={"kind": "local"}, meters=meters,
-        recordings=recordings, events=[], gaps=[], device=device,
+        recordings=recordings, events=[], gaps=[], workload=WorkloadSettings(device=device),
     )  # fmt: skip
 
 

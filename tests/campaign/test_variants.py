@@ -16,6 +16,7 @@ from orchestrator.runtimes.variants import (
     NAME_PATTERN,
     REGISTRY,
     VARIANTS,
+    VERSIONED_PACKAGE,
     Variant,
     VariantError,
     parse_variants,
@@ -78,7 +79,8 @@ def test_version_variants_pin_every_package_exactly() -> None:
             if line.strip() and not line.startswith("#")
         ]
         assert pins and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[^\s=]+", p) for p in pins), pins
-        assert f"{v.framework}=={v.version}." in "\n".join(pins)  # the version it names
+        # the version it names, of the package it numbers (keras@2.18: TensorFlow 2.18)
+        assert f"{VERSIONED_PACKAGE[v.framework]}=={v.version}." in "\n".join(pins)
 
 
 def test_the_images_list_the_registrys_implementations() -> None:

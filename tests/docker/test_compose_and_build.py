@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.paths import requirements_file
 from orchestrator.runtimes import build
-from orchestrator.runtimes.base import entrypoint_args
+from orchestrator.runtimes.base import RunSpec, entrypoint_args
 from orchestrator.runtimes.docker import DATA_MOUNT, OUT_MOUNT, image_tag
 from orchestrator.runtimes.variants import VARIANTS
 from tests.conftest import FRAMEWORKS, REPO, require
@@ -42,7 +42,8 @@ def test_compose_matches_the_orchestrator() -> None:
     services = len(images) + len(gpu)
     assert config.count("network_mode: none") == services
     assert config.count(f":{DATA_MOUNT}:ro") == services
-    entry = ["python", "-m", "workload", *entrypoint_args(DATA_MOUNT, OUT_MOUNT, ())]
+    spec = RunSpec("torch", Path(DATA_MOUNT), Path(OUT_MOUNT), ())
+    entry = ["python", "-m", "workload", *entrypoint_args(spec, DATA_MOUNT, OUT_MOUNT)]
     assert config.count("entrypoint:\n" + "".join(f"    - {a}\n" for a in entry)) == services
     assert config.count("driver: nvidia") == len(gpu)  # only the gpu profile reserves devices
     assert "count: all" not in config  # one GPU per container, not every GPU
