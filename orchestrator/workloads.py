@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.data.registry import GREY_28_DATASETS, RGB_32_DATASETS
+from orchestrator.data.registry import GREY_28_DATASETS, RGB_32_DATASETS, TOKEN_DATASETS
 from orchestrator.errors import UserError
 
 
@@ -31,6 +31,8 @@ MODELS: dict[str, Model] = {
         Model("mnist-cnn", 268_298, GREY_28_DATASETS),  # the reference study's CNN (seeds/000)
         # ResNet-18 for 32x32x3 images (docs/models.md): cifar10, synthetic-cifar10
         Model("cifar-resnet", 11_173_962, RGB_32_DATASETS),
+        # A small pre-norm transformer encoder on token ids (workload.models.text_transformer).
+        Model("text-transformer", 2_965_508, TOKEN_DATASETS),
     )
 }
 DEFAULT_MODEL = "mnist-cnn"

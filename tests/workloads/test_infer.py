@@ -40,8 +40,8 @@ EVENT_ORDER = [
 INFER_KEYS = {
     "schema", "schema_version", "task", "model", "framework", "framework_version",
     "implementation", "versions", "device", "threads", "numerics", "config", "parameter_count",
-    "model_settings", "dataset", "inference", "weights", "identical_work", "test_accuracy", "test_loss",
-    "peak_rss_bytes", "phases", "started_at", "ended_at",
+    "model_settings", "dataset", "inference", "weights", "identical_work", "test_accuracy",
+    "test_loss", "peak_rss_bytes", "phases", "started_at", "ended_at",
 }  # fmt: skip
 
 

@@ -47,13 +47,21 @@ _NO_GRAPH_REWRITES.experimental_optimization.apply_default_optimizations = False
 class Adam(keras.optimizers.Adam):
     """Keras's Adam with epsilon added to the bias-corrected sqrt(v), as torch.optim.Adam and
     optax.adam add it (workload.training.EPSILON_CORRECTED); Keras's adds it to the
-    uncorrected sqrt(v). Everything else (state, schedules, XLA) is Keras's own."""
+    uncorrected sqrt(v). Everything else (state, schedules, XLA) is Keras's own.
+
+    An embedding's gradient comes as tf.IndexedSlices, one slice per token of the batch:
+    Keras's Adam squares each slice before the repeated rows are summed (its sparse
+    update), so a token seen k times gets k small squares in v instead of one large one, a
+    different update from the dense Adam of torch (nn.Embedding's default dense gradient)
+    and optax. The slices are summed into the dense gradient first, as theirs are."""
 
     EPSILON_ADDED_TO = EPSILON_CORRECTED
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         ops = keras.ops
         lr = ops.cast(learning_rate, variable.dtype)
+        if isinstance(gradient, tf.IndexedSlices):
+            gradient = tf.convert_to_tensor(gradient)  # repeated rows summed, as in torch
         gradient = ops.cast(gradient, variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
         correction_1 = 1 - ops.power(ops.cast(self.beta_1, variable.dtype), step)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workload.errors import WorkloadInputError
-from workload.models import cifar_resnet, mnist_cnn
+from workload.models import cifar_resnet, mnist_cnn, text_transformer
 from workload.weights import Weights
 
 IMAGE = "image"  # uint8 pixels on disk, float32 in [0, 1] HWC for the model
@@ -50,6 +50,15 @@ MODELS: dict[str, ModelSpec] = {
             cifar_resnet.NUM_CLASSES,
             cifar_resnet.PARAMETER_COUNT,
             cifar_resnet.shared_weights,
+        ),
+        ModelSpec(
+            "text-transformer",
+            TOKENS,
+            (text_transformer.SEQUENCE_LENGTH,),
+            text_transformer.NUM_CLASSES,
+            text_transformer.PARAMETER_COUNT,
+            text_transformer.shared_weights,
+            vocab_size=text_transformer.VOCAB_SIZE,
         ),
     )
 }

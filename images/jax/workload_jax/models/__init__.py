@@ -5,5 +5,10 @@ from __future__ import annotations
 from workload_jax.models.base import JaxModel
 from workload_jax.models.cifar_resnet import CifarResnet
 from workload_jax.models.mnist_cnn import MnistCnn
+from workload_jax.models.text_transformer import TextTransformer
 
-MODELS: dict[str, type[JaxModel]] = {"mnist-cnn": MnistCnn, "cifar-resnet": CifarResnet}
+MODELS: dict[str, type[JaxModel]] = {
+    "mnist-cnn": MnistCnn,
+    "cifar-resnet": CifarResnet,
+    "text-transformer": TextTransformer,
+}
