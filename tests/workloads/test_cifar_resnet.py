@@ -42,21 +42,23 @@ def synthetic_cifar(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(x, 0, 255).astype(np.uint8), y
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    base = tmp_path_factory.mktemp("cifar-resnet")
-    data = prepared(base, *synthetic_cifar(256, 1), *synthetic_cifar(64, 2), "tiny-cifar")
-    args = ["--model", "cifar-resnet", "--epochs", "1", "--batch-size", "32", "--seed", "3"]
-    # Started together, one thread each: the two cores are shared, the results are not timed.
-    procs = {
-        f: run_workload(f, data, base / f, *args, "--threads", "1", wait=False) for f in FRAMEWORKS
-    }
+def run_all(base: Path, train_count: int, task: str, *args: str) -> dict[str, dict[str, Any]]:
+    """`task` for cifar-resnet in every framework, started together, one thread each (the
+    two cores are shared; the results are not timed): each framework's result.json."""
+    data = prepared(base, *synthetic_cifar(train_count, 1), *synthetic_cifar(64, 2), "tiny")
+    args = ("--model", "cifar-resnet", "--batch-size", "32", "--seed", "3", "--threads", "1", *args)
+    procs = {f: run_workload(f, data, base / f, *args, wait=False, task=task) for f in FRAMEWORKS}
     out = {}
     for f, proc in procs.items():
         _, stderr = proc.communicate(timeout=900)
         assert proc.returncode == 0, f"{f} failed:\n{stderr[-3000:]}"
         out[f] = json.loads((base / f / "result.json").read_text())
     return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return run_all(tmp_path_factory.mktemp("cifar-resnet"), 256, "train", "--epochs", "1")
 
 
 def resnet_parameters(
@@ -202,18 +204,7 @@ def test_the_evidence_shows_the_documented_difference_and_flags_nothing_else(run
 
 @pytest.fixture(scope="module")
 def inference(runs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    base = tmp_path_factory.mktemp("cifar-resnet-infer")
-    data = prepared(base, *synthetic_cifar(32, 1), *synthetic_cifar(64, 2), "tiny-cifar")
-    args = ["--model", "cifar-resnet", "--batch-size", "32", "--seed", "3", "--threads", "1"]
-    procs = {
-        f: run_workload(f, data, base / f, *args, wait=False, task="infer") for f in FRAMEWORKS
-    }
-    out = {}
-    for f, proc in procs.items():
-        _, stderr = proc.communicate(timeout=900)
-        assert proc.returncode == 0, f"{f} failed:\n{stderr[-3000:]}"
-        out[f] = json.loads((base / f / "result.json").read_text())
-    return out
+    return run_all(tmp_path_factory.mktemp("cifar-resnet-infer"), 32, "infer")
 
 
 def test_inference_records_the_same_batchnorm_settings_and_logits(runs, inference):
