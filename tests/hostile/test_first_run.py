@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
+from orchestrator.study.spec import parse_study
 from tests.campaign.helpers import cli
 from tests.conftest import REPO
 
@@ -36,3 +38,14 @@ def test_the_readme_commands_work_offline(tmp_path: Path) -> None:
                 extra_env={"FWENERGY_DATA_MIRROR": "http://127.0.0.1:9/"})  # fmt: skip
         assert r.returncode == 2, (command, r.stderr)
         assert "unknown runtime 'none-here'" in r.stderr, (command, r.stderr)
+
+
+def test_the_readme_study_file_is_a_valid_study(tmp_path: Path) -> None:
+    # The README's study, as a user copies it, checked by the study loader: its cells cross
+    # task and batch size of the one model.
+    readme = (REPO / "README.md").read_text()
+    text = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "data").mkdir()
+    study = parse_study(tomllib.loads(text), "README.md", tmp_path)
+    cells = [(c.values["task"], c.values["batch_size"]) for c in study.cells]
+    assert sorted(cells) == [("infer", 32), ("infer", 128), ("train", 32), ("train", 128)]
