@@ -10,11 +10,6 @@ One real run per framework, in parallel, one thread each, on a small synthetic s
 from __future__ import annotations
 
 import json
-import math
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +17,7 @@ import numpy as np
 import pytest
 from workload.models import MODELS
 
-from tests.conftest import FRAMEWORKS, REPO, framework_python, require, run_workload
+from tests.conftest import FRAMEWORKS, run_workload
 from tests.workloads.conftest import prepared
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
@@ -82,79 +77,6 @@ def test_the_parameter_count_is_the_contract_constant():
     count = resnet_parameters(3, 64, (64, 128, 256, 512), 2, 10)
     assert count == PARAMETER_COUNT == MODELS["cifar-resnet"].parameter_count
     assert MODELS["cifar-resnet"].shared_weights(0).parameter_count() == PARAMETER_COUNT
-
-
-# Every framework builds its layers from images/common/workload/models/cifar_resnet.py: in a
-# copy of the tree with other sizes there, each framework's model has the other sizes too.
-OTHER_SIZES = {
-    "IMAGE_SHAPE": "(16, 16, 3)",
-    "NUM_CLASSES": "5",
-    "STEM_FILTERS": "8",
-    "STAGE_FILTERS": "(8, 16, 24)",
-    "BLOCKS_PER_STAGE": "1",
-}
-DRIVER = """
-import json, sys
-from pathlib import Path
-import numpy as np
-import workload.models.cifar_resnet as model
-from workload.config import TrainConfig
-from workload.framework import load_framework
-
-cls = load_framework(sys.argv[1])
-config = TrainConfig(data=Path("."), out=Path("."), model="cifar-resnet", batch_size=4, threads=1)
-counts = {}
-for init, weights in (("native", None), ("shared", model.shared_weights(0))):
-    fw = cls(config)
-    fw.setup()
-    counts[init] = fw.build(weights)
-x = np.random.default_rng(0).random((10, *model.IMAGE_SHAPE), dtype=np.float32)
-y = np.arange(10, dtype=np.int32) % model.NUM_CLASSES
-fw.to_device(x, y)
-loss = fw.train_epoch(np.arange(10), lambda: None)  # two full batches and a partial one
-print(json.dumps({
-    "model_file": model.__file__,
-    "counts": counts,
-    "shared_weights_count": model.shared_weights(0).parameter_count(),
-    "logits_shape": list(fw.logits(x[:2]).shape),
-    "loss": loss,
-}))
-"""
-
-
-@pytest.fixture(scope="module")
-def other_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("other-resnet")
-    shutil.copytree(REPO / "images", tree / "images", ignore=shutil.ignore_patterns("__pycache__"))
-    path = tree / "images/common/workload/models/cifar_resnet.py"
-    source = path.read_text()
-    for name, value in OTHER_SIZES.items():
-        source, n = re.subn(rf"^{name} = .*$", f"{name} = {value}", source, flags=re.M)
-        assert n == 1, f"cifar_resnet.py no longer defines {name} on one line: update this test"
-    path.write_text(source)
-    return tree / "images"
-
-
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_each_framework_builds_the_sizes_of_the_shared_constants(framework, other_tree):
-    python = framework_python(framework)
-    require(python.exists(), f"{python} missing: run `make venvs`")
-    env = os.environ | {
-        "PYTHONPATH": f"{other_tree / 'common'}{os.pathsep}{other_tree / framework}",
-        "WORKLOAD_FRAMEWORK": framework,
-    }
-    proc = subprocess.run(
-        [str(python), "-c", DRIVER, framework],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert Path(out["model_file"]).is_relative_to(other_tree)
-    expected = resnet_parameters(3, 8, (8, 16, 24), 1, 5)
-    assert out["shared_weights_count"] == expected
-    assert out["counts"] == {"native": expected, "shared": expected}
-    assert out["logits_shape"] == [2, 5]
-    assert math.isfinite(out["loss"])
 
 
 def test_same_parameters_initial_weights_and_batches(runs):
