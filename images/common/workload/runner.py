@@ -229,7 +229,7 @@ def _inference_weights(run: _Run[InferConfig]) -> tuple[Weights | None, str]:
     if path is None:
         return run.shared_weights(), run.config.init
     weights = load_weights(path)
-    check_shapes(weights, run.spec.shared_weights(0), f"--weights {path}")
+    check_shapes(weights, run.spec.layout(), f"--weights {path}")
     return weights, "file"
 
 

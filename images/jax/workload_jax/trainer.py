@@ -155,9 +155,8 @@ class JaxFramework(Framework):
         return _count(self.params)
 
     def weights(self) -> Weights:
-        order = self.spec.shared_weights(0)
         variables = {PARAMS: self.params, STATS: self.stats}
-        return self.arch.from_variables(jax.device_get(variables), order)
+        return self.arch.from_variables(jax.device_get(variables), self.spec.layout())
 
     def model_settings(self) -> dict[str, Any]:
         return self.arch.settings(self.model, _variables(self.params, self.stats), self._example)

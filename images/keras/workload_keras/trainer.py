@@ -175,7 +175,7 @@ class KerasFramework(Framework):
         return self._parameter_count()
 
     def weights(self) -> Weights:
-        return self.arch.export(self.model, self.spec.shared_weights(0))
+        return self.arch.export(self.model, self.spec.layout())
 
     def training(self) -> Training:
         opt, loss = self.model.optimizer, self.model.loss

@@ -7,6 +7,7 @@ The host's registry (orchestrator/workloads.py) is pinned to this one by a test.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,12 @@ class ModelSpec:
     parameter_count: int
     shared_weights: Callable[[int], Weights]  # seed -> the canonical initial weights
     vocab_size: int | None = None  # token models: ids must be below it
+
+    def layout(self) -> Weights:
+        """The canonical names, shapes, order and state names of the model's weights: its
+        shared weights of seed 0, drawn once per process (what exports and checks of
+        another model's file compare against; the values do not matter)."""
+        return _layout(self.name)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -64,6 +71,11 @@ MODELS: dict[str, ModelSpec] = {
 }
 DEFAULT_MODEL = "mnist-cnn"
 PROBE_SIZE = 8  # test examples whose pre-training logits are recorded as evidence
+
+
+@functools.cache
+def _layout(name: str) -> Weights:
+    return MODELS[name].shared_weights(0)
 
 
 def model_spec(name: str) -> ModelSpec:

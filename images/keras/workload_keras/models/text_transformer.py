@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+from workload.models import model_spec
 from workload.models import text_transformer as tt
 
 from workload_keras.models.base import KerasModel
@@ -69,5 +70,5 @@ class TextTransformer(KerasModel):
         return keras.Model(ids, logits, name="text_transformer")
 
     def keras_names(self) -> dict[str, str]:
-        names = {n: _keras_name(n) for n in tt.shared_weights(0).arrays}
+        names = {n: _keras_name(n) for n in model_spec("text-transformer").layout().arrays}
         return {n: k for n, k in names.items() if n != k}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from workload.models import model_spec
 from workload.models.cifar_resnet import (
     BLOCKS,
     BN_EPSILON,
@@ -18,7 +19,6 @@ from workload.models.cifar_resnet import (
     STEM,
     Block,
     ConvBN,
-    shared_weights,
 )
 from workload.weights import Weights
 
@@ -112,7 +112,7 @@ class CifarResnet(TorchModel):
         return state
 
     def from_torch(self, state: dict[str, np.ndarray]) -> Weights:
-        order = shared_weights(0)  # the canonical names, order and state names
+        order = model_spec("cifar-resnet").layout()  # canonical names, order, state names
         arrays = {}
         for name in order.arrays:
             array = state[_torch_name(name)]
