@@ -31,10 +31,10 @@ BUILD_ARGS ?=
 TORCH_WHEELS = $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX_URL))
 
 .PHONY: help venvs host-venv framework-venvs version-venvs test lint format build campaign report clean \
-	bench-workloads bench-meters data
+	bench-workloads bench-keras-pipeline bench-meters data
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-21s %s\n", $$1, $$2}'
 
 venvs: host-venv framework-venvs  ## create .venvs/host and one environment per framework
 
@@ -93,6 +93,9 @@ report: host-venv  ## analyse the newest campaign (or CAMPAIGN=results/<id>)
 
 bench-workloads: venvs  ## each workload's images/second as a ratio to an expert's plain loop (BENCH_ARGS="--repeat 5")
 	$(HOST)/python benchmarks/workloads.py $(BENCH_ARGS)
+
+bench-keras-pipeline: venvs  ## Keras's end-of-epoch stall with tf.data autotuning on and off (BENCH_ARGS="--repeat 5")
+	$(HOST)/python benchmarks/keras_pipeline.py $(BENCH_ARGS)
 
 bench-meters: host-venv  ## host CPU cost and latency of each meter's sampling
 	$(HOST)/python benchmarks/meter_overhead.py $(BENCH_ARGS)

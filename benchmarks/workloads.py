@@ -140,7 +140,15 @@ def pairs(framework: str, data: Path, args: argparse.Namespace, batch: int) -> d
         for i, (w, r) in enumerate(zip(work, ref, strict=True))
     ]
     speeds = [w["images_per_s"] for w in work] + [r["images_per_s"] for r in ref]
-    summary["bimodal"] = two_modes(speeds).bimodal
+    modes = two_modes(speeds)
+    summary["bimodal"] = modes.bimodal
+    # Which side's runs are slow: the workload and its reference need not share a mode (the
+    # plain `fit` reference keeps Keras's tf.data stall, the workload does not).
+    slow = [modes.bimodal and not high for high in modes.high]
+    summary["slow_mode_runs"] = {
+        "workload": sum(slow[: len(work)]),
+        "reference": sum(slow[len(work) :]),
+    }
     for key in ("first_step_s", "to_device_s", "startup_s"):
         summary[key] = statistics.median(w[key] for w in work)
     summary["peak_rss_mib"] = max(w["peak_rss_mib"] for w in work)
@@ -211,7 +219,11 @@ def main() -> None:
                 f"{s['first_step_s']:>11.2f}{s['startup_s']:>10.2f}{s['peak_rss_mib']:>9.0f}"
             )
             if s["bimodal"]:
-                print(f"      warning: {f}'s images/s at batch {batch} fall into two modes")
+                slow = s["slow_mode_runs"]
+                print(
+                    f"      warning: {f}'s images/s at batch {batch} fall into two modes; in the "
+                    f"slower: {slow['workload']} workload and {slow['reference']} reference run(s)"
+                )
     print(
         "ratio: workload / reference images/s of each pair (wall time); CPU-time ratio: the "
         "same per CPU-second, steady under background load; load: 1-minute load average"

@@ -119,6 +119,7 @@ def infer(args: argparse.Namespace) -> None:
         "device": {"requested": args.device, "used": "cpu", "name": "stand-in"},
         "threads": {"requested": args.threads},
         "numerics": {"precision": "fp32"},
+        "input_pipeline": {},
         "config": {
             "model": args.model,
             "batch_size": args.batch_size,

@@ -56,6 +56,9 @@ def test_bench_prints_each_workload_as_a_ratio_to_its_reference(tmp_path: Path) 
             for r in s["runs"]:
                 assert 0 < r["workload"]["cpu_use"] < 1.2 and 0 < r["reference"]["cpu_use"] < 1.2
             assert [r["first"] for r in s["runs"]] == ["workload", "reference"]
+            # 4 speeds are too few to test for two modes: none is counted slow.
+            assert s["bimodal"] is False
+            assert s["slow_mode_runs"] == {"workload": 0, "reference": 0}
     log = [line for line in proc.stderr.splitlines() if line.strip().startswith("batch")]
     assert len(log) == 2 * 2 * len(FRAMEWORKS)
 
@@ -67,4 +70,27 @@ def test_bench_refuses_one_epoch() -> None:
         text=True,
         check=False,
     )
+    assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr
+
+
+def test_the_keras_pipeline_bench_times_each_epoch_and_its_stall_per_setting() -> None:
+    """benchmarks/keras_pipeline.py (`make bench-keras-pipeline`): both tf.data settings, in
+    alternating processes, each steady epoch's `fit` and the stall inside it."""
+    require(framework_python("keras").exists(), "framework environments: make venvs")
+    cmd = [sys.executable, str(REPO / "benchmarks" / "keras_pipeline.py"), "--json"]
+    cmd += ["--repeat", "2", "--epochs", "2", "--images", "256", "--batch-size", "64"]
+    cmd += ["--threads", "1"]
+    env = {**os.environ, "FWENERGY_VENVS": str(VENVS)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    steady = json.loads(proc.stdout)
+    assert set(steady) == {"autotune-on", "autotune-off"}
+    for epochs in steady.values():
+        assert len(epochs) == 2  # 2 processes x (2 epochs - the first)
+        assert all(0 <= e["stall_s"] < e["fit_s"] for e in epochs)
+
+
+def test_the_keras_pipeline_bench_refuses_one_epoch() -> None:
+    cmd = [sys.executable, str(REPO / "benchmarks" / "keras_pipeline.py"), "--epochs", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr

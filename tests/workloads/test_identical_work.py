@@ -247,3 +247,15 @@ def test_the_same_numerics_in_every_framework(runs):
         "conv_autotune": False, "gpu_memory_preallocated": False,
     }  # fmt: skip
     assert {r["result"]["config"]["precision"] for r in runs.values()} == {"fp32"}
+
+
+def test_the_input_pipeline_records_what_was_set_for_it(runs):
+    """Keras's tf.data pipelines run without autotuning, whose thread stalled whole epochs
+    (docs/workloads.md, "Keras's two speeds"), read back from the pipelines Keras was given;
+    torch and JAX index arrays already on the device and have nothing to set."""
+    pipelines = {f: r["result"]["input_pipeline"] for f, r in runs.items()}
+    assert pipelines == {
+        "keras": {"tf_data_autotune": False, "tf_data_default_optimizations": False},
+        "torch": {},
+        "jax": {},
+    }

@@ -40,8 +40,8 @@ EVENT_ORDER = [
 INFER_KEYS = {
     "schema", "schema_version", "task", "model", "framework", "framework_version",
     "implementation", "versions", "device", "threads", "numerics", "config", "parameter_count",
-    "model_settings", "dataset", "inference", "weights", "identical_work", "test_accuracy",
-    "test_loss", "peak_rss_bytes", "phases", "started_at", "ended_at",
+    "model_settings", "input_pipeline", "dataset", "inference", "weights", "identical_work",
+    "test_accuracy", "test_loss", "peak_rss_bytes", "phases", "started_at", "ended_at",
 }  # fmt: skip
 
 
@@ -156,6 +156,7 @@ def test_inference_results_and_events_follow_the_contract(runs):
         assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
         assert latency["mean"] <= latency["max"]
         assert result["identical_work"]["batch_order_sha256"] is None
+        assert result["input_pipeline"] == {}  # batches given as tensors: no pipeline
         assert result["identical_work"]["logits_sha256"] is None
         assert 0 <= result["test_accuracy"] <= 1 and result["test_loss"] > 0
         assert [e["event"] for e in events] == EVENT_ORDER

@@ -93,6 +93,13 @@ class Framework(ABC):
         """After `build`: the optimizer's hyperparameters, the loss and the training metrics,
         read back from the framework's own objects."""
 
+    def input_pipeline(self) -> dict[str, Any]:
+        """After the task: the settings of the input pipeline the framework was given, read
+        back from it (result.json's `input_pipeline`); {} where batches are indexed from
+        arrays already on the device, with nothing to set. Not compared across frameworks:
+        each feeds its batches its own way."""
+        return {}
+
     @abstractmethod
     def model_settings(self) -> dict[str, Any]:
         """After `build`: the settings of the model's layers that frameworks default

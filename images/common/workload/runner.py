@@ -124,6 +124,7 @@ class _Run(Generic[C]):
             "device": {"requested": self.config.device, **settings.device()},
             "threads": {**self.threads, **settings.threads()},
             "numerics": settings.numerics,
+            "input_pipeline": fw.input_pipeline(),
             "config": self.config.record(),
             "parameter_count": parameter_count,
             **task,

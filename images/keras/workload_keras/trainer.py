@@ -37,11 +37,20 @@ JIT_COMPILE: dict[str, bool | str] = {"auto": "auto", "xla": True, "no-xla": Fal
 # Keras names the batch mean "sum_over_batch_size".
 _REDUCTIONS = {"sum_over_batch_size": LOSS_REDUCTION}
 
+# The options of every tf.data pipeline the workload gives Keras (recorded in result.json's
+# `input_pipeline`, read back from the pipelines themselves).
+_PIPELINE_OPTIONS = tf.data.Options()
 # Off, as in Keras's own array pipeline: tf.data's default rewrites serialize the pipeline's
 # graph, the captured training tensors with it, whenever an iterator is made (each `fit`),
 # and a gather gains nothing from them.
-_NO_GRAPH_REWRITES = tf.data.Options()
-_NO_GRAPH_REWRITES.experimental_optimization.apply_default_optimizations = False
+_PIPELINE_OPTIONS.experimental_optimization.apply_default_optimizations = False
+# Off: a gather from tensors in memory has nothing to tune, and tf.data's autotuning thread
+# costs whole seconds. An iterator's destructor (at the end of every `fit`, and of every epoch
+# of a multi-epoch `fit`) joins that thread, which at times wakes only at its next scheduled
+# round, 10 * (2**k - 1) ms after the iterator began: Keras's "two speeds" were epochs of
+# 3.4 s that stalled to 5.11 s or 10.23 s (docs/workloads.md, "Keras's two speeds").
+# AUTOTUNE then means tf.data's fixed defaults.
+_PIPELINE_OPTIONS.autotune.enabled = False
 
 
 class Adam(keras.optimizers.Adam):
@@ -94,6 +103,8 @@ class _FirstStep(keras.callbacks.Callback):
 
 class KerasFramework(Framework):
     name = "keras"
+    # The options of the last tf.data pipeline given to Keras (`input_pipeline`).
+    _pipeline: tf.data.Options | None = None
 
     def versions(self) -> dict[str, str]:
         return {"keras": keras.__version__, "tensorflow": tf.__version__}
@@ -224,9 +235,10 @@ class KerasFramework(Framework):
             .map(
                 lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE
             )
-            .with_options(_NO_GRAPH_REWRITES)
+            .with_options(_PIPELINE_OPTIONS)
             .prefetch(tf.data.AUTOTUNE)
         )
+        self._pipeline = batches.options()
         with tf.device(self.device_name):
             history = self.model.fit(
                 batches,
@@ -237,10 +249,28 @@ class KerasFramework(Framework):
             )
         return float(history.history["loss"][-1])
 
+    def input_pipeline(self) -> dict[str, Any]:
+        # Read back from the last pipeline given to Keras; inference feeds tensors directly.
+        if self._pipeline is None:
+            return {}
+        return {
+            "tf_data_autotune": self._pipeline.autotune.enabled,
+            "tf_data_default_optimizations": (
+                self._pipeline.experimental_optimization.apply_default_optimizations
+            ),
+        }
+
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # One pass of logits, loss and accuracy from them: the model has no metrics to ask.
+        # Batched by tf.data as `predict` batches arrays, with the training pipeline's options.
+        batches = (
+            tf.data.Dataset.from_tensor_slices(x)
+            .batch(self.config.batch_size)
+            .with_options(_PIPELINE_OPTIONS)
+        )
+        self._pipeline = batches.options()
         with tf.device(self.device_name):
-            logits = self.model.predict(x, batch_size=self.config.batch_size, verbose=0)
+            logits = self.model.predict(batches, verbose=0)
         loss = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
         accuracy = float(np.mean(np.argmax(logits, axis=-1) == y))
         return float(np.mean(np.asarray(loss))), accuracy
