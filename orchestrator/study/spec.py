@@ -292,12 +292,32 @@ def _cells(
     combos = list(product(*matrix.values()))
     width = max(2, len(str(len(combos))))
     cells = []
+    runs: dict[str, Cell] = {}  # what each cell's campaign runs -> the first cell that runs it
     for n, combo in enumerate(combos, start=1):
         factors = dict(zip(matrix, combo, strict=True))
         cell = Cell(f"cell-{n:0{width}d}", factors, {**defaults, **factors})
         _check_cell(check, cell)
+        runs_what = repr((sorted(campaign_options(cell).items()), inputs_of(cell)))
+        same = runs.setdefault(runs_what, cell)
+        if same is not cell:
+            raise check.fail("[matrix]", _same_campaign(same, cell, matrix))
         cells.append(cell)
     return tuple(cells)
+
+
+def _same_campaign(first: Cell, second: Cell, matrix: dict[str, list[Any]]) -> str:
+    """Two cells whose campaigns would be the same: only an inference cell can (the training
+    settings it ignores are all that tells them apart)."""
+    ignored = [key for key in matrix if KEYS[key].option.train_only]
+    both = f"cells {first.cell_id} ({first.label}) and {second.cell_id} ({second.label})"
+    if not ignored:  # not seen: other factors' values differ in what the campaign runs
+        return f"{both} would run the same campaign; give each factor values that differ"
+    return (
+        f"{both} would run "
+        f"the same campaign: an inference cell ignores {', '.join(ignored)}; cross "
+        f'{", ".join(ignored)} with task = "train" only (a study of its own, or '
+        f'task = "train" outside [matrix])'
+    )
 
 
 def _check_cell(check: _Checker, cell: Cell) -> None:

@@ -98,3 +98,25 @@ def test_a_prepared_dataset_a_cells_model_does_not_read_stops_the_study_before_i
     assert r.returncode == 2, r.stderr
     assert "model mnist-cnn does not read dataset ag-news" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not results.exists()
+
+
+def test_a_matrix_crossing_inference_with_training_settings_is_refused(tmp_path: Path) -> None:
+    """Inference ignores epochs: crossed with task, two inference cells would run the same
+    campaign twice and the report would compare a cell with itself. One line says so."""
+    text = (
+        STUDY.format(data=tmp_path, tasks='["train", "infer"]')
+        .replace("epochs = 2\n", "")
+        .replace("batch_size = [16, 32]", "epochs = [1, 2]")
+    )
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(text)
+    r = cli(["study", "run", str(study_file), "--results", str(tmp_path / "results")], tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert (
+        "[matrix]: cells cell-03 (task=infer, epochs=1) and cell-04 (task=infer, epochs=2) "
+        "would run the same campaign: an inference cell ignores epochs; cross epochs with "
+        'task = "train" only'
+    ) in lines[0]
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
