@@ -31,14 +31,20 @@ def test_the_references_share_no_code_with_the_workload() -> None:
     assert {p.stem for p in REFERENCES.glob("ref_*.py")} == {f"ref_{f}" for f in FRAMEWORKS}
 
 
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """benchmarks/SCRIPT with the test session's framework environments."""
+    cmd = [sys.executable, str(REPO / "benchmarks" / script), *args]
+    env = {**os.environ, "FWENERGY_VENVS": str(VENVS)}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+
+
 def test_bench_prints_each_workload_as_a_ratio_to_its_reference(tmp_path: Path) -> None:
     for framework in FRAMEWORKS:
         require(framework_python(framework).exists(), "framework environments: make venvs")
-    cmd = [sys.executable, str(REPO / "benchmarks" / "workloads.py"), "--json"]
-    cmd += ["--limit-train", "128", "--limit-test", "32", "--batch-sizes", "32,64"]
-    cmd += ["--repeat", "2", "--threads", "1"]
-    env = {**os.environ, "FWENERGY_VENVS": str(VENVS)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+    proc = run_bench(
+        "workloads.py", "--json", "--limit-train", "128", "--limit-test", "32",
+        "--batch-sizes", "32,64", "--repeat", "2", "--threads", "1",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert set(summary) == {"32", "64"}
@@ -64,12 +70,7 @@ def test_bench_prints_each_workload_as_a_ratio_to_its_reference(tmp_path: Path) 
 
 
 def test_bench_refuses_one_epoch() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "workloads.py"), "--epochs", "1"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_bench("workloads.py", "--epochs", "1")
     assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr
 
 
@@ -77,11 +78,10 @@ def test_the_keras_pipeline_bench_times_each_epoch_and_its_stall_per_setting() -
     """benchmarks/keras_pipeline.py (`make bench-keras-pipeline`): both tf.data settings, in
     alternating processes, each steady epoch's `fit` and the stall inside it."""
     require(framework_python("keras").exists(), "framework environments: make venvs")
-    cmd = [sys.executable, str(REPO / "benchmarks" / "keras_pipeline.py"), "--json"]
-    cmd += ["--repeat", "2", "--epochs", "2", "--images", "256", "--batch-size", "64"]
-    cmd += ["--threads", "1"]
-    env = {**os.environ, "FWENERGY_VENVS": str(VENVS)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+    proc = run_bench(
+        "keras_pipeline.py", "--json", "--repeat", "2", "--epochs", "2", "--images", "256",
+        "--batch-size", "64", "--threads", "1",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     steady = json.loads(proc.stdout)
     assert set(steady) == {"autotune-on", "autotune-off"}
@@ -91,6 +91,5 @@ def test_the_keras_pipeline_bench_times_each_epoch_and_its_stall_per_setting() -
 
 
 def test_the_keras_pipeline_bench_refuses_one_epoch() -> None:
-    cmd = [sys.executable, str(REPO / "benchmarks" / "keras_pipeline.py"), "--epochs", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = run_bench("keras_pipeline.py", "--epochs", "1")
     assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr

@@ -49,7 +49,7 @@ _PIPELINE_OPTIONS.experimental_optimization.apply_default_optimizations = False
 # of a multi-epoch `fit`) joins that thread, which at times wakes only at its next scheduled
 # round, 10 * (2**k - 1) ms after the iterator began: Keras's "two speeds" were epochs of
 # 3.4 s that stalled to 5.11 s or 10.23 s (docs/workloads.md, "Keras's two speeds").
-# AUTOTUNE then means tf.data's fixed defaults.
+# AUTOTUNE then keeps the starting value (the map: min(16, the CPUs tf.data may use)).
 _PIPELINE_OPTIONS.autotune.enabled = False
 
 
