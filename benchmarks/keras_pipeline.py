@@ -12,7 +12,8 @@ MNIST-shaped images, one `fit` per epoch over a tf.data gather of the epoch's pe
 things per epoch: the whole `fit`, and its **stall**, from the end of the last batch to
 `fit`'s return, where the epoch's iterator is destroyed. It prints, per setting, the
 epochs after the first (median [min-max] seconds), the stalls, and how many epochs stalled
-for more than 0.1 s. docs/workloads.md ("Keras's two speeds") explains the stall."""
+for more than 0.1 s. Each process runs on the first `--threads` CPUs it may use.
+docs/workloads.md ("Keras's two speeds") explains the stall."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ PASSED = ("epochs", "images", "batch_size", "threads")  # to each process
 
 def child(setting: str, args: argparse.Namespace) -> None:
     """One process: time each epoch's `fit` and its stall; print them as JSON."""
+    # As many CPUs as threads, as the references run: on one CPU every epoch stalls.
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
     os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
