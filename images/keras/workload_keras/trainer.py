@@ -47,8 +47,8 @@ _PIPELINE_OPTIONS.experimental_optimization.apply_default_optimizations = False
 # Off: a gather from tensors in memory has nothing to tune, and tf.data's autotuning thread
 # costs whole seconds. An iterator's destructor (at the end of every `fit`, and of every epoch
 # of a multi-epoch `fit`) joins that thread, which at times wakes only at its next scheduled
-# round, 10 * (2**k - 1) ms after the iterator began: Keras's "two speeds" were epochs of
-# 3.4 s that stalled to 5.11 s or 10.23 s (docs/workloads.md, "Keras's two speeds").
+# round, about 20 * (2**k - 1) ms after the iterator began: Keras's "two speeds" were
+# epochs of 3.4 s that stalled to 5.1 s or 10.2 s (docs/workloads.md, "Keras's two speeds").
 # AUTOTUNE then keeps the starting value (the map: min(16, the CPUs tf.data may use)).
 _PIPELINE_OPTIONS.autotune.enabled = False
 
