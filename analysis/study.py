@@ -540,7 +540,8 @@ def _steady_power_w(ok: pd.DataFrame) -> pd.Series:
 
 def _cpu_of_modes(cpu: pd.Series | None, high: np.ndarray) -> str:
     """What the process's CPU time says of two modes: the same CPU time per epoch in both
-    means the slow runs waited for a CPU (other load), more means they did more work."""
+    means the slow runs waited (for a CPU taken by other load, or asleep, as plain Keras
+    `fit` did for tf.data's autotuning thread), more means they did more work."""
     if cpu is None or cpu.isna().any():
         return ""
     low_cpu, high_cpu = float(cpu[~high].median()), float(cpu[high].median())
@@ -553,8 +554,9 @@ def _cpu_of_modes(cpu: pd.Series | None, high: np.ndarray) -> str:
 def bimodal_warnings(ok: pd.DataFrame, frameworks: Iterable[str]) -> list[str]:
     """One warning per framework and quantity whose runs fall into two populations
     (analysis.modes): the steady-state epoch time and the steady-state mean power. A
-    campaign that mixes two modes (Keras on a CPU can land at either of two speeds from one
-    process to the next) must say so and name the runs of each mode, not average them."""
+    campaign that mixes two modes (plain Keras `fit` lands at either of two speeds from one
+    epoch to the next: docs/workloads.md) must say so and name the runs of each mode, not
+    average them."""
     quantities = {
         "steady-state epoch time": (ok.get("steady_epoch_duration_s"), "s"),
         "steady-state power": (_steady_power_w(ok), "W"),
