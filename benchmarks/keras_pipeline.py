@@ -7,8 +7,8 @@ what `fit` on arrays uses) against off (the workload's pipelines), side by side.
 Each repetition runs two processes from a Keras environment (.venvs/keras; `--environment
 keras-2.18` for the version variant), one per setting, the order alternating from one
 repetition to the next. Each trains the workload's `mnist-cnn` Keras model on random
-MNIST-shaped images, one `fit` per epoch over a tf.data gather of the epoch's permutation
-(the workload's pipeline, written out here with the setting under test), and times two
+MNIST-shaped images, one `fit` per epoch over the workload's tf.data gather of the epoch's
+permutation (`gather_batches`, with the setting under test), and times two
 things per epoch: the whole `fit`, and its **stall**, from the end of the last batch to
 `fit`'s return, where the epoch's iterator is destroyed. It prints, per setting, the
 epochs after the first (median [min-max] seconds), the stalls, and how many epochs stalled
@@ -48,10 +48,11 @@ def child(setting: str, args: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
     x = tf.convert_to_tensor(rng.random((args.images, 28, 28, 1), dtype=np.float32))
     y = tf.convert_to_tensor(rng.integers(0, 10, args.images))
-    options = tf.data.Options()
-    options.experimental_optimization.apply_default_optimizations = False
-    options.autotune.enabled = setting == "autotune-on"
-    from workload_keras.models.mnist_cnn import MnistCnn  # the workload's own model
+    # The workload's own model and pipeline, with the setting under test.
+    from workload_keras.models.mnist_cnn import MnistCnn
+    from workload_keras.trainer import gather_batches, pipeline_options
+
+    options = pipeline_options(autotune=setting == "autotune-on")
 
     model = MnistCnn().make()
     model.compile(
@@ -65,13 +66,7 @@ def child(setting: str, args: argparse.Namespace) -> None:
 
     epochs = []
     for _ in range(args.epochs):
-        batches = (
-            tf.data.Dataset.from_tensor_slices(rng.permutation(args.images))
-            .batch(args.batch_size)
-            .map(lambda i: (tf.gather(x, i), tf.gather(y, i)), num_parallel_calls=tf.data.AUTOTUNE)
-            .with_options(options)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        batches = gather_batches(x, y, rng.permutation(args.images), args.batch_size, options)
         last = LastBatch()
         start = time.perf_counter()
         model.fit(batches, epochs=1, verbose=0, callbacks=[last])

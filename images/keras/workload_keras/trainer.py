@@ -37,20 +37,43 @@ JIT_COMPILE: dict[str, bool | str] = {"auto": "auto", "xla": True, "no-xla": Fal
 # Keras names the batch mean "sum_over_batch_size".
 _REDUCTIONS = {"sum_over_batch_size": LOSS_REDUCTION}
 
-# The options of every tf.data pipeline the workload gives Keras (recorded in result.json's
-# `input_pipeline`, read back from the pipelines themselves).
-_PIPELINE_OPTIONS = tf.data.Options()
-# Off, as in Keras's own array pipeline: tf.data's default rewrites serialize the pipeline's
-# graph, the captured training tensors with it, whenever an iterator is made (each `fit`),
-# and a gather gains nothing from them.
-_PIPELINE_OPTIONS.experimental_optimization.apply_default_optimizations = False
-# Off: a gather from tensors in memory has nothing to tune, and tf.data's autotuning thread
-# costs whole seconds. An iterator's destructor (at the end of every `fit`, and of every epoch
-# of a multi-epoch `fit`) joins that thread, which at times wakes only at its next scheduled
-# round, about 20 * (2**k - 1) ms after the iterator began: Keras's "two speeds" were
-# epochs of 3.4 s that stalled to 5.1 s or 10.2 s (docs/workloads.md, "Keras's two speeds").
-# AUTOTUNE then keeps the starting value (the map: min(16, the CPUs tf.data may use)).
-_PIPELINE_OPTIONS.autotune.enabled = False
+
+def pipeline_options(autotune: bool = False) -> tf.data.Options:
+    """The options of every tf.data pipeline the workload gives Keras (recorded in
+    result.json's `input_pipeline`, read back from the pipelines themselves).
+    benchmarks/keras_pipeline.py asks for `autotune=True` to show what it costs."""
+    options = tf.data.Options()
+    # Off, as in Keras's own array pipeline: tf.data's default rewrites serialize the
+    # pipeline's graph, the captured training tensors with it, whenever an iterator is made
+    # (each `fit`), and a gather gains nothing from them.
+    options.experimental_optimization.apply_default_optimizations = False
+    # Off: a gather from tensors in memory has nothing to tune, and tf.data's autotuning
+    # thread costs whole seconds. An iterator's destructor (at the end of every `fit`, and of
+    # every epoch of a multi-epoch `fit`) joins that thread, which at times wakes only at its
+    # next scheduled round, about 20 * (2**k - 1) ms after the iterator began: Keras's "two
+    # speeds" were epochs of 3.4 s that stalled to 5.1 s or 10.2 s (docs/workloads.md,
+    # "Keras's two speeds"). AUTOTUNE then keeps the starting value (the map: min(16, the
+    # CPUs tf.data may use)).
+    options.autotune.enabled = autotune
+    return options
+
+
+_PIPELINE_OPTIONS = pipeline_options()
+
+
+def gather_batches(
+    xs: tf.Tensor, ys: tf.Tensor, order: np.ndarray, batch_size: int, options: tf.data.Options
+) -> tf.data.Dataset:
+    """Batches of indices in the epoch's order (the last one partial, as `fit` makes them),
+    each gathered from tensors made once: no per-epoch copy of the data. The pipeline Keras
+    builds from arrays, less its conversion of the arrays."""
+    return (
+        tf.data.Dataset.from_tensor_slices(order)
+        .batch(batch_size)
+        .map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE)
+        .with_options(options)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 class Adam(keras.optimizers.Adam):
@@ -225,18 +248,8 @@ class KerasFramework(Framework):
             self._y_train = tf.convert_to_tensor(y)
 
     def train_epoch(self, order: np.ndarray, first_step_done: Callable[[], Any]) -> float:
-        xs, ys = self._x_train, self._y_train
-        # Batches of indices in the epoch's order (the last one partial, as `fit` makes
-        # them), each gathered from the tensors made once: no per-epoch copy of the data.
-        # The pipeline Keras builds from arrays, less its conversion of the arrays.
-        batches = (
-            tf.data.Dataset.from_tensor_slices(order)
-            .batch(self.config.batch_size)
-            .map(
-                lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE
-            )
-            .with_options(_PIPELINE_OPTIONS)
-            .prefetch(tf.data.AUTOTUNE)
+        batches = gather_batches(
+            self._x_train, self._y_train, order, self.config.batch_size, _PIPELINE_OPTIONS
         )
         self._pipeline = batches.options()
         with tf.device(self.device_name):
