@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,20 @@ from tests.conftest import REPO, VENVS
 # The smallest real workload: a few batches, one epoch, one thread.
 TINY = ["--epochs", "1", "--batch-size", "64", "--limit-train", "128", "--limit-test", "64",
         "--threads", "1"]  # fmt: skip
+
+
+def local_campaign(data: Path, results: Path, *extra: str) -> list[str]:
+    """`orchestrator campaign` arguments for the local runtime without a meter."""
+    return ["campaign", "--data", str(data), "--results", str(results), "--meter", "none",
+            "--runtime", "local", *extra]  # fmt: skip
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float) -> None:
+    """Poll `condition` until it holds; fail the test after `timeout_s`."""
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.2)
 
 
 def cli_env(tmp: Path, venvs: Path = VENVS) -> dict[str, str]:

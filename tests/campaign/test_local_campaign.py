@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -18,25 +17,22 @@ from tests.campaign.helpers import (
     campaigns,
     cli,
     load,
+    local_campaign,
     only_campaign,
     popen_cli,
     state_lines,
+    wait_for,
 )
 
 FW = ("keras", "torch", "jax")
 RUN_FILES = {"run.json", "events.jsonl", "result.json", "stdout.log"}
 
 
+WAIT_S = 120.0
+
+
 def _base(ds: PreparedDataset, results: Path, *extra: str) -> list[str]:
-    return ["campaign", "--data", str(ds.path), "--results", str(results), "--meter", "none",
-            "--runtime", "local", *TINY, *extra]  # fmt: skip
-
-
-def _wait_for(condition, timeout_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.2)
+    return local_campaign(ds.path, results, *TINY, *extra)
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -120,11 +116,11 @@ def test_resume_after_sigkill_runs_every_planned_run_once(
                  "--warmup", "0", "--idle", "0")  # fmt: skip
     proc = popen_cli(args, tmp_path)
     try:
-        _wait_for(lambda: bool(campaigns(results)))
+        wait_for(lambda: bool(campaigns(results)), WAIT_S)
         folder = only_campaign(results)
-        _wait_for(lambda: len(state_lines(folder)) >= 1)
+        wait_for(lambda: len(state_lines(folder)) >= 1, WAIT_S)
         # Kill while the second run's workload is running.
-        _wait_for((folder / "runs" / "002-1-torch" / "events.jsonl").exists)
+        wait_for((folder / "runs" / "002-1-torch" / "events.jsonl").exists, WAIT_S)
         proc.kill()
     finally:
         proc.wait(timeout=60)
@@ -132,7 +128,7 @@ def test_resume_after_sigkill_runs_every_planned_run_once(
     first = folder / "runs" / "001-1-torch" / "run.json"
     first_bytes = first.read_bytes()
     # The orphaned workload died with its orchestrator.
-    _wait_for(lambda: not _processes_mentioning(str(folder)), timeout_s=10)
+    wait_for(lambda: not _processes_mentioning(str(folder)), 10)
 
     r = cli(["campaign", "--resume", str(folder)], tmp_path)
     assert r.returncode == 0, r.stderr
@@ -154,10 +150,10 @@ def test_sigterm_stops_the_run_records_it_aborted_and_resume_redoes_it(
                  "--warmup", "0", "--idle", "0")  # fmt: skip
     proc = popen_cli(args, tmp_path)
     try:
-        _wait_for(lambda: bool(campaigns(results)))
+        wait_for(lambda: bool(campaigns(results)), WAIT_S)
         folder = only_campaign(results)
         events = folder / "runs" / "001-1-torch" / "events.jsonl"
-        _wait_for(lambda: events.exists() and events.read_text().strip() != "")
+        wait_for(lambda: events.exists() and events.read_text().strip() != "", WAIT_S)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     finally:

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.data import PreparedDataset, prepare_dataset
-from tests.campaign.helpers import TINY, campaigns, cli, load, only_campaign, state_lines
+from tests.campaign.helpers import (
+    TINY,
+    campaigns,
+    cli,
+    load,
+    local_campaign,
+    only_campaign,
+    state_lines,
+)
 from tests.conftest import infer_venvs
 from tests.fakes.powercap import FakePowercap, amd_single_socket
 from tests.meters.conftest import sysfs_dir  # noqa: F401 (the fixture, shared)
@@ -159,10 +167,9 @@ def test_a_training_campaign_with_the_default_model_runs_as_before(
 ) -> None:
     """`--model mnist-cnn` (the default) trains the real workloads as before, and says so."""
     results = tmp_path / "results"
-    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
-             "--meter", "none", "--runtime", "local", "--frameworks", "torch,jax",
-             "--iterations", "1", "--warmup", "0", "--idle", "0", "--model", "mnist-cnn",
-             *TINY], tmp_path)  # fmt: skip
+    r = cli(local_campaign(tiny_dataset.path, results, "--frameworks", "torch,jax",
+                           "--iterations", "1", "--warmup", "0", "--idle", "0",
+                           "--model", "mnist-cnn", *TINY), tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     folder = only_campaign(results)
     meta = load(folder / "campaign.json")
@@ -223,9 +230,9 @@ def test_a_real_inference_campaign_of_torch_and_jax(
     """The real `python -m workload infer` of two frameworks under the campaign: the same
     weights and logits, inference figures, and an inference report."""
     results = tmp_path / "results"
-    r = cli(["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
-             "--meter", "none", "--runtime", "local", "--frameworks", "torch,jax",
-             "--iterations", "1", "--warmup", "0", "--idle", "0", *INFER], tmp_path)  # fmt: skip
+    r = cli(local_campaign(tiny_dataset.path, results, "--frameworks", "torch,jax",
+                           "--iterations", "1", "--warmup", "0", "--idle", "0", *INFER),
+            tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     folder = only_campaign(results)
     results_by_fw = {}

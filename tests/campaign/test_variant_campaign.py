@@ -6,14 +6,22 @@ spread between implementations next to the spread between frameworks."""
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator.data import PreparedDataset
 from orchestrator.runtimes.variants import variant
-from tests.campaign.helpers import campaigns, cli, load, only_campaign, popen_cli, state_lines
+from tests.campaign.helpers import (
+    campaigns,
+    cli,
+    load,
+    local_campaign,
+    only_campaign,
+    popen_cli,
+    state_lines,
+    wait_for,
+)
 from tests.conftest import framework_python, require
 
 pytestmark = [pytest.mark.slow, pytest.mark.frameworks]
@@ -24,11 +32,7 @@ SMALL = ["--epochs", "1", "--batch-size", "32", "--limit-train", "64", "--limit-
          "--threads", "1"]  # fmt: skip
 
 
-def _wait_for(condition, timeout_s: float = 600.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.5)
+WAIT_S = 600.0
 
 
 def test_implementations_campaign_runs_resumes_and_reports_both_spreads(
@@ -37,14 +41,14 @@ def test_implementations_campaign_runs_resumes_and_reports_both_spreads(
     for name in VARIANTS:
         require(framework_python(name).exists(), f"no environment for {name}: run `make venvs`")
     results = tmp_path / "results"
-    args = ["campaign", "--data", str(tiny_dataset.path), "--results", str(results),
-            "--meter", "none", "--runtime", "local", *SMALL, "--frameworks", ",".join(VARIANTS),
-            "--iterations", "2", "--warmup", "0", "--idle", "0", "--seed", "3"]  # fmt: skip
+    args = local_campaign(tiny_dataset.path, results, *SMALL,
+                          "--frameworks", ",".join(VARIANTS), "--iterations", "2",
+                          "--warmup", "0", "--idle", "0", "--seed", "3")  # fmt: skip
     proc = popen_cli(args, tmp_path)
     try:
-        _wait_for(lambda: bool(campaigns(results)))
+        wait_for(lambda: bool(campaigns(results)), WAIT_S)
         folder = only_campaign(results)
-        _wait_for(lambda: len(state_lines(folder)) >= 2)
+        wait_for(lambda: len(state_lines(folder)) >= 2, WAIT_S)
         proc.kill()  # in the middle of the first iteration
     finally:
         proc.wait(timeout=60)

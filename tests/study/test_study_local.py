@@ -5,22 +5,16 @@ a run, then analysed into every cell's report and the study report across cells.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestrator.data import PreparedDataset
-from tests.campaign.helpers import cli, load, popen_cli, state_lines
+from tests.campaign.helpers import cli, load, popen_cli, state_lines, wait_for
 from tests.study.conftest import TWO_CELL_STUDY
 
-
-def _wait_for(condition, timeout_s: float = 240.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.2)
+WAIT_S = 240.0
 
 
 def _study_dirs(results: Path) -> list[Path]:
@@ -47,11 +41,11 @@ def test_study_killed_resumed_and_analysed(
     results = tmp_path / "results"
     proc = popen_cli(["study", "run", str(study_file), "--results", str(results)], tmp_path)
     try:
-        _wait_for(lambda: bool(_study_dirs(results)))
+        wait_for(lambda: bool(_study_dirs(results)), WAIT_S)
         (study,) = _study_dirs(results)
         doc = load(study / "study.json")
         first = study / "cells" / doc["order"][0]
-        _wait_for(lambda: len(state_lines(first)) >= 1)
+        wait_for(lambda: len(state_lines(first)) >= 1, WAIT_S)
         planned = [f"{i:03d}-{p}-{fw}" for i, row in
                    enumerate(load(first / "campaign.json")["order"], 1)
                    for p, fw in enumerate(row, 1)]  # fmt: skip
@@ -61,7 +55,7 @@ def test_study_killed_resumed_and_analysed(
         # Kill mid-cell, while a later run of the first cell is in progress.
         done = len(state_lines(first))
         if done < len(planned):
-            _wait_for((first / "runs" / planned[done] / "events.jsonl").exists)
+            wait_for((first / "runs" / planned[done] / "events.jsonl").exists, WAIT_S)
         proc.kill()
     finally:
         proc.wait(timeout=60)
