@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import UserError
@@ -112,13 +113,45 @@ def build_image(
     tag = image_tag(framework, device)
     log(f"building {tag} (images/Dockerfile, FRAMEWORK={v.framework}, {req.relative_to(REPO)})")
     start = time.monotonic()
+    image_id = build_tagged(
+        client,
+        REPO,
+        tag,
+        dockerfile=DOCKERFILE,
+        buildargs=buildargs,
+        network=network,
+        name=framework,
+        log=log,
+    )
+    log(f"built {tag} {image_id[:19]} in {time.monotonic() - start:.0f} s")
+    return image_id
+
+
+def build_tagged(
+    client: Any,
+    context: Path,
+    tag: str,
+    *,
+    dockerfile: str = "Dockerfile",
+    buildargs: dict[str, str] | None = None,
+    network: str | None = None,
+    name: str = "",
+    log: Callable[[str], None] = print,
+) -> str:
+    """Build `context` as `tag` with the engine's classic builder; returns the image id.
+
+    The image the tag named before is removed once the new one holds the tag: the classic
+    builder leaves it behind untagged, and on a vfs engine (every layer a full copy) a few
+    rebuilds of the three images fill a disk."""
+    name = name or tag
+    replaced = _image_id(client, tag)
     image_id = None
     last_lines: list[str] = []
     for chunk in client.api.build(
-        path=str(REPO),
-        dockerfile=DOCKERFILE,
+        path=str(context),
+        dockerfile=dockerfile,
         tag=tag,
-        buildargs=buildargs,
+        buildargs=buildargs or {},
         network_mode=network,
         rm=True,
         forcerm=True,
@@ -129,19 +162,51 @@ def build_image(
             if line:
                 last_lines = [*last_lines[-19:], line]
                 if line.startswith("Step "):
-                    log(f"  {framework}: {line}")
+                    log(f"  {name}: {line}")
         if "aux" in chunk and "ID" in chunk["aux"]:
             image_id = chunk["aux"]["ID"]
         if "error" in chunk:
             for line in last_lines[-10:]:
-                log(f"  {framework}| {line}")
-            raise BuildError(
-                f"{tag} did not build: {chunk['error'].strip()} (the build's last lines are above)"
-            )
-    if image_id is None:
-        image_id = client.images.get(tag).id
-    log(f"built {tag} {image_id[:19]} in {time.monotonic() - start:.0f} s")
-    return str(image_id)
+                log(f"  {name}| {line}")
+            raise BuildError(build_failure(tag, chunk["error"]))
+    image_id = str(image_id or client.images.get(tag).id)
+    if replaced and replaced != image_id:
+        _remove_replaced(client, replaced, tag, log)
+    return image_id
+
+
+def build_failure(tag: str, error: str) -> str:
+    """The one line a failed build ends with; a full disk says how to make room."""
+    message = f"{tag} did not build: {error.strip()} (the build's last lines are above)"
+    if "no space left on device" in error.lower():
+        message += (
+            "; the Docker engine's disk is full: `docker system df` shows what uses it, "
+            "`docker image prune` removes untagged images (earlier builds), then build again"
+        )
+    return message
+
+
+def _image_id(client: Any, tag: str) -> str | None:
+    import docker
+
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _remove_replaced(client: Any, image_id: str, tag: str, log: Callable[[str], None]) -> None:
+    """Remove the image `tag` named before this build, with its untagged parent layers; keep
+    it, and say why, while another tag or a container still uses it (never forced)."""
+    import docker
+
+    try:
+        client.images.remove(image_id, noprune=False)
+    except docker.errors.APIError as exc:
+        reason = exc.explanation or str(exc)
+        log(f"kept {image_id[:19]}, which {tag} named before this build: {reason}")
+        return
+    log(f"removed {image_id[:19]}, which {tag} named before this build")
 
 
 def build_network(client: object, network: str | None) -> str | None:
