@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -66,7 +67,53 @@ def check_engine(frameworks: list[str]) -> list[Finding]:
         out.append(warn("images", f"missing: {', '.join(missing)}", "make build"))
     else:
         out.append(ok("images", "all framework images present"))
-    return out
+    return [*out, _engine_disk(rt.client)]
+
+
+def _engine_disk(client: Any) -> Finding:
+    from orchestrator.runtimes.docker import IMAGE_REPOSITORY
+
+    info_ = client.info()
+    root, driver = info_.get("DockerRootDir", ""), info_.get("Driver", "")
+    # A remote engine's data root is another machine's path: nothing to read here.
+    local = client.api.base_url == "http+docker://localhost"  # the SDK's name for a unix socket
+    try:
+        free_bytes = shutil.disk_usage(root).free if local and root else None
+    except OSError:
+        free_bytes = None
+    images = client.images.list(filters={"reference": f"{IMAGE_REPOSITORY}/*"})
+    largest = max((int(i.attrs.get("Size", 0)) for i in images), default=0)
+    return judge_engine_disk(root, driver, free_bytes, largest)
+
+
+def judge_engine_disk(
+    root: str, driver: str, free_bytes: int | None, largest_image_bytes: int
+) -> Finding:
+    """Whether the engine's disk holds what a campaign and a rebuild add: on vfs every
+    container and every build step is a full copy of its image, elsewhere a rebuild's new
+    layers are at most about one image."""
+    check = "docker disk"
+    if free_bytes is None:
+        return info(
+            check,
+            f"the engine's data root ({root or 'unknown'}) cannot be read from this machine; "
+            "`docker system df` shows its use",
+        )
+    need = largest_image_bytes * (2 if driver == "vfs" else 1)
+    where = f"{free_bytes / 2**30:.1f} GiB free on {root} ({driver} storage)"
+    if free_bytes < need:
+        copies = (
+            "a run's container and a rebuild each copy"
+            if driver == "vfs"
+            else "a rebuild adds up to"
+        )
+        return warn(
+            check,
+            f"{where}; {copies} the largest image ({largest_image_bytes / 2**30:.1f} GiB)",
+            "free space there: `docker system df` shows what uses it, `docker image prune` "
+            "removes untagged images (earlier builds)",
+        )
+    return ok(check, where)
 
 
 def check_meters(powercap_root: Path | None, energibridge: Path | None) -> list[Finding]:
