@@ -17,7 +17,7 @@ from orchestrator import __version__
 from orchestrator.errors import UserError
 from orchestrator.machine.provenance import requirement_pins
 from orchestrator.paths import REPO, requirements_file
-from orchestrator.runtimes.docker import connect, image_tag
+from orchestrator.runtimes.docker import connect, image_id, image_tag
 from orchestrator.runtimes.variants import parse_variants, variant
 
 WHEELHOUSE = REPO / ".wheelhouse"
@@ -113,7 +113,7 @@ def build_image(
     tag = image_tag(framework, device)
     log(f"building {tag} (images/Dockerfile, FRAMEWORK={v.framework}, {req.relative_to(REPO)})")
     start = time.monotonic()
-    image_id = build_tagged(
+    built = build_tagged(
         client,
         REPO,
         tag,
@@ -123,8 +123,8 @@ def build_image(
         name=framework,
         log=log,
     )
-    log(f"built {tag} {image_id[:19]} in {time.monotonic() - start:.0f} s")
-    return image_id
+    log(f"built {tag} {built[:19]} in {time.monotonic() - start:.0f} s")
+    return built
 
 
 def build_tagged(
@@ -144,8 +144,8 @@ def build_tagged(
     builder leaves it behind untagged, and on a vfs engine (every layer a full copy) a few
     rebuilds of the three images fill a disk."""
     name = name or tag
-    replaced = _image_id(client, tag)
-    image_id = None
+    replaced = image_id(client, tag)
+    built = None
     last_lines: list[str] = []
     for chunk in client.api.build(
         path=str(context),
@@ -164,15 +164,15 @@ def build_tagged(
                 if line.startswith("Step "):
                     log(f"  {name}: {line}")
         if "aux" in chunk and "ID" in chunk["aux"]:
-            image_id = chunk["aux"]["ID"]
+            built = chunk["aux"]["ID"]
         if "error" in chunk:
             for line in last_lines[-10:]:
                 log(f"  {name}| {line}")
             raise BuildError(build_failure(tag, chunk["error"]))
-    image_id = str(image_id or client.images.get(tag).id)
-    if replaced and replaced != image_id:
+    built = str(built or client.images.get(tag).id)
+    if replaced and replaced != built:
         _remove_replaced(client, replaced, tag, log)
-    return image_id
+    return built
 
 
 def build_failure(tag: str, error: str) -> str:
@@ -186,27 +186,18 @@ def build_failure(tag: str, error: str) -> str:
     return message
 
 
-def _image_id(client: Any, tag: str) -> str | None:
-    import docker
-
-    try:
-        return str(client.images.get(tag).id)
-    except docker.errors.ImageNotFound:
-        return None
-
-
-def _remove_replaced(client: Any, image_id: str, tag: str, log: Callable[[str], None]) -> None:
+def _remove_replaced(client: Any, replaced: str, tag: str, log: Callable[[str], None]) -> None:
     """Remove the image `tag` named before this build, with its untagged parent layers; keep
     it, and say why, while another tag or a container still uses it (never forced)."""
     import docker
 
     try:
-        client.images.remove(image_id, noprune=False)
+        client.images.remove(replaced, noprune=False)
     except docker.errors.APIError as exc:
         reason = exc.explanation or str(exc)
-        log(f"kept {image_id[:19]}, which {tag} named before this build: {reason}")
+        log(f"kept {replaced[:19]}, which {tag} named before this build: {reason}")
         return
-    log(f"removed {image_id[:19]}, which {tag} named before this build")
+    log(f"removed {replaced[:19]}, which {tag} named before this build")
 
 
 def build_network(client: object, network: str | None) -> str | None:

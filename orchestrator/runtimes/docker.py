@@ -93,6 +93,16 @@ def image_tag(framework: str, device: str = "cpu", version: str = __version__) -
     return f"{IMAGE_REPOSITORY}/{variant(framework).image}:{version}{suffix}"
 
 
+def image_id(client: Any, reference: str) -> str | None:
+    """The id of the image a tag or id names on the engine; None when it has none."""
+    import docker
+
+    try:
+        return str(client.images.get(reference).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def gpu_request(gpu: int) -> Any:
     """Exactly one GPU for a container, by its index (what NVML and nvidia-smi number)."""
     import docker

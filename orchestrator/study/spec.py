@@ -312,11 +312,11 @@ def _same_campaign(first: Cell, second: Cell, matrix: dict[str, list[Any]]) -> s
     both = f"cells {first.cell_id} ({first.label}) and {second.cell_id} ({second.label})"
     if not ignored:  # not seen: other factors' values differ in what the campaign runs
         return f"{both} would run the same campaign; give each factor values that differ"
+    names = ", ".join(ignored)
     return (
-        f"{both} would run "
-        f"the same campaign: an inference cell ignores {', '.join(ignored)}; cross "
-        f'{", ".join(ignored)} with task = "train" only (a study of its own, or '
-        f'task = "train" outside [matrix])'
+        f"{both} would run the same campaign: an inference cell ignores {names}; cross "
+        f'{names} with task = "train" only (a study of its own, or task = "train" outside '
+        "[matrix])"
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.runtimes.docker import image_tag
+from orchestrator.runtimes.docker import image_id, image_tag
 from tests.campaign.conftest import tiny_dataset  # noqa: F401 (the same fixture here)
 from tests.conftest import FRAMEWORKS, docker_available, require
 
@@ -16,10 +16,7 @@ def docker_images() -> dict[str, str]:
     import docker
 
     client = docker.from_env()
-    ids = {}
-    for fw in FRAMEWORKS:
-        try:
-            ids[fw] = client.images.get(image_tag(fw)).id
-        except docker.errors.ImageNotFound:
-            require(False, f"image {image_tag(fw)} missing: run `make build`")
-    return ids
+    ids = {fw: image_id(client, image_tag(fw)) for fw in FRAMEWORKS}
+    for fw, found in ids.items():
+        require(found is not None, f"image {image_tag(fw)} missing: run `make build`")
+    return {fw: str(found) for fw, found in ids.items()}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from orchestrator.runtimes.build import build_failure, build_tagged
+from orchestrator.runtimes.docker import image_id
 from tests.conftest import docker_available, require
 
 BASE = "python:3.11-slim-bookworm"  # the project's base image, there after sandbox-docker.sh
@@ -25,10 +26,10 @@ def client() -> Any:
     import docker
 
     client = docker.from_env()
-    try:
-        client.images.get(BASE)
-    except docker.errors.ImageNotFound:
-        require(False, f"{BASE} missing: ../shared/tools/sandbox-docker.sh provides it")
+    require(
+        image_id(client, BASE) is not None,
+        f"{BASE} missing: ../shared/tools/sandbox-docker.sh provides it",
+    )
     return client
 
 
@@ -52,27 +53,17 @@ def _build(client: Any, tag: str, context: Path, content: str, log: list[str]) -
     return build_tagged(client, context, tag, network="host", log=log.append)
 
 
-def _exists(client: Any, image_id: str) -> bool:
-    import docker
-
-    try:
-        client.images.get(image_id)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
 @pytest.mark.docker
 def test_a_rebuild_removes_the_image_it_replaced(client: Any, tag: str, tmp_path: Path) -> None:
     log: list[str] = []
     first = _build(client, tag, tmp_path, "one", log)
     parent = client.images.get(first).attrs["Parent"]  # the RUN step's layer, untagged
-    assert _exists(client, parent)
+    assert image_id(client, parent) is not None
     second = _build(client, tag, tmp_path, "two", log)
     assert second != first
     assert client.images.get(tag).id == second
-    assert not _exists(client, first)
-    assert not _exists(client, parent)  # its untagged layers went with it
+    assert image_id(client, first) is None
+    assert image_id(client, parent) is None  # its untagged layers went with it
     assert f"removed {first[:19]}, which {tag} named before this build" in log
     # The same content again is the same image: nothing to remove.
     log.clear()
@@ -87,7 +78,7 @@ def test_an_image_still_in_use_is_kept(client: Any, tag: str, tmp_path: Path) ->
     container = client.containers.create(first, command=["true"])
     try:
         second = _build(client, tag, tmp_path, "two", log)
-        assert _exists(client, first)  # a container uses it: never forced
+        assert image_id(client, first) is not None  # a container uses it: never forced
         assert client.images.get(tag).id == second
         kept = [line for line in log if line.startswith(f"kept {first[:19]}")]
         assert len(kept) == 1 and "container" in kept[0]
