@@ -31,7 +31,7 @@ BUILD_ARGS ?=
 TORCH_WHEELS = $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX_URL))
 
 .PHONY: help venvs host-venv framework-venvs version-venvs test lint format build campaign report clean \
-	bench-workloads bench-keras-pipeline bench-meters data
+	bench-workloads bench-keras-pipeline bench-meters data resolve-gpu-pins
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-21s %s\n", $$1, $$2}'
@@ -67,6 +67,11 @@ $(VENVS)/%/.installed: $$(call requirements_of,$$*)
 
 test: venvs version-venvs  ## run the whole test suite (what CI runs)
 	$(HOST)/python -m pytest $(PYTEST_ARGS)
+
+# The GPU pins' resolution on the package index, recorded for the offline test
+# (tests/images/test_requirements.py); run it after changing a requirements-gpu.txt.
+resolve-gpu-pins: host-venv  ## resolve each image's GPU requirements on PyPI and record the result
+	$(HOST)/python tools/resolve_gpu_pins.py
 
 lint: host-venv  ## ruff and mypy
 	$(HOST)/ruff check .

@@ -50,10 +50,10 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     # standalone_mode=False lets usage errors reach us, so that they too are one line.
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except UsageError as exc:
         if not exc.format_message():  # no arguments: the help was shown
             sys.exit(2)

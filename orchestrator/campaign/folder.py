@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from orchestrator.campaign.records import CampaignDocument, RecordError, RunRecord, StateLine
 from orchestrator.campaign.state import append_state
@@ -70,14 +70,46 @@ def hold_lock(path: Path, what: str) -> int:
 
 
 class CampaignFolder:
+    # The folders this process holds, by their lock file's (device, inode): a process holds
+    # a folder once, however often it opens it (a resume after a refusal, in one process).
+    _held: ClassVar[dict[tuple[int, int], int]] = {}
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self._lock_fd: int | None = None
 
     def lock(self) -> None:
-        """Hold the folder for this process's lifetime: one orchestrator per folder, or
-        every missing run would run twice and each would clear the other's run folder."""
-        self._lock_fd = hold_lock(self.root / LOCK_FILE, str(self.root))
+        """Hold the folder until `unlock()` or the process's end: one orchestrator per
+        folder, or every missing run would run twice and each would clear the other's run
+        folder."""
+        path = self.root / LOCK_FILE
+        with contextlib.suppress(OSError):
+            stat = path.lstat()
+            self._lock_fd = self._held.get((stat.st_dev, stat.st_ino))
+        if self._lock_fd is None:
+            self._lock_fd = hold_lock(path, str(self.root))
+            stat = os.fstat(self._lock_fd)
+            self._held[stat.st_dev, stat.st_ino] = self._lock_fd
+
+    def unlock(self) -> None:
+        """Let the folder go when the campaign ends: a study runs many cells in one
+        process, and would otherwise keep a descriptor (and a lock) per cell."""
+        if self._lock_fd is not None:
+            self._release(self._lock_fd)
+            self._lock_fd = None
+
+    @classmethod
+    def unlock_all(cls) -> None:
+        """Let every folder this process holds go, as its end would: when a command ends,
+        however it ends (a resume refused after it took the lock)."""
+        for fd in list(cls._held.values()):
+            cls._release(fd)
+
+    @classmethod
+    def _release(cls, fd: int) -> None:
+        stat = os.fstat(fd)
+        if cls._held.pop((stat.st_dev, stat.st_ino), None) is not None:
+            os.close(fd)
 
     @property
     def campaign_json(self) -> Path:

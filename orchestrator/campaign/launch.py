@@ -285,7 +285,10 @@ def resume_campaign(
 def _run(ctx: Context, console: Console) -> None:
     done = len(finished_runs(ctx.folder.state_jsonl))
     progress = CampaignProgress(console, len(ctx.plan.runs()), done, ctx.protocol.idle_s)
-    execute(ctx, progress)
+    try:
+        execute(ctx, progress)
+    finally:
+        ctx.folder.unlock()
 
 
 @contextmanager
@@ -323,6 +326,15 @@ def ends_like_a_campaign(
         sys.exit(1)
 
 
+@contextmanager
+def _folders_let_go() -> Iterator[None]:
+    """The campaign folder's lock ends with the command, however it ends."""
+    try:
+        yield
+    finally:
+        CampaignFolder.unlock_all()
+
+
 def campaign_command(
     options: dict[str, Any],
     profile: str | None,
@@ -348,7 +360,10 @@ def campaign_command(
         results=inputs.results.absolute(),
     )
     resume = resume and resume.absolute()
-    with ends_like_a_campaign(console, folder, lambda target: f"campaign --resume {target}"):
+    with (
+        ends_like_a_campaign(console, folder, lambda target: f"campaign --resume {target}"),
+        _folders_let_go(),
+    ):
         if resume is not None:
             extra = {"profile": profile, "data": inputs.data, "dataset": inputs.dataset,
                      "source": inputs.source}  # fmt: skip

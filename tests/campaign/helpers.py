@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests import inprocess
 from tests.conftest import REPO, VENVS
 
 # The smallest real workload: a few batches, one epoch, one thread.
@@ -39,12 +40,17 @@ def cli_env(tmp: Path, venvs: Path = VENVS) -> dict[str, str]:
 
 
 def cli(args: list[str], tmp: Path, *, venvs: Path = VENVS, timeout_s: float = 300,
-        cwd: Path = REPO, extra_env: dict[str, str] | None = None):  # fmt: skip
-    """`orchestrator ARGS` exactly as a user runs it (from `cwd`, the repository by default)."""
+        cwd: Path = REPO, extra_env: dict[str, str] | None = None,
+        process: bool = False) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """`orchestrator ARGS` as a user runs it (from `cwd`, the repository by default): in this
+    process (tests/inprocess.py), or with `process=True` in a real `python -m orchestrator`
+    that is killed after `timeout_s` (in-process, pytest's timeout stops a hang)."""
+    env = {**cli_env(tmp, venvs), **(extra_env or {})}
+    if not process:
+        return inprocess.run(args, env=env, cwd=cwd)
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
-        cwd=cwd, env={**cli_env(tmp, venvs), **(extra_env or {})}, capture_output=True,
-        text=True, timeout=timeout_s, check=False,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False,
     )  # fmt: skip
 
 

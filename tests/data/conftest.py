@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import inprocess
 from tests.conftest import FASHION_MNIST, REPO, require
 from tests.data.idxfiles import FASHION_MTIMES, official_gzip
 
@@ -38,13 +39,17 @@ def run_cli(
     env: dict[str, str] | None = None,
     python_args: tuple[str, ...] = ("-m", "orchestrator", "data", "prepare"),
 ) -> Cli:
-    """`python -m orchestrator data prepare ARGS` from the repository root. Unless a test
+    """`orchestrator data prepare ARGS` from the repository root, in this process
+    (tests/inprocess.py; other `python_args` run a real interpreter). Unless a test
     says otherwise, downloads go to a closed local port, so no test reaches the internet."""
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FWENERGY_")},
         "FWENERGY_DATA_MIRROR": "http://127.0.0.1:9/",
         **(env or {}),
     }
+    if python_args[:2] == ("-m", "orchestrator"):
+        done = inprocess.run([*python_args[2:], *map(str, args)], env=full_env, cwd=REPO)
+        return Cli(done.returncode, done.stdout, done.stderr)
     proc = subprocess.run(
         [sys.executable, *python_args, *map(str, args)],
         cwd=REPO,

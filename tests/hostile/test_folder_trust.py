@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -171,3 +173,34 @@ def test_one_orchestrator_per_folder(tiny_dataset: PreparedDataset, tmp_path: Pa
         resumed.send_signal(signal.SIGTERM)
         resumed.communicate(timeout=60)
     assert [s["status"] for s in state_lines(folder)] == ["aborted"]
+
+
+def _lockable_by_another_process(lock: Path) -> bool:
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n    sys.exit(1)\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe, str(lock)], check=False).returncode == 0
+
+
+def test_a_campaign_lets_its_folder_go_when_it_ends(
+    tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    """A study runs many cells in one process: each cell's campaign drops its folder's lock
+    (and descriptor) when it ends, and a refused resume in the same process does not lock
+    the process out of its own folder."""
+    venvs = failing_venvs(tmp_path / "venvs")
+    folder = _campaign(tmp_path, tiny_dataset.path, venvs)  # in this process
+    assert _lockable_by_another_process(folder / "orchestrator.lock")
+    # A resume refused after it took the lock (its recorded meter cannot be read here),
+    # twice in this process: the same refusal, never "in use by another orchestrator".
+    campaign = load(folder / "campaign.json")
+    campaign["protocol"]["meters"] = ["rapl"]
+    (folder / "campaign.json").write_text(json.dumps(campaign))
+    missing = ["--powercap-root", str(tmp_path / "no-powercap")]
+    for _ in range(2):
+        r = cli(["campaign", "--resume", str(folder), *missing], tmp_path, venvs=venvs)
+        assert_refused(r, "cannot resume with the recorded meters rapl")
+    assert _lockable_by_another_process(folder / "orchestrator.lock")

@@ -1,15 +1,14 @@
 """Every image is built from exact pins (`name==version`), transitive packages included, so an
 image built next year installs the same bytes. CPU pins are checked against the environments
 `make venvs` installed from them; GPU pins (CUDA comes as wheels) against what pip resolves
-for them on PyPI."""
+for them on PyPI, recorded by `make resolve-gpu-pins` (tools/resolve_gpu_pins.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,9 @@ import pytest
 from orchestrator.machine.provenance import requirement_pins
 from orchestrator.paths import requirements_file
 from orchestrator.runtimes.variants import VARIANTS
-from tests.conftest import framework_python, require
+from tests.conftest import REPO, framework_python, require
+from tools import resolve_gpu_pins
+from tools.resolve_gpu_pins import normalized
 
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z0-9,-]+\])?==[A-Za-z0-9.+!-]+$")
 # (environment, requirements folder) of every image: the frameworks' and their versions'
@@ -26,10 +27,6 @@ BUILDS = sorted({(v.environment, v.requirements_folder) for v in VARIANTS})
 GPU_BUILDS = [b for b in BUILDS if requirements_file(b[1], "gpu").exists()]
 IDS = [b[0] for b in BUILDS]
 GPU_IDS = [b[0] for b in GPU_BUILDS]
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _requirement_lines(path: Path) -> list[str]:
@@ -56,7 +53,7 @@ def test_every_requirement_is_an_exact_pin(build: tuple[str, str], device: str) 
     versions: dict[str, set[str]] = {}
     for line in lines:
         name, version = line.split("==")
-        versions.setdefault(_norm(name.split("[")[0]), set()).add(version)
+        versions.setdefault(normalized(name.split("[")[0]), set()).add(version)
     assert {n: v for n, v in versions.items() if len(v) > 1} == {}
 
 
@@ -69,31 +66,63 @@ def test_cpu_pins_are_the_whole_environment(build: tuple[str, str]) -> None:
         [str(python), "-m", "pip", "list", "--format", "json", "--exclude-editable"],
         capture_output=True, text=True, check=True, timeout=120,
     ).stdout  # fmt: skip
-    installed = {_norm(p["name"]): p["version"] for p in json.loads(freeze)}
+    installed = {normalized(p["name"]): p["version"] for p in json.loads(freeze)}
     installed = {n: v for n, v in installed.items() if n not in ("pip", "setuptools", "wheel")}
-    pinned = {_norm(n): v for n, v in requirement_pins(requirements_file(folder)).items()}
+    pinned = {normalized(n): v for n, v in requirement_pins(requirements_file(folder)).items()}
     assert installed == {n: v for n, v in pinned.items() if n in installed}
     assert set(installed) == set(pinned) - {"pip", "setuptools", "wheel"}
 
 
-@pytest.mark.slow
+def stale_record(requirements: Path) -> str | None:
+    """Why the recorded resolution of a GPU requirements file cannot be trusted, or None."""
+    record = resolve_gpu_pins.record_path(requirements)
+    if not record.exists():
+        return f"{record} missing: run `{resolve_gpu_pins.MAKE_TARGET}`"
+    if json.loads(record.read_text())["requirements_sha256"] != resolve_gpu_pins.sha256(
+        requirements
+    ):
+        return (
+            f"{requirements} changed since its resolution was recorded: "
+            f"run `{resolve_gpu_pins.MAKE_TARGET}`"
+        )
+    return None
+
+
+def image_python() -> str:
+    """The Python of the images' base (`ARG BASE_IMAGE=python:3.11-...`)."""
+    dockerfile = (REPO / "images" / "Dockerfile").read_text()
+    found = re.search(r"^ARG BASE_IMAGE=python:(\d+\.\d+)", dockerfile, re.MULTILINE)
+    assert found, "images/Dockerfile names no python:X.Y base image"
+    return found.group(1)
+
+
 @pytest.mark.parametrize("image", [b[1] for b in GPU_BUILDS], ids=GPU_IDS)
-def test_gpu_pins_leave_nothing_for_pip_to_choose(image: str, tmp_path: Path) -> None:
-    """What pip would install for the GPU requirements, resolved on the package index (as the
-    image build does, without this machine's CPU wheels), is exactly what is pinned."""
-    report = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull  # resolve from the index alone, as the image does
-    r = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--quiet",
-         "--ignore-installed", "--no-cache-dir", "--report", str(report),
-         "-r", str(requirements_file(image, "gpu"))],
-        capture_output=True, text=True, env=env, check=False, timeout=900,
-    )  # fmt: skip
-    require(r.returncode == 0, f"the package index cannot resolve {image}'s GPU pins: {r.stderr}")
-    resolved = {
-        _norm(i["metadata"]["name"]): i["metadata"]["version"]
-        for i in json.loads(report.read_text())["install"]
-    }
-    pinned = {_norm(n): v for n, v in requirement_pins(requirements_file(image, "gpu")).items()}
+def test_gpu_pins_leave_nothing_for_pip_to_choose(image: str) -> None:
+    """What pip installs for the GPU requirements, resolved on the package index alone (as
+    the image build does, without this machine's CPU wheels), is exactly what is pinned. The
+    resolution is recorded by `make resolve-gpu-pins`, keyed by the file's SHA-256, so this
+    runs offline; a changed file fails here until it is resolved again."""
+    requirements = requirements_file(image, "gpu")
+    assert stale_record(requirements) is None, stale_record(requirements)
+    record = json.loads(resolve_gpu_pins.record_path(requirements).read_text())
+    assert (record["python"], record["machine"]) == (image_python(), "x86_64")
+    pinned = {normalized(n): v for n, v in requirement_pins(requirements).items()}
+    resolved = record["resolved"]
     assert {n: v for n, v in resolved.items() if pinned.get(n) != v} == {}
+
+
+@pytest.mark.parametrize("edit", ["gpu", "included cpu"])
+def test_a_changed_requirements_file_asks_for_a_new_resolution(edit: str, tmp_path: Path) -> None:
+    """One byte changed in a GPU requirements file, or in the CPU file it includes, makes its
+    recorded resolution stale, and the failure names the make target that renews it."""
+    source = requirements_file("keras", "gpu")
+    for name in ("requirements.txt", "requirements-gpu.txt", resolve_gpu_pins.RECORD_NAME):
+        shutil.copy(source.parent / name, tmp_path / name)
+    copy = tmp_path / source.name
+    assert stale_record(copy) is None
+    changed = tmp_path / ("requirements-gpu.txt" if edit == "gpu" else "requirements.txt")
+    changed.write_text(changed.read_text() + "#\n")
+    message = stale_record(copy)
+    assert message is not None
+    assert "changed since its resolution was recorded" in message
+    assert "make resolve-gpu-pins" in message

@@ -1,4 +1,4 @@
-"""`orchestrator measure` end to end: the real CLI in a subprocess, fake hardware only."""
+"""`orchestrator measure` end to end: the real CLI (in this process), fake hardware only."""
 
 from __future__ import annotations
 
@@ -10,20 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from tests import inprocess
 from tests.conftest import REPO
 from tests.fakes.powercap import FakePowercap, two_socket_intel
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", "measure", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-        timeout=120,
-        check=False,
-    )
+    """`orchestrator measure ARGS` in this process (tests/inprocess.py)."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return inprocess.run(["measure", *args], env=environment, cwd=REPO)
 
 
 def test_measure_json_with_rapl_on_a_fake_tree(sysfs_dir: Path, tmp_path: Path) -> None:
