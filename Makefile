@@ -31,7 +31,7 @@ BUILD_ARGS ?=
 TORCH_WHEELS = $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX_URL))
 
 .PHONY: help venvs host-venv framework-venvs version-venvs test lint format build campaign report clean \
-	bench-workloads bench-keras-pipeline bench-meters data resolve-gpu-pins
+	bench-workloads bench-keras-pipeline bench-meters data resolve-gpu-pins test-fast
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-21s %s\n", $$1, $$2}'
@@ -67,6 +67,14 @@ $(VENVS)/%/.installed: $$(call requirements_of,$$*)
 
 test: venvs version-venvs  ## run the whole test suite (what CI runs)
 	$(HOST)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but what needs Docker, the framework environments or Slurm,
+# which are hidden from it, so that an unmarked test that needs one fails (tests/conftest.py).
+FAST_MARKERS := not docker and not frameworks and not slurm
+test-fast: host-venv  ## the tests without Docker, frameworks or Slurm (a few minutes)
+	mkdir -p $(VENVS)/none && ln -sfn ../host $(VENVS)/none/host
+	FWENERGY_TEST_FAST=1 FWENERGY_VENVS=$(CURDIR)/.venvs/none DOCKER_HOST=unix:///nonexistent \
+		SLURM_CONF=/nonexistent $(HOST)/python -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # The GPU pins' resolution on the package index, recorded for the offline test
 # (tests/images/test_requirements.py); run it after changing a requirements-gpu.txt.

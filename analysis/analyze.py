@@ -193,6 +193,12 @@ def _staging(out: Path, allowed: frozenset[str] = REPORT_FILES) -> Iterator[Path
     shutil.rmtree(old, ignore_errors=True)
 
 
+NO_FIGURES = (
+    "Figures not drawn (--no-figures): `orchestrator analyze` without it draws them; the "
+    "numbers and the text are the same."
+)
+
+
 def analyze(
     campaign_dir: Path,
     out_dir: Path | None = None,
@@ -202,12 +208,14 @@ def analyze(
     reference: str | None = None,
     min_effect: float = MIN_EFFECT,
     accuracy_margin: float = ACCURACY_MARGIN,
+    figures: bool = True,
 ) -> Path:
     """Analyse one campaign folder; returns the report folder (default DIR/report).
     `reference`: the framework the others are compared against (default the first
     declared); `min_effect`: the smallest relevant change as a fraction (0.05 = 5%);
     `accuracy_margin`: the equivalence margin of test accuracy as a fraction (0.005 = 0.5
-    percentage points)."""
+    percentage points); `figures`: draw the figures (four fifths of the time), or leave
+    them out and say so (the numbers and the text are the same)."""
     campaign_dir = Path(campaign_dir)
     out = Path(out_dir) if out_dir is not None else campaign_dir / "report"
     console = console or Console(stderr=True)
@@ -263,12 +271,16 @@ def analyze(
         ev = evidence.gather(results)
         progress.update(step, visible=False)
         with _staging(out) as tmp:
-            figures, notes = _figures(campaign, study, idle, tmp / "figures", progress)
+            drawn, notes = (
+                _figures(campaign, study, idle, tmp / "figures", progress)
+                if figures
+                else ({}, [NO_FIGURES])
+            )
             summary = campaign.runs.copy()
             summary["outlier_metrics"] = _outlier_labels(summary, study)
             summary.to_csv(tmp / "summary.csv", index=False)
             study.table.to_csv(tmp / "stats.csv", index=False)
-            doc = build_document(campaign, study, ev, figures, notes)
+            doc = build_document(campaign, study, ev, drawn, notes)
             doc.add(Heading("Repetitions and precision"),
                     Bullets(precision_lines(campaign.meta, campaign.runs)))  # fmt: skip
             (tmp / "report.md").write_text(to_markdown(doc, tmp))

@@ -123,11 +123,13 @@ def analyze_study(
     out_dir: Path | None = None,
     seed: int = 0,
     console: Console | None = None,
+    figures: bool = True,
     **options: Any,
 ) -> Path:
     """Every cell's report (cells/<cell>/report/, analysis.analyze with these arguments and
     `options`: reference, min_effect, accuracy_margin), then the study report (default
-    STUDY/report/); returns the study report's folder. `campaign_dir` is the study folder."""
+    STUDY/report/); returns the study report's folder. `campaign_dir` is the study folder;
+    `figures`: draw the cells' and the study's figures."""
     root = Path(campaign_dir)
     console = console or Console(stderr=True)
     doc = _read_study(root)
@@ -139,7 +141,7 @@ def analyze_study(
             missing.append(c["cell_id"])
             continue
         console.print(f"{c['cell_id']}:", highlight=False)
-        report = analyze(cell_dir, seed=seed, console=console, **options)
+        report = analyze(cell_dir, seed=seed, console=console, figures=figures, **options)
         meta = read_json(cell_dir / "campaign.json", "fwenergy.campaign")
         factors = {k: _text(v) for k, v in c["factors"].items()}
         results.append(CellResult(c["cell_id"], factors, meta, cell_ratios(cell_dir, meta), report))
@@ -150,8 +152,8 @@ def analyze_study(
     flips = ranking_flips(table, list(doc["factors"]))
     with _staging(out, STUDY_REPORT_FILES) as tmp:
         table.to_csv(tmp / "study.csv", index=False)
-        figures = _figures(table, list(doc["factors"]), tmp / "figures")
-        document = _document(doc, results, table, flips, figures, missing, root)
+        drawn = _figures(table, list(doc["factors"]), tmp / "figures") if figures else {}
+        document = _document(doc, results, table, flips, drawn, missing, root)
         (tmp / "report.md").write_text(to_markdown(document, tmp))
         (tmp / "report.html").write_text(to_html(document))
     for line in flips or ["no ranking flips between cells"]:

@@ -215,6 +215,10 @@ def analyze_command(
         Path | None,
         typer.Option(help="analyse the newest campaign folder in this folder (make report)"),
     ] = None,
+    figures: Annotated[
+        bool,
+        typer.Option(help="draw the figures (--no-figures: the numbers and text, 5x faster)"),
+    ] = True,
 ) -> None:
     """Statistics, figures and a report (summary.csv, stats.csv, report.md, report.html)."""
     from analysis.analyze import analyze
@@ -251,6 +255,7 @@ def analyze_command(
             reference=reference,
             min_effect=min_effect / 100,
             accuracy_margin=accuracy_margin / 100,
+            figures=figures,
         )
     except AnalysisInputError as exc:
         raise UserError(str(exc)) from exc

@@ -39,13 +39,39 @@ def docker_available() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
+# `make test-fast` hides Docker, the framework environments and Slurm, and deselects the
+# tests marked as needing them: a test that reaches for one unmarked fails there, naming the
+# marker, so that the inner loop never skips in silence what CI runs.
+FAST = os.environ.get("FWENERGY_TEST_FAST") == "1"
+RESOURCE_MARKERS = ("docker", "frameworks", "slurm")
+# Fixtures that stand for a resource: every test using one carries its marker.
+FIXTURE_MARKERS = {
+    "docker_images": "docker",
+    "torch_installed": "frameworks",
+    "cluster": "slurm",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in FIXTURE_MARKERS:
+                item.add_marker(FIXTURE_MARKERS[fixture])
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip a test whose prerequisite is missing on a developer's machine, but fail it in CI,
-    where .ci/run installs every prerequisite: a skipped test must never pass for a green CI."""
+    where .ci/run installs every prerequisite: a skipped test must never pass for a green CI;
+    and fail it in `make test-fast`, where only an unmarked test gets this far."""
     if condition:
         return
     if os.environ.get("CI"):
         pytest.fail(f"prerequisite missing in CI: {reason}")
+    if FAST:
+        pytest.fail(
+            f"{reason}: `make test-fast` leaves out Docker, the framework environments and "
+            f"Slurm; mark this test with the one it needs ({', '.join(RESOURCE_MARKERS)})"
+        )
     pytest.skip(reason)
 
 

@@ -88,7 +88,7 @@ def test_a_missing_gap_uses_the_other_and_says_so(tmp_path: Path) -> None:
     assert c.loc[first["run_id"], "energy_net_j"] == pytest.approx(
         _gross(first) - 5.0 * (first["ended_at"] - first["started_at"]), rel=1e-5
     )
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     md = (root / "report" / "report.md").read_text()
     assert "2 run(s) use one gap only (the other is missing): " in md
     assert f"{first['run_id']} (after)" in md and f"{last['run_id']} (before)" in md
@@ -102,7 +102,7 @@ def test_a_run_without_any_gap_is_counted_and_named(tmp_path: Path) -> None:
     for e in lonely["energy"].values():
         e["meter"] = "energibridge"
     path.write_text(json.dumps(lonely))
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     summary = pd.read_csv(root / "report" / "summary.csv").set_index("run_id")
     assert pd.isna(summary.loc[lonely["run_id"], "energy_net_j"])
     assert pd.isna(summary.loc[lonely["run_id"], "baseline_gaps"])
@@ -163,7 +163,7 @@ def test_negative_net_energy_is_flagged(tmp_path: Path) -> None:
     write_idle_gap(root, name, old["start"], "rapl", {"cpu-package-0": 400.0, "dram-0": 100.0})
     c = load_campaign(root).runs.set_index("run_id")
     assert bool(c.loc[name, "net_negative"]) and c.loc[name, "energy_net_j"] < 0
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     md = (root / "report" / "report.md").read_text()
     assert "Negative net energy (flagged): " in md and name in md
 

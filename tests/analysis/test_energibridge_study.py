@@ -1,16 +1,17 @@
 """`orchestrator analyze --energibridge-csvs DIR`: a study that used EnergiBridge alone,
-imported and analysed end to end through the real CLI."""
+imported and analysed end to end through the CLI (in this process)."""
 
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests import inprocess
 from tests.conftest import REPO
 from tests.meters.test_import_energibridge import study  # noqa: F401  (fixture)
 
@@ -18,14 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 def _analyze(source: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cli = [sys.executable, "-m", "orchestrator", "analyze"]
-    return subprocess.run(
-        [*cli, "--energibridge-csvs", str(source), "--out", str(out), *extra],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+    """`orchestrator analyze --energibridge-csvs SOURCE --out OUT ...` (in this process)."""
+    args = ["analyze", "--energibridge-csvs", str(source), "--out", str(out), *extra]
+    return inprocess.run(args, env=dict(os.environ), cwd=REPO)
 
 
 def test_an_energibridge_study_is_imported_and_analysed(study: Path, tmp_path: Path):  # noqa: F811
@@ -61,7 +57,7 @@ def test_reference_chooses_what_the_others_are_compared_with(study: Path, tmp_pa
     # imported frameworks come in alphabetical order (jax first); the reference study's
     # tables compare everything with Keras
     out = tmp_path / "ref"
-    proc = _analyze(study, out, "--reference", "keras", "--min-effect", "10")
+    proc = _analyze(study, out, "--reference", "keras", "--min-effect", "10", "--no-figures")
     assert proc.returncode == 0, proc.stderr
     t = pd.read_csv(out / "report" / "stats.csv")
     primary = t[(t["kind"] == "compare") & (t["family"] == "primary") & (t["variant"] == "all")]

@@ -75,7 +75,7 @@ def bimodal_campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_campaign(
         tmp_path_factory.mktemp("bimodal") / "campaign", iterations=12, slow={"keras": 1.45}, seed=4
     )
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     return root
 
 

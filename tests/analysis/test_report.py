@@ -212,3 +212,24 @@ def test_orchestrator_analyze_without_a_folder_says_what_to_give() -> None:
     proc = _cli("-m", "orchestrator", "analyze")
     assert proc.returncode == 2
     assert "give a campaign folder, or --energibridge-csvs DIR" in proc.stderr
+
+
+def test_no_figures_gives_the_same_numbers_and_text_and_says_so(
+    effect_campaign: Path, tmp_path: Path
+) -> None:
+    """`--no-figures` (figures=False): the statistics and the report's words are those of
+    the full analysis; the figures are left out, and the report says so."""
+    out = analyze(effect_campaign, tmp_path / "plain", console=QUIET, figures=False)
+    assert {p.name for p in out.iterdir()} == {"summary.csv", "stats.csv", "report.md",
+                                               "report.html"}  # fmt: skip
+    full = effect_campaign / "report"
+    pd.testing.assert_frame_equal(pd.read_csv(out / "stats.csv"), pd.read_csv(full / "stats.csv"))
+    plain_md = (out / "report.md").read_text()
+    assert "Figures not drawn (--no-figures)" in plain_md
+    assert "](figures/" not in plain_md
+    # Every line of the full report that is not a figure or its caption (in italics) is in
+    # the plain one.
+    for line in (full / "report.md").read_text().splitlines():
+        caption = line.startswith("*") and line.endswith("*") and not line.startswith("**")
+        if "figures/" not in line and "figure" not in line.lower() and not caption:
+            assert line in plain_md, line

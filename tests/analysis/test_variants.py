@@ -29,7 +29,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cv=0.02,
         seed=4,
     )
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     return root / "report"
 
 

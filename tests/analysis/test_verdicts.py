@@ -20,7 +20,7 @@ FWS = ("keras", "torch")
 
 def _analysed(root: Path, **kwargs: object) -> tuple[pd.DataFrame, str]:
     write_campaign(root, frameworks=FWS, **kwargs)  # type: ignore[arg-type]
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     t = pd.read_csv(root / "report" / "stats.csv")
     return t, (root / "report" / "report.md").read_text()
 
@@ -100,7 +100,7 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> str:
         r["config"]["batch_size"] = 128
         r["numerics"]["tf32_matmul"] = True  # TF32 on in one framework only
         path.write_text(json.dumps(r))
-    analyze(root, console=QUIET)
+    analyze(root, console=QUIET, figures=False)
     md = (root / "report" / "report.md").read_text()
     return md.split("## Identical work")[1].split("\n## ")[0]
 

@@ -35,6 +35,7 @@ def _sha256(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.frameworks
 def test_a_campaign_runs_from_the_sifs_records_hash_and_version_and_refuses_a_rebuilt_one(
     jax_and_torch_installed: None, tiny_dataset: PreparedDataset, tmp_path: Path
 ) -> None:
@@ -129,6 +130,7 @@ def test_build_sif_refuses_a_missing_archive_and_needs_one_framework(tmp_path: P
     assert not (tmp_path / "sifs").exists()
 
 
+@pytest.mark.docker
 def test_build_sif_converts_the_pinned_image_from_the_docker_engine(
     apptainer_user: Path, tmp_path: Path
 ) -> None:

@@ -71,6 +71,7 @@ def test_a_path_with_a_colon_or_comma_goes_through_mount_not_bind() -> None:
         "--mount", 'type=bind,"source=/d/a,b",destination=/data,ro']  # fmt: skip
 
 
+@pytest.mark.frameworks
 def test_the_fake_maps_a_mount_with_a_colon_and_runs_the_command(tmp_path: Path) -> None:
     sifs = tmp_path / "sifs"
     build_sifs(tmp_path, sifs, ["torch"])

@@ -64,7 +64,7 @@ def test_an_inference_campaign_runs_measures_and_reports_inference(
     infer = next(p for p in run["phases"] if p["name"] == "infer")
     assert infer["duration_s"] == pytest.approx(result["phases"]["infer_s"], abs=1e-3)
 
-    r = cli(["analyze", str(folder)], tmp_path)
+    r = cli(["analyze", str(folder), "--no-figures"], tmp_path)
     assert r.returncode == 0, r.stderr
     report = (folder / "report" / "report.md").read_text()
     assert "Framework energy report (inference)" in report
@@ -181,7 +181,7 @@ def test_a_training_campaign_with_the_default_model_runs_as_before(
         assert [p["name"] for p in run["phases"]][2:4] == ["compile", "epoch_1"]
         result = load(folder / "runs" / state["run_id"] / "result.json")
         assert result["config"]["model"] == "mnist-cnn" and result["epochs"]
-    r = cli(["analyze", str(folder)], tmp_path)
+    r = cli(["analyze", str(folder), "--no-figures"], tmp_path)
     assert r.returncode == 0, r.stderr
     report = (folder / "report" / "report.md").read_text()
     assert "Framework energy report (training)" in report

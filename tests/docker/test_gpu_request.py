@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from orchestrator.runtimes.base import RunSpec
 from orchestrator.runtimes.docker import DockerExecution
 from tests.conftest import docker_available, require
@@ -11,6 +13,7 @@ from tests.conftest import docker_available, require
 STAND_IN = "python:3.11-slim-bookworm"
 
 
+@pytest.mark.docker
 def test_the_container_requests_only_the_runs_gpu(tmp_path: Path) -> None:
     require(docker_available(), "no Docker engine: ../shared/tools/sandbox-docker.sh")
     import docker

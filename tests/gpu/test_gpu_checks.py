@@ -62,6 +62,7 @@ def test_the_gpu_asked_for_must_exist() -> None:
         gpu.check_driver(0, make_fake_pynvml([]))
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("framework", ["torch", "jax"])
 def test_a_cpu_build_of_a_framework_is_refused(framework: str) -> None:
     """The real CPU environments answer `devices` with no GPU."""
@@ -100,6 +101,7 @@ def test_a_broken_environment_is_named(tmp_path: Path) -> None:
         LocalRuntime(venvs).visible_gpus("torch", 0)
 
 
+@pytest.mark.docker
 def test_an_engine_without_the_container_toolkit_is_named() -> None:
     """The real engine, asked to start a container with one GPU, has no GPU driver for it."""
     require(docker_available(), "no Docker engine: ../shared/tools/sandbox-docker.sh")

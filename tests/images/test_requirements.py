@@ -57,6 +57,7 @@ def test_every_requirement_is_an_exact_pin(build: tuple[str, str], device: str) 
     assert {n: v for n, v in versions.items() if len(v) > 1} == {}
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("build", BUILDS, ids=IDS)
 def test_cpu_pins_are_the_whole_environment(build: tuple[str, str]) -> None:
     environment, folder = build

@@ -57,7 +57,7 @@ def test_low_noise_campaign_stops_at_the_first_check(
     assert len(state_lines(folder)) == 2 * stopped_after
 
     # The report says the rule, where it stopped, and what another precision would cost.
-    report = cli(["analyze", str(folder)], tmp_path)
+    report = cli(["analyze", str(folder), "--no-figures"], tmp_path)
     assert report.returncode == 0, report.stderr
     text = (folder / "report" / "report.md").read_text()
     assert "Adaptive repetitions: stop once every energy and time ratio is within +-10.0%" in text

@@ -74,7 +74,7 @@ def test_an_inference_study_runs_each_cell_and_reports_its_task(
     assert r.returncode == 0, r.stderr
     cells = json.loads(r.stdout)["cells"]
     assert {(c["model"], c["task"], c["state"]) for c in cells} == {("mnist-cnn", "infer", "done")}
-    r = cli(["analyze", str(study)], tmp_path)
+    r = cli(["analyze", str(study), "--no-figures"], tmp_path)
     assert r.returncode == 0, r.stderr
     report = (study / "report" / "report.md").read_text()
     assert "Every cell: inference of mnist-cnn." in report

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FRAMEWORKS, REPO, VENVS, framework_python, require
 
 REFERENCES = REPO / "benchmarks" / "references"
@@ -38,6 +40,7 @@ def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
+@pytest.mark.frameworks
 def test_bench_prints_each_workload_as_a_ratio_to_its_reference(tmp_path: Path) -> None:
     for framework in FRAMEWORKS:
         require(framework_python(framework).exists(), "framework environments: make venvs")
@@ -74,6 +77,7 @@ def test_bench_refuses_one_epoch() -> None:
     assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr
 
 
+@pytest.mark.frameworks
 def test_the_keras_pipeline_bench_times_each_epoch_and_its_stall_per_setting() -> None:
     """benchmarks/keras_pipeline.py (`make bench-keras-pipeline`): both tf.data settings, in
     alternating processes, each steady epoch's `fit` and the stall inside it."""
