@@ -159,7 +159,7 @@ class RecordingBuilder:
         """Keep `counter` as `domain` (`what` names its source in the notes), or drop the
         domain when the counter was lost."""
         if counter.lost is not None:
-            self.drop(domain, f"{what}: {counter.lost} (more than half the window)")
+            self.drop(domain, f"{what}: {counter.lost}")
             return None
         if counter.wraps:
             self.notes.append(
