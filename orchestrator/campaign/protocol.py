@@ -30,7 +30,7 @@ from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.records import RunRecord
 from orchestrator.campaign.state import finished_runs, read_state
 from orchestrator.campaign.warmup import warm_up
-from orchestrator.meters import domains
+from orchestrator.meters import clock, domains
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.energy import (
     Gap,
@@ -202,7 +202,7 @@ def _wait(ctx: Context, execution: Execution, started_at: float, progress: Campa
     display, so a non-interactive campaign adds no work inside the meter window."""
     deadline = started_at + ctx.protocol.run_timeout_s
     while True:
-        left = deadline - time.time()
+        left = deadline - clock.now()
         if left <= 0:
             return False
         if execution.wait(min(left, 1.0) if progress.live_enabled else left):
@@ -243,18 +243,18 @@ def measure_run(
         # ...and their write-back to disk too: flushed now, it cannot land in the run.
         os.sync()
         window.start()
-        started_at = time.time()
+        started_at = clock.now()
         execution.start()
         progress.run_started()
         if not _wait(ctx, execution, started_at, progress, run_dir):
             timed_out = True
             execution.stop()
-        ended_at = time.time()
+        ended_at = clock.now()
     except Interrupted as exc:
         interrupted = exc
         if execution is not None:
             execution.stop()
-        ended_at = time.time() if started_at is not None else None
+        ended_at = clock.now() if started_at is not None else None
     except BaseException:
         # Not a run outcome (the engine failed, a bug): clean up and let it surface. The run
         # has no state line, so resume redoes it.

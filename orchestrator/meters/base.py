@@ -25,7 +25,7 @@ Method = Literal["counter", "power-integration"]
 class DomainSeries:
     """Cumulative energy of one domain since the window started, wrap-arounds corrected."""
 
-    time_s: np.ndarray  # wall-clock Unix seconds, increasing
+    time_s: np.ndarray  # Unix seconds of orchestrator/meters/clock.py, increasing
     energy_j: np.ndarray  # cumulative joules, starts at 0.0, non-decreasing
     method: Method = "counter"
     # Why a domain of a summable kind (orchestrator/meters/domains.py) must still stay out

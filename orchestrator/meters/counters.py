@@ -20,6 +20,9 @@ WrapRange = float | None | str  # joules; None: the counter never wraps (NVML, 6
 # How many samples after an anomaly the old course may take to resume for the anomaly to be
 # a misread: a glitch lasting a few samples, as the fake's `misread_s` and real hiccups do.
 RESUME_WITHIN = 8
+# Sample stamps are this coarse at best (EnergiBridge's are whole milliseconds: two rows
+# may share one): a step is judged over at least this long.
+STAMP_RESOLUTION_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,18 @@ def unwrap_counter(
         )
 
     def plausible(step: float, dt: float) -> bool:
-        return 0.0 <= step <= PHYSICAL_MAX_POWER_W * dt
+        return 0.0 <= step <= PHYSICAL_MAX_POWER_W * max(dt, STAMP_RESOLUTION_S)
 
     def steps_on(step: float, dt: float, s: float | None) -> bool:
         # A plausible step forwards, or a plausible wrap.
         wrapped = s is not None and step < 0 and 0.0 <= step + s <= max_power_w * dt
         return plausible(step, dt) or wrapped
 
-    def resumes(k: int) -> bool:
-        # The old course: a plausible step from the last good sample that no wrap (which
-        # would have to climb back over the whole range within the bound) explains.
+    def resumes(k: int, after_drop: bool) -> bool:
+        # The old course: a plausible step from the last good sample that, after a drop,
+        # no wrap (climbing back over the whole range within the bound) explains.
         step, dt = v[k] - v[last], max(t[k] - t[last], 0.0)
-        s = span()
+        s = span() if after_drop else None
         return plausible(step, dt) and (s is None or step + s > max_power_w * dt)
 
     pos = 0
@@ -116,7 +119,7 @@ def unwrap_counter(
             pos += 1
             continue
         ahead = read[pos + 1 : pos + 1 + RESUME_WITHIN]
-        back = next((j for j, k in enumerate(ahead) if resumes(int(k))), None)
+        back = next((j for j, k in enumerate(ahead) if resumes(int(k), step < 0)), None)
         if back is not None:
             misread += back + 1
             pos += back + 1

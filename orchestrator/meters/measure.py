@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.errors import UserError, check_writable_folder
+from orchestrator.meters import clock
 from orchestrator.meters.base import Recording
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
@@ -149,14 +149,14 @@ def measure(
 
 
 def _run(command: list[str]) -> tuple[int, float, float]:
-    start_s = time.time()
+    start_s = clock.now()
     proc = subprocess.Popen(command)
     try:
         code = proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
         code = proc.wait()
-    end_s = time.time()
+    end_s = clock.now()
     return exit_status(code), start_s, end_s
 
 

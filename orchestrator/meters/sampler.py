@@ -14,6 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from orchestrator.errors import MeterError
+from orchestrator.meters import clock
 from orchestrator.meters.base import DomainSeries, Meter, Method, Recording
 from orchestrator.meters.counters import Counter, check_increasing, power_from_cumulative
 
@@ -48,9 +49,9 @@ class Sampler:
 
     def _sample(self) -> None:
         # The midpoint of the read is the best estimate of when the values were true.
-        t0 = time.time()
+        t0 = clock.now()
         values = list(self._read())
-        t1 = time.time()
+        t1 = clock.now()
         row: Row = [round((t0 + t1) / 2.0, 6), *values]
         self._rows.append(row)
         if self._plain is not None:

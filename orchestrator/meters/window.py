@@ -9,8 +9,10 @@ stopped), so each meter's window contains the windows of the meters started afte
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
+from orchestrator.meters import clock
 from orchestrator.meters.base import Meter, Recording
 
 
@@ -29,6 +31,7 @@ class MeterWindow:
 
     def start(self) -> None:
         """Start every meter; when one fails to start, the others are stopped again."""
+        clock.anchor()  # the window's stamps: monotonic, labelled with wall time from here
         try:
             for meter in self.meters:
                 meter.start(self.out_dir)
@@ -51,7 +54,12 @@ class MeterWindow:
                 first_error = first_error or exc
         if first_error is not None:
             raise first_error
-        self.recordings = [stopped[id(m)] for m in self.meters if id(m) in stopped]
+        stepped = clock.drift_note("this measurement")
+        self.recordings = [
+            replace(rec, notes=(*rec.notes, stepped)) if stepped else rec
+            for m in self.meters
+            if (rec := stopped.get(id(m))) is not None
+        ]
         return self.recordings
 
     def abort(self) -> None:
