@@ -265,9 +265,11 @@ def measure_run(
     # From here on a signal waits until the run is recorded: meters stopped, logs collected,
     # container removed, run.json and the state line written.
     with interrupts.deferred():
-        recordings = window.stop()
-        # The window starts all meters or none (a failed start stops the others again).
-        started = window.meters if recordings else []
+        # A meter that fails to stop (its counters vanished, EnergiBridge crashed) fails
+        # the run, not the campaign: the run is still finished, cleaned up and recorded.
+        stopped, meter_failures = window.stop_each()
+        started = [m for m, _ in stopped]
+        recordings = [rec for _, rec in stopped]
         runtime_block: dict[str, Any] = {"kind": ctx.runtime.kind}
         if execution is not None:
             if started_at is not None:
@@ -281,6 +283,10 @@ def measure_run(
         error = str(interrupted) if interrupted else _error_text(status, exit_state, ctx, run_dir)
         if status == "ok" and not (run_dir / "result.json").exists():
             status, error = "failed", "exit code 0 but no result.json: the workload did not finish"
+        if meter_failures:
+            lost = "; ".join(f"meter {m.name} failed when stopped: {e}" for m, e in meter_failures)
+            status = "failed" if status == "ok" else status
+            error = lost if error is None else f"{error}; {lost}"
         record = run_record(
             run, status=status, exit_state=exit_state, error=error, started_at=started_at,
             ended_at=ended_at, runtime_block=runtime_block, meters=started,
