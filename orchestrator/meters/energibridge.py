@@ -9,6 +9,7 @@ over our window.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -156,7 +157,19 @@ class EnergiBridgeMeter(Meter):
             # Rust prints "thread 'main' panicked at src/cpu/intel.rs:..:" then the error.
             i = next(i for i, ln in enumerate(lines) if "panicked" in ln)
             detail = lines[i + 1] if i + 1 < len(lines) else lines[i]
-            if "src/cpu" in lines[i] or "PermissionDenied" in stderr or "NotFound" in stderr:
+            if "PermissionDenied" in stderr or "NotFound" in stderr:
+                raise MeterError(f"{MSR_FIX}; it said: {detail}")
+            unread = re.search(r"failed to read (\w+)", detail)
+            if unread is not None and "Input/output error" in detail:
+                # Access is fine: the CPU lacks this register (PP1 or DRAM on many parts),
+                # and EnergiBridge reads every one of them unconditionally.
+                raise MeterError(
+                    f"EnergiBridge ({self.binary}) cannot run on this CPU: it reads the "
+                    f"{unread.group(1)} energy MSR, which this CPU does not implement (the "
+                    f"read fails with EIO, not for lack of permission); use --meter rapl, "
+                    f"which reads the zones the kernel finds; it said: {detail}"
+                )
+            if "src/cpu" in lines[i]:
                 raise MeterError(f"{MSR_FIX}; it said: {detail}")
             raise MeterError(f"EnergiBridge ({self.binary}) {what}: it panicked: {detail}")
         said = f"; it said: {lines[-1]}" if lines else ""
