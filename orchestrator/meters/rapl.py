@@ -173,6 +173,7 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
     notes: list[str] = []
     seen: dict[str, str] = {}
     bounds: dict[int, float] = {}  # top-level zone -> its stated max power
+    top_level_socket = _top_level_sockets(dirs, names)
     for d in dirs:
         name = names[d.name]
         top, sub = _zone_key(d.name)
@@ -183,7 +184,7 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
                 "core-energy MSR (the package's lead CPU), not the package's cores"
             )
             continue
-        domain = _domain(name, top, sub, parent)
+        domain = _domain(name, sub, parent, top_level_socket.get(d.name, top))
         if domain is None and sub < 0:
             raise MeterError(
                 f"RAPL zone {d.name} under {root} is named {name!r}, which this meter cannot "
@@ -225,7 +226,25 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
     return zones, notes
 
 
-def _domain(name: str, top: int, sub: int, parent_name: str) -> str | None:
+def _top_level_sockets(dirs: list[Path], names: dict[str, str]) -> dict[str, int]:
+    """The socket of each top-level core, uncore or dram zone (some servers list DRAM
+    beside the packages rather than inside them): the k-th such zone of a kind belongs to
+    the k-th package socket, not to socket <its zone index>, which on a one-socket machine
+    with `intel-rapl:1` = dram would invent a second socket."""
+    packages = sorted(
+        {int(m.group(1)) for d in dirs if (m := _PACKAGE.match(names[d.name])) is not None}
+    )
+    seen: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for d in dirs:
+        name = names[d.name]
+        if name in _SUBZONE_DOMAIN and _zone_key(d.name)[1] < 0:
+            k = seen[name] = seen.get(name, -1) + 1
+            out[d.name] = packages[k] if k < len(packages) else k
+    return out
+
+
+def _domain(name: str, sub: int, parent_name: str, top_socket: int) -> str | None:
     psys = _PSYS.match(name)
     if psys:
         return domains.psys(int(psys.group(1)) if psys.group(1) else None)
@@ -235,10 +254,10 @@ def _domain(name: str, top: int, sub: int, parent_name: str) -> str | None:
         return domains.package(int(package.group(1)), die)
     if name in _SUBZONE_DOMAIN:
         # A sub-zone belongs to the socket (and die) its package zone names; a top-level
-        # dram zone (some servers) is numbered by its own index.
+        # one to its socket (_top_level_sockets).
         parent = _PACKAGE.match(parent_name) if sub >= 0 else None
         if parent is None:
-            return _SUBZONE_DOMAIN[name](top)
+            return _SUBZONE_DOMAIN[name](top_socket)
         die = int(parent.group(2)) if parent.group(2) else None
         return _SUBZONE_DOMAIN[name](int(parent.group(1)), die)
     return None

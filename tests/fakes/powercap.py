@@ -72,11 +72,11 @@ def two_socket_intel(max_range_uj: int = 262_143_328_850) -> list[FakeZone]:
     ]
 
 
-def desktop_package(max_range_uj: int = 100_000_000) -> list[FakeZone]:
+def desktop_package(max_range_uj: int = 200_000_000) -> list[FakeZone]:
     """A desktop part (a 125 W TDP Core i9) whose board sets PL1 = PL2 = 200 W and which
     draws 200 W: the kernel states 125 W (the TDP) as the long-term max_power_uw and 0 as
     the short-term one; only the power limits say what it may draw. The small range makes
-    it wrap every 0.5 s (a real one: every 22 min at this power)."""
+    it wrap every second (a real one: every 22 min at this power)."""
     r = max_range_uj
     return [
         FakeZone("intel-rapl:0", "package-0", 200.0, r, r - 2_000_000,

@@ -28,7 +28,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_measure_json_with_rapl_on_a_fake_tree(sysfs_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=60_000_000)):
+    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=120_000_000)):
         proc = _cli(
             "--meter", "rapl", "--interval-ms", "50", "--powercap-root", str(sysfs_dir),
             "--output", str(out), "--json", "--",

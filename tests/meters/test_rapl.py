@@ -43,8 +43,8 @@ ZONE_OF = {
 def test_two_sockets_all_domains_within_half_a_percent_across_wraps(
     sysfs_dir: Path, tmp_path: Path
 ) -> None:
-    # A 60 J range wraps psys every 0.75 s and the packages every 2-2.4 s.
-    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=60_000_000)) as fake:
+    # A 120 J range wraps psys every 1.5 s, package 0 (set near the top) at once.
+    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=120_000_000)) as fake:
         # An Intel tree: not this host's vendor, whose core zones may be left out (AMD).
         meter = RaplMeter(50, powercap_root=sysfs_dir, vendor="GenuineIntel")
         assert sorted(meter.domains()) == sorted(ZONE_OF)
@@ -63,7 +63,7 @@ def test_two_sockets_all_domains_within_half_a_percent_across_wraps(
 
 
 def test_raw_and_power_csvs(sysfs_dir: Path, tmp_path: Path) -> None:
-    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=60_000_000)):
+    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=120_000_000)):
         meter = RaplMeter(100, powercap_root=sysfs_dir)
         meter.start(tmp_path)
         time.sleep(0.6)
@@ -73,7 +73,7 @@ def test_raw_and_power_csvs(sysfs_dir: Path, tmp_path: Path) -> None:
     assert rows[0][0] == "time_s"
     assert rows[0][1:] == [f"{d}_energy_uj" for d in meter.domains()]
     raw = [[int(v) for v in r[1:]] for r in rows[1:]]
-    assert all(0 <= v < 60_000_000 for r in raw for v in r)  # raw counters, as read
+    assert all(0 <= v < 120_000_000 for r in raw for v in r)  # raw counters, as read
     assert len(raw) == len(rec.series["psys"].time_s) >= 5
     with (tmp_path / "power-rapl.csv").open() as f:
         power = list(csv.DictReader(f))
@@ -351,3 +351,19 @@ def test_a_stopped_sampler_loses_a_domain_that_may_have_wrapped_unseen(
     assert result["energy_j"] == {}
     why = result["dropped"]["cpu-package-0"]
     assert "between two samples" in why and "cannot be known" in why
+
+
+def test_a_top_level_dram_zone_is_numbered_by_its_socket(tmp_path: Path) -> None:
+    # One socket whose DRAM is listed beside the package: `dram-1` would claim a second
+    # socket that this machine does not have.
+    build_tree(tmp_path / "one", [FakeZone("intel-rapl:0", "package-0", 1.0),
+                                  FakeZone("intel-rapl:1", "dram", 1.0)])  # fmt: skip
+    zones, _ = discover_zones(tmp_path / "one")
+    assert [z.domain for z in zones] == ["cpu-package-0", "dram-0"]
+    # Two sockets, the DRAM zones after both packages: the first is socket 0's.
+    build_tree(tmp_path / "two", [FakeZone("intel-rapl:0", "package-0", 1.0),
+                                  FakeZone("intel-rapl:1", "package-1", 1.0),
+                                  FakeZone("intel-rapl:2", "dram", 1.0),
+                                  FakeZone("intel-rapl:3", "dram", 1.0)])  # fmt: skip
+    zones, _ = discover_zones(tmp_path / "two")
+    assert [z.domain for z in zones] == ["cpu-package-0", "cpu-package-1", "dram-0", "dram-1"]
