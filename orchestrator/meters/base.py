@@ -31,6 +31,7 @@ class DomainSeries:
     # Why a domain of a summable kind (orchestrator/meters/domains.py) must still stay out
     # of the total, e.g. EnergiBridge's DRAM scaled with the wrong unit; None: it may not.
     out_of_total: str | None = None
+    bridged: int = 0  # samples missing or misread, interpolated across
 
     @property
     def estimated(self) -> bool:

@@ -172,7 +172,9 @@ class RecordingBuilder:
                 f"interpolation ({counter.missing} missing, {counter.misread} misread: "
                 "backwards without a plausible wrap, or an impossible jump)"
             )
-        series = DomainSeries(counter.time_s, counter.energy_j, method, out_of_total)
+        series = DomainSeries(
+            counter.time_s, counter.energy_j, method, out_of_total, counter.bridged
+        )
         self.series[domain] = series
         return series
 

@@ -65,8 +65,16 @@ def test_energy_gross_baseline_net_and_phases(
     # The phases, remainder included (compile lies inside epoch_1), add up to the run.
     names = [p["name"] for p in first["phases"]]
     assert names[:3] == ["startup", "data_to_device", "compile"] and names[-1] == "remainder"
-    parts = [p["energy_j"][DOMAIN] for p in first["phases"] if p["name"] != "compile"]
+
+    # A phase shorter than RAPL's 0.2 s window guard keeps its value apart, labelled.
+    def value(phase: dict) -> float:  # type: ignore[type-arg]
+        if phase["duration_s"] < 0.2:
+            assert DOMAIN not in phase["energy_j"]
+            return float(phase["below_resolution"][DOMAIN]["energy_j"])
+        assert "below_resolution" not in phase
+        return float(phase["energy_j"][DOMAIN])
+
+    parts = [value(p) for p in first["phases"] if p["name"] != "compile"]
     assert sum(parts) == pytest.approx(pkg["gross_j"], rel=1e-6)
     for phase in first["phases"]:
-        assert phase["energy_j"][DOMAIN] == pytest.approx(PACKAGE_W * phase["duration_s"],
-                                                          rel=0.1, abs=0.5)  # fmt: skip
+        assert value(phase) == pytest.approx(PACKAGE_W * phase["duration_s"], rel=0.1, abs=0.5)
