@@ -32,6 +32,7 @@ from orchestrator.campaign.state import finished_runs, read_state
 from orchestrator.campaign.warmup import warm_up
 from orchestrator.meters import clock, domains
 from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.crosscheck import cross_checks, disagreements
 from orchestrator.meters.energy import (
     Gap,
     bracketing_baseline,
@@ -140,6 +141,7 @@ def run_record(
         if device == "cpu" and not domains.is_cpu(d)
     }
     energy = energy_block(recordings, span=span, out_of_total=out_of_total)
+    checks = cross_checks(recordings, span) if span is not None else []
     dropped = dict(energy.dropped)
     measured = {d for rec in recordings for d in rec.series}
     for m in meters:
@@ -163,10 +165,11 @@ def run_record(
         meters=_meters_block(meters, recordings),
         energy=energy.block,
         phases=phase_block(recordings, phases_from_events(events), span),
-        notes=sorted({n for rec in recordings for n in rec.notes}),
+        notes=sorted({n for rec in recordings for n in rec.notes} | set(disagreements(checks))),
         variant=variant(run.framework).record(),
         model=workload.model,
         task=workload.task,
+        cross_checks=checks or None,
     )
     return with_gaps(record, gaps)
 

@@ -48,6 +48,12 @@ class Recording:
     power_csv: Path | None = None
     notes: tuple[str, ...] = ()
     dropped: dict[str, str] = field(default_factory=dict)  # domain -> why it was lost
+    # Second readings of a domain's own scope by this meter (NVML's polled power beside its
+    # counter): never the domain's value, only compared with it (meters/crosscheck.py).
+    alternates: dict[str, DomainSeries] = field(default_factory=dict)
+    # The meter this recording checks rather than adds to (EnergiBridge beside RAPL): its
+    # domains are compared with that meter's, never put in a total. None: a meter of its own.
+    checks: str | None = None
 
     @property
     def duration_s(self) -> float:

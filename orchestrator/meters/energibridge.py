@@ -59,6 +59,7 @@ class EnergiBridgeMeter(Meter):
         binary: Path | None = None,
         gpu: bool = True,
         client_cpu: bool = False,
+        checks: str | None = None,
     ) -> None:
         """`client_cpu`: the CPU is a client part, so EnergiBridge's DRAM is in the right
         unit and may enter the total (docs/meters.md)."""
@@ -66,6 +67,7 @@ class EnergiBridgeMeter(Meter):
         self.binary = find_energibridge(binary)
         self.gpu = gpu
         self.client_cpu = client_cpu
+        self.checks = checks  # the meter whose domains this one only cross-checks
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._out_dir: Path | None = None
@@ -124,6 +126,7 @@ class EnergiBridgeMeter(Meter):
         self._cleanup()
         table = parse_energibridge_csv(self.csv_path)
         out = RecordingBuilder(self.name, self.notes)
+        out.checks = self.checks
         energibridge_series(table, out, gpu=self.gpu, client_cpu=self.client_cpu)
         if not out.series:
             out.notes.append(

@@ -59,6 +59,11 @@ def phases_from_events(events: list[dict[str, Any]]) -> list[Phase]:
     return [Phase(n, s, e) for n, s, e in pairs if s is not None and e is not None and e >= s]
 
 
+def _own(recordings: list[Recording]) -> list[Recording]:
+    """The recordings whose domains are values, not checks of another meter's."""
+    return [r for r in recordings if r.checks is None]
+
+
 def _covers(series: DomainSeries, phase: Phase) -> bool:
     # A phase outside the sampled window would need extrapolation: that is inventing.
     return (
@@ -202,7 +207,7 @@ def energy_block(
     the GPU in a CPU run), with the reason."""
     block: dict[str, dict[str, Any]] = {}
     dropped: dict[str, str] = {}
-    for rec in recordings:
+    for rec in _own(recordings):
         dropped.update(rec.dropped)
         for domain, s in rec.series.items():
             if span is None:
@@ -272,6 +277,7 @@ def phase_block(
 
     Phases overlap (compile is inside epoch_1, or infer), so the remainder is the run minus
     the union of the phases, not minus their sum."""
+    recordings = _own(recordings)
     per_phase = energy_per_phase(recordings, phases)
     out: list[dict[str, Any]] = [
         _guarded(

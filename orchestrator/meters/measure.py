@@ -22,6 +22,7 @@ from rich.text import Text
 from orchestrator.errors import UserError, check_writable_folder
 from orchestrator.meters import clock
 from orchestrator.meters.base import Recording
+from orchestrator.meters.crosscheck import cross_checks, disagreements
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
 from orchestrator.meters.uncertainty import budget
@@ -54,6 +55,7 @@ class Measurement:
     notes: tuple[str, ...]
     output: Path | None
     dropped: dict[str, str] = field(default_factory=dict)  # domain -> why it was lost
+    cross_checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -79,6 +81,7 @@ class Measurement:
                 for name, d in self.domains.items()
             },
             "dropped": dict(self.dropped),
+            "cross_checks": self.cross_checks,
             "notes": list(self.notes),
             "output": str(self.output) if self.output else None,
         }
@@ -90,10 +93,13 @@ def summarise(
     """Energy per domain over the command's window [start_s, end_s]. A domain whose samples
     do not cover that window falls back to its whole recording, and says so."""
     window = Phase("command", start_s, end_s)
-    inside = energy_per_phase(recordings, [window])["command"]
+    own = [r for r in recordings if r.checks is None]
+    inside = energy_per_phase(own, [window])["command"]
     domains: dict[str, DomainResult] = {}
     notes: list[str] = []
     for rec in recordings:
+        if rec.checks is not None:
+            continue  # compared in the cross-checks, never a value of its own
         for name, s in rec.series.items():
             if name in inside:
                 energy, duration = inside[name], window.duration_s
@@ -152,6 +158,8 @@ def measure(
             f"the command ran {end_s - start_s:.3f} s, under 5 sample intervals of "
             f"{interval_ms} ms: its energy rests on few samples; use a smaller --interval-ms"
         )
+    checks = cross_checks(recordings, (start_s, end_s))
+    notes += disagreements(checks)
     all_notes = list(dict.fromkeys([n for r in recordings for n in r.notes] + notes))
     return Measurement(
         tuple(command),
@@ -163,6 +171,7 @@ def measure(
         tuple(all_notes),
         output,
         {d: why for r in recordings for d, why in r.dropped.items()},
+        checks,
     )
 
 

@@ -169,6 +169,11 @@ class NvmlMeter(PollingMeter):
                 series = out.add_counter(g.domain, counter, "energy counter")
                 if series is not None:
                     out.notes += _compare(g.domain, series, polled)
+                    if polled is not None and polled.lost is None and len(polled.time_s) > 1:
+                        out.alternates[g.domain] = DomainSeries(
+                            polled.time_s, polled.energy_j, "power-integration",
+                            bridged=polled.bridged,
+                        )  # fmt: skip
                 continue
             assert polled is not None  # a GPU with neither is not metered
             # Whenever the counter does not cover the window (none, reset, unreadable, or

@@ -148,6 +148,8 @@ class RecordingBuilder:
         self.notes: list[str] = list(notes)
         self.series: dict[str, DomainSeries] = {}
         self.dropped: dict[str, str] = {}
+        self.alternates: dict[str, DomainSeries] = {}
+        self.checks: str | None = None
 
     def add_counter(
         self,
@@ -194,6 +196,8 @@ class RecordingBuilder:
             power,
             tuple(self.notes),
             self.dropped,
+            self.alternates,
+            self.checks,
         )
 
 
