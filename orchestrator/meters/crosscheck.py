@@ -4,7 +4,9 @@ agreement, judged against their uncertainty budgets (docs/meters.md, "Cross-chec
 * NVML's energy counter against its own polled power, integrated;
 * RAPL `psys` against the packages plus DRAM it contains (more inside than the whole is
   impossible);
-* RAPL powercap against EnergiBridge, when both run (`--meter rapl,energibridge`).
+* RAPL powercap against EnergiBridge, when both run (`--meter rapl,energibridge`);
+* the whole machine (a BMC: `redfish` or `ipmi`) against the components metered: the
+  share of the machine's energy the CPU and GPU meters saw (more is impossible).
 
 Two readings agree when they differ by at most K times the combined standard uncertainty
 of the pair (about 95% for normal errors); a check that fails is also said in the notes.
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.meters import domains
 from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.uncertainty import budget
 
@@ -78,7 +81,44 @@ def cross_checks(recordings: list[Recording], span: tuple[float, float]) -> list
                     out += [c] if c else []
         if rec.checks is None:
             out += _psys(rec, span)
-    return out
+    return out + _machine(recordings, span)
+
+
+def _machine(recordings: list[Recording], span: tuple[float, float]) -> list[dict[str, Any]]:
+    """The share of the machine's energy (its BMC) that the component meters saw: their
+    summable domains (packages, DRAM, GPUs) against `machine`; more is impossible."""
+    wall = [(r.meter, s) for r in recordings for d, s in r.series.items() if d == "machine"]
+    parts = [
+        (r.meter, d, s)
+        for r in recordings
+        if r.checks is None
+        for d, s in r.series.items()
+        if d != "machine" and domains.is_summable(d) and s.out_of_total is None
+    ]
+    if len(wall) != 1 or not parts:
+        return []
+    meter, whole = wall[0]
+    e_whole = _energy(whole, span)
+    energies = [(m, s, _energy(s, span)) for m, _, s in parts]
+    if e_whole is None or any(e is None for _, _, e in energies):
+        return []
+    e_parts = sum(e for _, _, e in energies if e is not None)
+    u = math.sqrt(
+        _u(meter, whole, span, e_whole) ** 2
+        + sum(_u(m, s, span, e) ** 2 for m, s, e in energies if e is not None)
+    )
+    return [
+        {
+            "check": "machine >= the components metered (share seen)",
+            "a": f"{meter}:machine",
+            "b": "+".join(f"{m}:{d}" for m, d, _ in parts),
+            "a_j": e_whole,
+            "b_j": e_parts,
+            "ratio": e_parts / e_whole if e_whole else None,
+            "u_j": u,
+            "agree": e_parts - e_whole <= K * u,
+        }
+    ]
 
 
 def _psys(rec: Recording, span: tuple[float, float]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from types import ModuleType
 
 from orchestrator.errors import MeterError
 from orchestrator.meters.base import Meter
+from orchestrator.meters.bmc import IpmiMeter, RedfishMeter
 from orchestrator.meters.energibridge import EnergiBridgeMeter
 from orchestrator.meters.none import NoneMeter
 from orchestrator.meters.nvml import NvmlMeter
@@ -54,6 +55,9 @@ METERS: dict[str, Callable[[MeterSources], Meter]] = {
     # With nvml also chosen, the GPU is NVML's: EnergiBridge's -g would repeat it; a CPU
     # campaign has no GPU to measure.
     # Beside rapl it reads the same CPU counters: a cross-check of rapl's, not a value.
+    # The whole machine through its BMC: never chosen by auto (a slow poll; docs/meters.md).
+    "redfish": lambda s: RedfishMeter(s.interval_ms),
+    "ipmi": lambda s: IpmiMeter(s.interval_ms),
     "energibridge": lambda s: EnergiBridgeMeter(
         s.interval_ms,
         binary=s.energibridge,

@@ -55,6 +55,10 @@ SPECS: dict[tuple[str, str], MeterSpec] = {
     ("energibridge", "power-integration"): MeterSpec(1e-3, 0.1, 0.05, by_update=False),
     ("nvml", "counter"): MeterSpec(1e-3, 0.1, None),
     ("nvml", "power-integration"): MeterSpec(1e-3, 0.1, 0.05, by_update=False),
+    # A BMC's reading refreshes about once a second; no accuracy is specified by DCMI or
+    # Redfish (it is the PSU's or the board's sensor).
+    ("redfish", "power-integration"): MeterSpec(0.0, 1.0, None, by_update=False),
+    ("ipmi", "power-integration"): MeterSpec(0.0, 1.0, None, by_update=False),
 }
 # What a ratio of two energies by the same meter on the same device is free of.
 CANCELS_IN_RATIO = ("accuracy",)
