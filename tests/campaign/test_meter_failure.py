@@ -1,19 +1,25 @@
 """A meter that fails when stopped fails its run, not the campaign: the run is finished,
-cleaned up and recorded `failed` with the meter's reason, and the next run goes on."""
+cleaned up and recorded `failed` with the meter's reason, and the next run goes on; in an
+idle gap it costs the gap that meter's domains."""
 
 from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from orchestrator.campaign import protocol
 from orchestrator.campaign.folder import CampaignFolder
+from orchestrator.campaign.idle import measure_idle
 from orchestrator.campaign.plan import ProtocolSettings, WorkloadSettings, make_plan
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.data import PreparedDataset
+from orchestrator.meters.none import NoneMeter
 from orchestrator.meters.rapl import RaplMeter
 from orchestrator.runtimes.local import LocalRuntime
 from tests.conftest import FRAMEWORKS, stand_in_venvs
@@ -59,3 +65,28 @@ def test_a_meter_failing_at_stop_fails_the_run_and_the_campaign_goes_on(
     assert second["status"] == "ok" and "cpu-package-0" in second["energy"]
     states = [json.loads(line) for line in (root / "state.jsonl").read_text().splitlines()]
     assert [s["status"] for s in states] == ["failed", "ok"]
+
+
+def test_a_meter_failing_at_the_end_of_an_idle_gap_costs_the_gap_its_domains_only(
+    tmp_path: Path,
+) -> None:
+    pc = tmp_path / "pc"
+    build_tree(pc, amd_single_socket())
+    energy = pc / "_devices/intel-rapl/intel-rapl:0/energy_uj"
+    kept = energy.read_text()
+
+    def unload_for_a_moment() -> None:  # as an unloaded module, during the gap
+        time.sleep(0.1)
+        energy.write_text("n/a\n")
+        time.sleep(0.15)
+        energy.write_text(kept)
+
+    glitch = threading.Thread(target=unload_for_a_moment)
+    glitch.start()
+    record = measure_idle([RaplMeter(50, powercap_root=pc, vendor="AuthenticAMD"),
+                           NoneMeter(50)], tmp_path / "idle" / "gap", 0.4)  # fmt: skip
+    glitch.join()
+    assert record["energy"] == {}  # the RAPL domains of this gap: lost, not invented
+    assert any("meter rapl failed when stopped" in n for n in record["notes"])
+    assert record["duration_s"] == pytest.approx(0.4, abs=0.2)  # the none meter's window
+    assert (tmp_path / "idle" / "gap" / "idle.json").exists()

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from orchestrator.campaign.idle import idle_record
 from orchestrator.campaign.plan import PlannedRun, WorkloadSettings
 from orchestrator.campaign.protocol import run_record
 from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.crosscheck import cross_checks
+from orchestrator.meters.energy import energy_block
 from orchestrator.meters.measure import measure
 from orchestrator.meters.nvml import NvmlMeter
 from orchestrator.runtimes.base import ExitState
@@ -86,3 +88,14 @@ def test_two_socket_psys_check_runs_in_measure(sysfs_dir: Path) -> None:
         m = measure(["sleep", "0.5"], "rapl", 50, powercap_root=sysfs_dir)
     (check,) = m.cross_checks
     assert check["agree"] is True and check["ratio"] == pytest.approx(66.0 / 80.0, rel=0.02)
+
+
+def test_a_checking_meter_never_takes_the_idle_gap_or_the_run_from_the_meter_it_checks() -> None:
+    rapl = Recording("rapl", 0.0, 60.0, {"cpu-package-0": _series(30.0)})
+    eb = Recording("energibridge", 0.0, 60.0, {"cpu-package-0": _series(31.0)}, checks="rapl")
+    gap = idle_record([rapl, eb], 0.0, 60.0)
+    assert gap["energy"]["cpu-package-0"]["meter"] == "rapl"
+    assert gap["energy"]["cpu-package-0"]["mean_power_w"] == pytest.approx(30.0)
+    block = energy_block([rapl, eb], span=(5.0, 55.0)).block
+    assert block["cpu-package-0"]["meter"] == "rapl"
+    assert block["cpu-package-0"]["gross_j"] == pytest.approx(1500.0)
