@@ -136,3 +136,28 @@ def budget(
             f"for a {EDGE_ERROR:.0%} edge error"
         )
     return Budget(u, components, need, below)
+
+
+def plan_warnings(meters: list[str], interval_ms: int, idle_s: float) -> list[str]:
+    """What a campaign with these meters will not resolve, said before it starts: an idle
+    gap whose settled half is shorter than a meter's window guard, and (for meters needing
+    seconds, as the NVML counter does) the short phases that will get no figure."""
+    out = []
+    for name in meters:
+        spec = SPECS.get((name, "counter")) or SPECS.get((name, "power-integration"))
+        if spec is None:
+            continue
+        need = 2.0 * spec.update_s / EDGE_ERROR if spec.by_update else 2.0 * interval_ms / 1000
+        if 0 < idle_s / 2 < need:
+            out.append(
+                f"--idle {idle_s:g}: its settled half ({idle_s / 2:g} s) is shorter than the "
+                f"{need:g} s {name} needs for a {EDGE_ERROR:.0%} edge error, so every baseline "
+                f"will be below resolution; use --idle {2 * need:g} or more"
+            )
+        if need >= 1.0:
+            out.append(
+                f"{name}: a run or phase shorter than {need:g} s will be labelled below "
+                "resolution and get no figure (typically startup, data_to_device, compile and "
+                "eval); make the measured work longer where their energy matters"
+            )
+    return out

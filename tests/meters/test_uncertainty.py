@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.energy import Phase, energy_block, phase_block
-from orchestrator.meters.uncertainty import budget
+from orchestrator.meters.uncertainty import budget, plan_warnings
 
 
 def _series(power_w: np.ndarray, step: float = 0.1, method: str = "counter",
@@ -77,3 +77,18 @@ def test_run_json_carries_the_budget_and_the_phase_guard_withholds_the_figure() 
     assert compile_["energy_j"] == {"cpu-package-0": pytest.approx(80.0)}
     assert compile_["below_resolution"]["gpu-0"]["energy_j"] == pytest.approx(500.0)
     assert "nvml" in compile_["below_resolution"]["gpu-0"]["why"]
+
+
+def test_the_plan_warns_of_windows_its_meters_cannot_resolve() -> None:
+    # A GPU campaign with 30 s idle gaps: the NVML counter's 20 s guard exceeds the 15 s
+    # settled half, and its short phases will get no figure; RAPL's 0.2 s is no concern.
+    warnings = plan_warnings(["rapl", "nvml"], 100, 30.0)
+    assert len(warnings) == 2
+    assert (
+        warnings[0].startswith("--idle 30: its settled half (15 s)") and "--idle 40" in warnings[0]
+    )
+    assert warnings[1].startswith("nvml: a run or phase shorter than 20 s")
+    assert plan_warnings(["rapl", "nvml"], 100, 60.0) == [warnings[1]]
+    assert plan_warnings(["rapl"], 100, 60.0) == []
+    # EnergiBridge: twice its interval.
+    assert "0.4 s energibridge" in plan_warnings(["energibridge"], 200, 0.6)[0]
