@@ -18,6 +18,7 @@ from analysis.fmt import decimals_for, p_relation, pct, pct_interval
 from analysis.fmt import number as fmt
 from analysis.fmt import p_floor as fmt_p
 from analysis.load import MEASURED, Campaign, tuples
+from analysis.measurement import measurement_blocks
 from analysis.study import PRIMARY, SECONDARY, Metric, Study
 
 # the reference study's Tables 1-3, now with intervals and verdicts
@@ -88,6 +89,7 @@ def build_document(
     _inference(doc, campaign, study)
     _variants(doc, study)
     _limitations(doc, campaign, study)
+    doc.add(*measurement_blocks(campaign.run_records))
     if study.warnings:
         doc.add(Heading("Warnings"), Bullets(study.warnings))
     _sample_size(doc, study)

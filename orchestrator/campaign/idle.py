@@ -11,14 +11,19 @@ from typing import Any
 from orchestrator.campaign.folder import CampaignFolder, write_json_atomic
 from orchestrator.campaign.records import IDLE_SCHEMA, SCHEMA_VERSION
 from orchestrator.campaign.validate import idle_from_json, read_json_file
+from orchestrator.meters import clock
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.energy import Gap, Settled, settled_half
 from orchestrator.meters.window import MeterWindow
 
 
-def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> dict[str, Any]:
+def idle_record(
+    recordings: list[Recording], start_s: float, end_s: float, notes: list[str] | None = None
+) -> dict[str, Any]:
     energy: dict[str, dict[str, Any]] = {}
     for rec in recordings:
+        if rec.checks is not None:
+            continue  # a check of another meter's domains (same names): never a baseline
         for domain, energy_j in rec.energy_j.items():
             entry: dict[str, Any] = {
                 "energy_j": energy_j,
@@ -41,7 +46,7 @@ def idle_record(recordings: list[Recording], start_s: float, end_s: float) -> di
         "end": end_s,
         "duration_s": end_s - start_s,
         "energy": energy,
-        "notes": [n for rec in recordings for n in rec.notes],
+        "notes": [n for rec in recordings for n in rec.notes] + (notes or []),
     }
 
 
@@ -80,16 +85,23 @@ def read_idle_records(folder: CampaignFolder) -> dict[str, dict[str, Any]]:
 def measure_idle(meters: list[Meter], out_dir: Path, duration_s: float) -> dict[str, Any]:
     """Sample the idle machine for `duration_s`; on interruption the folder is removed."""
     CampaignFolder.fresh(out_dir)
+    window = MeterWindow(meters, out_dir)
     try:
-        with MeterWindow(meters, out_dir) as window:
-            time.sleep(duration_s)
+        window.start()
+        slept = (clock.now(), clock.now() + duration_s)
+        time.sleep(duration_s)
     except BaseException:
+        window.abort()
         CampaignFolder.fresh(out_dir).rmdir()
         raise
-    recordings = window.recordings
+    # A meter failing to stop costs this gap its domains (the runs beside it take their
+    # baseline from their other gap, and say so), not the campaign.
+    stopped, failed = window.stop_each()
+    recordings = [rec for _, rec in stopped]
     # The gap is the meters' window (the none meter has one too).
-    start_s = min(r.start_s for r in recordings)
-    end_s = max(r.end_s for r in recordings)
-    record = idle_record(recordings, start_s, end_s)
+    start_s = min((r.start_s for r in recordings), default=slept[0])
+    end_s = max((r.end_s for r in recordings), default=slept[1])
+    lost = [f"meter {m.name} failed when stopped: {e}" for m, e in failed]
+    record = idle_record(recordings, start_s, end_s, lost)
     write_json_atomic(out_dir / "idle.json", record)
     return record

@@ -46,6 +46,7 @@ from orchestrator.errors import (
 from orchestrator.machine import gpu, provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
+from orchestrator.meters.uncertainty import plan_warnings
 from orchestrator.runtimes.base import CAMPAIGN_LABEL, Runtime
 from orchestrator.runtimes.select import select_runtime
 
@@ -179,6 +180,9 @@ def new_campaign(
     meters = _open_meters(
         settings.protocol.meter, settings.protocol, settings.workload.device, inputs.meter_paths
     )
+    for warning in plan_warnings([m.name for m in meters], settings.protocol.interval_ms,
+                                 settings.protocol.idle_s):  # fmt: skip
+        console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     frameworks = list(settings.plan.frameworks)
     runtime, why = select_runtime(settings.protocol.runtime, frameworks, settings.workload.device)
     console.print(why, highlight=False, soft_wrap=True, markup=False)

@@ -30,8 +30,9 @@ from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.records import RunRecord
 from orchestrator.campaign.state import finished_runs, read_state
 from orchestrator.campaign.warmup import warm_up
-from orchestrator.meters import domains
+from orchestrator.meters import clock, domains
 from orchestrator.meters.base import Meter, Recording
+from orchestrator.meters.crosscheck import cross_checks, disagreements
 from orchestrator.meters.energy import (
     Gap,
     bracketing_baseline,
@@ -140,6 +141,7 @@ def run_record(
         if device == "cpu" and not domains.is_cpu(d)
     }
     energy = energy_block(recordings, span=span, out_of_total=out_of_total)
+    checks = cross_checks(recordings, span) if span is not None else []
     dropped = dict(energy.dropped)
     measured = {d for rec in recordings for d in rec.series}
     for m in meters:
@@ -163,10 +165,11 @@ def run_record(
         meters=_meters_block(meters, recordings),
         energy=energy.block,
         phases=phase_block(recordings, phases_from_events(events), span),
-        notes=sorted({n for rec in recordings for n in rec.notes}),
+        notes=sorted({n for rec in recordings for n in rec.notes} | set(disagreements(checks))),
         variant=variant(run.framework).record(),
         model=workload.model,
         task=workload.task,
+        cross_checks=checks or None,
     )
     return with_gaps(record, gaps)
 
@@ -202,7 +205,7 @@ def _wait(ctx: Context, execution: Execution, started_at: float, progress: Campa
     display, so a non-interactive campaign adds no work inside the meter window."""
     deadline = started_at + ctx.protocol.run_timeout_s
     while True:
-        left = deadline - time.time()
+        left = deadline - clock.now()
         if left <= 0:
             return False
         if execution.wait(min(left, 1.0) if progress.live_enabled else left):
@@ -243,18 +246,18 @@ def measure_run(
         # ...and their write-back to disk too: flushed now, it cannot land in the run.
         os.sync()
         window.start()
-        started_at = time.time()
+        started_at = clock.now()
         execution.start()
         progress.run_started()
         if not _wait(ctx, execution, started_at, progress, run_dir):
             timed_out = True
             execution.stop()
-        ended_at = time.time()
+        ended_at = clock.now()
     except Interrupted as exc:
         interrupted = exc
         if execution is not None:
             execution.stop()
-        ended_at = time.time() if started_at is not None else None
+        ended_at = clock.now() if started_at is not None else None
     except BaseException:
         # Not a run outcome (the engine failed, a bug): clean up and let it surface. The run
         # has no state line, so resume redoes it.
@@ -265,9 +268,11 @@ def measure_run(
     # From here on a signal waits until the run is recorded: meters stopped, logs collected,
     # container removed, run.json and the state line written.
     with interrupts.deferred():
-        recordings = window.stop()
-        # The window starts all meters or none (a failed start stops the others again).
-        started = window.meters if recordings else []
+        # A meter that fails to stop (its counters vanished, EnergiBridge crashed) fails
+        # the run, not the campaign: the run is still finished, cleaned up and recorded.
+        stopped, meter_failures = window.stop_each()
+        started = [m for m, _ in stopped]
+        recordings = [rec for _, rec in stopped]
         runtime_block: dict[str, Any] = {"kind": ctx.runtime.kind}
         if execution is not None:
             if started_at is not None:
@@ -281,6 +286,10 @@ def measure_run(
         error = str(interrupted) if interrupted else _error_text(status, exit_state, ctx, run_dir)
         if status == "ok" and not (run_dir / "result.json").exists():
             status, error = "failed", "exit code 0 but no result.json: the workload did not finish"
+        if meter_failures:
+            lost = "; ".join(f"meter {m.name} failed when stopped: {e}" for m, e in meter_failures)
+            status = "failed" if status == "ok" else status
+            error = lost if error is None else f"{error}; {lost}"
         record = run_record(
             run, status=status, exit_state=exit_state, error=error, started_at=started_at,
             ended_at=ended_at, runtime_block=runtime_block, meters=started,

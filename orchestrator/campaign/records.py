@@ -127,7 +127,7 @@ class RunRecord(_Record):
     (runtime, meters, energy, phases) are specified field by field in docs/formats.md."""
 
     SCHEMA = RUN_SCHEMA
-    OMITTED_WHEN_NONE = ("imported", "variant", "model", "task")
+    OMITTED_WHEN_NONE = ("imported", "variant", "model", "task", "cross_checks")
 
     run_id: str
     iteration: int
@@ -151,6 +151,9 @@ class RunRecord(_Record):
     # and in runs recorded before they existed (read as mnist-cnn, train).
     model: str | None = None
     task: str | None = None
+    # Two readings of one scope in the run's span, and their agreement (meters/crosscheck.py);
+    # absent where the meters gave none, and in runs recorded before it existed.
+    cross_checks: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.started_at is not None and self.ended_at is not None:

@@ -57,6 +57,18 @@ def physical_cores() -> int | None:
     return len(cores) or None
 
 
+def sockets(cpuinfo: Path = Path("/proc/cpuinfo")) -> int | None:
+    """How many CPU sockets (distinct `physical id`s), so that a report can say "1 of 2
+    sockets measured"; None where the kernel does not say (some VMs, non-x86)."""
+    text = _read(cpuinfo) or ""
+    ids = {
+        value.strip()
+        for key, _, value in (line.partition(":") for line in text.splitlines())
+        if key.strip() == "physical id"
+    }
+    return len(ids) or None
+
+
 def governors() -> dict[str, int]:
     """Scaling governor -> number of CPUs using it."""
     out: dict[str, int] = {}
@@ -276,6 +288,7 @@ def collect(software: dict[str, Any], runtime_kind: str, device: str = "cpu") ->
             "model": cpu_model(),
             "logical_cpus": os.cpu_count(),
             "physical_cores": physical_cores(),
+            "sockets": sockets(),
             "usable_cpus": sorted(os.sched_getaffinity(0)),
             "smt": smt(),
         },

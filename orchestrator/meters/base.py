@@ -25,12 +25,13 @@ Method = Literal["counter", "power-integration"]
 class DomainSeries:
     """Cumulative energy of one domain since the window started, wrap-arounds corrected."""
 
-    time_s: np.ndarray  # wall-clock Unix seconds, increasing
+    time_s: np.ndarray  # Unix seconds of orchestrator/meters/clock.py, increasing
     energy_j: np.ndarray  # cumulative joules, starts at 0.0, non-decreasing
     method: Method = "counter"
     # Why a domain of a summable kind (orchestrator/meters/domains.py) must still stay out
     # of the total, e.g. EnergiBridge's DRAM scaled with the wrong unit; None: it may not.
     out_of_total: str | None = None
+    bridged: int = 0  # samples missing or misread, interpolated across
 
     @property
     def estimated(self) -> bool:
@@ -47,6 +48,12 @@ class Recording:
     power_csv: Path | None = None
     notes: tuple[str, ...] = ()
     dropped: dict[str, str] = field(default_factory=dict)  # domain -> why it was lost
+    # Second readings of a domain's own scope by this meter (NVML's polled power beside its
+    # counter): never the domain's value, only compared with it (meters/crosscheck.py).
+    alternates: dict[str, DomainSeries] = field(default_factory=dict)
+    # The meter this recording checks rather than adds to (EnergiBridge beside RAPL): its
+    # domains are compared with that meter's, never put in a total. None: a meter of its own.
+    checks: str | None = None
 
     @property
     def duration_s(self) -> float:

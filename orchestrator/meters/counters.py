@@ -17,6 +17,12 @@ PHYSICAL_MAX_POWER_W = 5000.0
 # Wrap ranges that the counter does not state: EnergiBridge's raw MSR values.
 POWER_OF_TWO = "power-of-two"
 WrapRange = float | None | str  # joules; None: the counter never wraps (NVML, 64 bits)
+# How many samples after an anomaly the old course may take to resume for the anomaly to be
+# a misread: a glitch lasting a few samples, as the fake's `misread_s` and real hiccups do.
+RESUME_WITHIN = 8
+# Sample stamps are this coarse at best (EnergiBridge's are whole milliseconds: two rows
+# may share one): a step is judged over at least this long.
+STAMP_RESOLUTION_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -46,52 +52,100 @@ def unwrap_counter(
     """Turn raw counter readings (joules, NaN where a sample could not be read) into the
     cumulative energy since the first good reading.
 
-    A decrease is taken for a wrap only when the corrected step implies a power below
-    `max_power_w` over its gap, i.e. when the value before it sat within one gap's worth of
-    energy of the top of the range; otherwise (a 1 mJ misread would otherwise add the whole
-    range: 262 kJ on an Intel package) the sample is a misread. An increase implying more
-    than PHYSICAL_MAX_POWER_W is a misread too. Misread and missing samples are bridged:
-    the next good sample is measured from the last good one, so the energy is kept and only
-    its shape inside the gap is interpolated. Readings missing at either end are trimmed,
-    not extrapolated. When most of the window is missing or misread, the series is lost.
+    A step that goes backwards, or forwards faster than PHYSICAL_MAX_POWER_W, is an anomaly,
+    decided by the samples that follow it rather than by the stale value before it:
 
-    One wrap per sample gap is all that can be detected, so sample well inside the wrap
-    period (RAPL's package counter wraps after minutes at full load, not seconds)."""
+    * the old course resumes within RESUME_WITHIN samples (a later sample lies a plausible
+      step above the last good one, where no wrap could have brought it back): the samples
+      in between are misreads, bridged;
+    * else, a backwards step of a wrapping counter whose corrected step implies at most
+      `max_power_w` (what the hardware can draw) over its gap, and which the next sample
+      continues: a wrap;
+    * else, when the next samples continue from the new value: the counter restarted
+      (driver reload, a reset, or a wrap implying more than the hardware can draw), the
+      energy across that step cannot be known and the series is lost;
+    * else the sample alone is a misread.
+
+    Misread and missing samples are bridged: the next good sample is measured from the
+    last good one, so the energy is kept and only its shape inside the gap is interpolated.
+    Readings missing at either end are trimmed, not extrapolated. When most of the window
+    is missing or misread, the series is lost.
+
+    One wrap per sample gap is all that can be detected: the caller checks that no gap was
+    long enough for two (RaplMeter.stop)."""
     t = np.asarray(time_s, dtype=np.float64)
     v = np.asarray(values_j, dtype=np.float64)
     n = v.size
+    read = np.flatnonzero(~np.isnan(v))
     good = np.zeros(n, dtype=bool)
     cum = np.full(n, np.nan)
     wraps = misread = 0
     last = -1
     peak = -np.inf  # largest good value so far: bounds an unknown power-of-two range
-    for i in range(n):
-        if np.isnan(v[i]):
-            continue
+
+    def span() -> float | None:
+        if wrap_range_j is None:
+            return None
+        return (
+            wrap_range_power_of_two(peak) if wrap_range_j == POWER_OF_TWO else float(wrap_range_j)
+        )
+
+    def plausible(step: float, dt: float) -> bool:
+        return 0.0 <= step <= PHYSICAL_MAX_POWER_W * max(dt, STAMP_RESOLUTION_S)
+
+    def steps_on(step: float, dt: float, s: float | None) -> bool:
+        # A plausible step forwards, or a plausible wrap.
+        wrapped = s is not None and step < 0 and 0.0 <= step + s <= max_power_w * dt
+        return plausible(step, dt) or wrapped
+
+    def resumes(k: int, after_drop: bool) -> bool:
+        # The old course: a plausible step from the last good sample that, after a drop,
+        # no wrap (climbing back over the whole range within the bound) explains.
+        step, dt = v[k] - v[last], max(t[k] - t[last], 0.0)
+        s = span() if after_drop else None
+        return plausible(step, dt) and (s is None or step + s > max_power_w * dt)
+
+    pos = 0
+    while pos < read.size:
+        i = int(read[pos])
         if last < 0:
             good[i], cum[i], last, peak = True, 0.0, i, v[i]
+            pos += 1
             continue
         dt = max(t[i] - t[last], 0.0)
         step = v[i] - v[last]
-        wrapped = False
-        if step < 0 and wrap_range_j is not None:
-            span = (
-                wrap_range_power_of_two(peak)
-                if wrap_range_j == POWER_OF_TWO
-                else float(wrap_range_j)
-            )
-            step += span
-            wrapped = True
-        if step < 0 or step > (max_power_w if wrapped else PHYSICAL_MAX_POWER_W) * dt:
-            misread += 1
+        if plausible(step, dt):
+            good[i], cum[i], last, peak = True, cum[last] + step, i, max(peak, v[i])
+            pos += 1
             continue
-        wraps += wrapped
-        good[i], cum[i], last = True, cum[last] + step, i
-        peak = max(peak, v[i])
-    missing = int(np.sum(np.isnan(v)))
+        ahead = read[pos + 1 : pos + 1 + RESUME_WITHIN]
+        back = next((j for j, k in enumerate(ahead) if resumes(int(k), step < 0)), None)
+        if back is not None:
+            misread += back + 1
+            pos += back + 1
+            continue
+        following = int(read[pos + 1]) if pos + 1 < read.size else None
+        s = span()
+        continued = following is None or steps_on(v[following] - v[i], t[following] - t[i], s)
+        if step < 0 and s is not None and continued and 0.0 <= step + s <= max_power_w * dt:
+            good[i], cum[i], last, peak = True, cum[last] + step + s, i, max(peak, v[i])
+            wraps += 1
+            pos += 1
+            continue
+        if continued and following is not None:
+            why = (
+                f"the counter went from {v[last]:.6f} J to {v[i]:.6f} J at sample {i} and "
+                "went on from there: a restart (driver reload, reset)"
+                + ("" if s is None else f" or a wrap implying more than {max_power_w:.0f} W")
+                + "; the energy across that step cannot be known"
+            )
+            return Counter(t[:0], v[:0], wraps, int(n - read.size), misread, why)
+        misread += 1
+        pos += 1
+    missing = int(n - read.size)
     idx = np.flatnonzero(good)
     if idx.size == 0 or idx.size * 2 < n:
-        why = f"{missing + misread} of {n} samples missing or misread"
+        why = f"{missing + misread} of {n} samples missing or misread (more than half the window)"
         return Counter(t[:0], v[:0], wraps, missing, misread, why)
     inner = slice(idx[0], idx[-1] + 1)
     energy = np.interp(t[inner], t[idx], cum[idx])
@@ -132,7 +186,8 @@ def integrate_power_bridged(time_s: np.ndarray, power_w: np.ndarray) -> Counter:
     idx = np.flatnonzero(read)
     missing = int(np.sum(~read))
     if idx.size == 0 or idx.size * 2 < p.size:
-        return Counter(t[:0], p[:0], missing=missing, lost=f"{missing} of {p.size} samples missing")
+        why = f"{missing} of {p.size} samples missing (more than half the window)"
+        return Counter(t[:0], p[:0], missing=missing, lost=why)
     inner = slice(idx[0], idx[-1] + 1)
     energy = np.interp(t[inner], t[idx], integrate_power(t[idx], p[idx]))
     return Counter(t[inner], energy, missing=missing)

@@ -58,6 +58,13 @@ KINDS: tuple[DomainKind, ...] = (
         "the whole platform (SoC, packages included): a total of its own, never added",
     ),
     DomainKind("gpu", "gpu-<N>", True, None, "one GPU, by its NVML index"),
+    DomainKind(
+        "machine",
+        "machine",
+        False,
+        "the wall",
+        "the whole machine at the wall, from its BMC: a total of its own, never added",
+    ),
 )
 _BY_KIND = {k.kind: k for k in KINDS}
 
@@ -90,6 +97,10 @@ def gpu(index: int) -> str:
     return f"gpu-{index}"
 
 
+def machine() -> str:
+    return "machine"
+
+
 def kind_of(domain: str) -> DomainKind:
     """The kind of a domain name; ValueError for a name no meter may mint."""
     for k in KINDS:
@@ -104,4 +115,4 @@ def is_summable(domain: str) -> bool:
 
 
 def is_cpu(domain: str) -> bool:
-    return kind_of(domain).kind != "gpu"
+    return kind_of(domain).kind not in ("gpu", "machine")

@@ -9,6 +9,7 @@ over our window.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,7 @@ class EnergiBridgeMeter(Meter):
         binary: Path | None = None,
         gpu: bool = True,
         client_cpu: bool = False,
+        checks: str | None = None,
     ) -> None:
         """`client_cpu`: the CPU is a client part, so EnergiBridge's DRAM is in the right
         unit and may enter the total (docs/meters.md)."""
@@ -65,6 +67,7 @@ class EnergiBridgeMeter(Meter):
         self.binary = find_energibridge(binary)
         self.gpu = gpu
         self.client_cpu = client_cpu
+        self.checks = checks  # the meter whose domains this one only cross-checks
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._out_dir: Path | None = None
@@ -123,6 +126,7 @@ class EnergiBridgeMeter(Meter):
         self._cleanup()
         table = parse_energibridge_csv(self.csv_path)
         out = RecordingBuilder(self.name, self.notes)
+        out.checks = self.checks
         energibridge_series(table, out, gpu=self.gpu, client_cpu=self.client_cpu)
         if not out.series:
             out.notes.append(
@@ -156,7 +160,19 @@ class EnergiBridgeMeter(Meter):
             # Rust prints "thread 'main' panicked at src/cpu/intel.rs:..:" then the error.
             i = next(i for i, ln in enumerate(lines) if "panicked" in ln)
             detail = lines[i + 1] if i + 1 < len(lines) else lines[i]
-            if "src/cpu" in lines[i] or "PermissionDenied" in stderr or "NotFound" in stderr:
+            if "PermissionDenied" in stderr or "NotFound" in stderr:
+                raise MeterError(f"{MSR_FIX}; it said: {detail}")
+            unread = re.search(r"failed to read (\w+)", detail)
+            if unread is not None and "Input/output error" in detail:
+                # Access is fine: the CPU lacks this register (PP1 or DRAM on many parts),
+                # and EnergiBridge reads every one of them unconditionally.
+                raise MeterError(
+                    f"EnergiBridge ({self.binary}) cannot run on this CPU: it reads the "
+                    f"{unread.group(1)} energy MSR, which this CPU does not implement (the "
+                    f"read fails with EIO, not for lack of permission); use --meter rapl, "
+                    f"which reads the zones the kernel finds; it said: {detail}"
+                )
+            if "src/cpu" in lines[i]:
                 raise MeterError(f"{MSR_FIX}; it said: {detail}")
             raise MeterError(f"EnergiBridge ({self.binary}) {what}: it panicked: {detail}")
         said = f"; it said: {lines[-1]}" if lines else ""

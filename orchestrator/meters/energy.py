@@ -12,6 +12,7 @@ import numpy as np
 from orchestrator.meters import domains
 from orchestrator.meters.base import DomainSeries, Recording
 from orchestrator.meters.counters import power_from_cumulative
+from orchestrator.meters.uncertainty import budget
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ def phases_from_events(events: list[dict[str, Any]]) -> list[Phase]:
     pairs += [(f"epoch_{k}", t("epoch_start", k), t("epoch_end", k)) for k in epochs]
     pairs.append(("eval", t("eval_start"), t("eval_end")))
     return [Phase(n, s, e) for n, s, e in pairs if s is not None and e is not None and e >= s]
+
+
+def _own(recordings: list[Recording]) -> list[Recording]:
+    """The recordings whose domains are values, not checks of another meter's."""
+    return [r for r in recordings if r.checks is None]
 
 
 def _covers(series: DomainSeries, phase: Phase) -> bool:
@@ -201,7 +207,7 @@ def energy_block(
     the GPU in a CPU run), with the reason."""
     block: dict[str, dict[str, Any]] = {}
     dropped: dict[str, str] = {}
-    for rec in recordings:
+    for rec in _own(recordings):
         dropped.update(rec.dropped)
         for domain, s in rec.series.items():
             if span is None:
@@ -212,6 +218,8 @@ def energy_block(
             if gross is None:
                 dropped[domain] = f"{rec.meter}: its samples do not cover the run"
                 continue
+            window = span or (float(s.time_s[0]), float(s.time_s[-1]))
+            b = budget(rec.meter, s, window, gross)
             why_not = why_not_summable(domain, s, out_of_total or {})
             entry: dict[str, Any] = {
                 "meter": rec.meter,
@@ -223,6 +231,10 @@ def energy_block(
             }
             if why_not is not None and domains.is_summable(domain):
                 entry["out_of_total"] = why_not
+            if b is not None:
+                entry["uncertainty"] = b.to_json()
+                if b.below_resolution:
+                    entry["below_resolution"] = b.below_resolution
             block[domain] = entry
     return RunEnergy(block, dropped)
 
@@ -265,15 +277,19 @@ def phase_block(
 
     Phases overlap (compile is inside epoch_1, or infer), so the remainder is the run minus
     the union of the phases, not minus their sum."""
+    recordings = _own(recordings)
     per_phase = energy_per_phase(recordings, phases)
     out: list[dict[str, Any]] = [
-        {
-            "name": p.name,
-            "start": p.start_s,
-            "end": p.end_s,
-            "duration_s": p.duration_s,
-            "energy_j": per_phase.get(p.name, {}),
-        }
+        _guarded(
+            {
+                "name": p.name,
+                "start": p.start_s,
+                "end": p.end_s,
+                "duration_s": p.duration_s,
+                "energy_j": per_phase.get(p.name, {}),
+            },
+            recordings,
+        )
         for p in phases
     ]
     if span is None:
@@ -296,6 +312,25 @@ def phase_block(
         }
     )
     return out
+
+
+def _guarded(phase: dict[str, Any], recordings: list[Recording]) -> dict[str, Any]:
+    """`phase` with each domain its meter cannot resolve over the phase's length moved from
+    `energy_j` to `below_resolution` (with its value and why): no table or total gives it a
+    figure as if it were measured (docs/meters.md, "Window guard")."""
+    kept = dict(phase["energy_j"])
+    below: dict[str, dict[str, Any]] = {}
+    span = (phase["start"], phase["end"])
+    for rec in recordings:
+        for domain, s in rec.series.items():
+            if domain not in kept:
+                continue
+            b = budget(rec.meter, s, span, kept[domain])
+            if b is not None and b.below_resolution:
+                below[domain] = {"energy_j": kept.pop(domain), "why": b.below_resolution}
+    if below:
+        return {**phase, "energy_j": kept, "below_resolution": below}
+    return phase
 
 
 def _union(

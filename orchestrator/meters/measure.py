@@ -10,8 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.errors import UserError, check_writable_folder
+from orchestrator.meters import clock
 from orchestrator.meters.base import Recording
+from orchestrator.meters.crosscheck import cross_checks, disagreements
 from orchestrator.meters.energy import Phase, energy_per_phase
 from orchestrator.meters.registry import open_meters
+from orchestrator.meters.uncertainty import budget
 from orchestrator.meters.window import MeterWindow
 from orchestrator.runtimes.process import exit_status
 
@@ -35,6 +37,11 @@ class DomainResult:
     mean_power_w: float | None
     method: str
     estimated: bool
+    uncertainty: dict[str, Any] | None = None  # meters/uncertainty.py's budget
+
+    @property
+    def below_resolution(self) -> str | None:
+        return None if self.uncertainty is None else self.uncertainty.get("below_resolution")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class Measurement:
     domains: dict[str, DomainResult]
     notes: tuple[str, ...]
     output: Path | None
+    dropped: dict[str, str] = field(default_factory=dict)  # domain -> why it was lost
+    cross_checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -65,9 +74,14 @@ class Measurement:
                     "mean_power_w": d.mean_power_w,
                     "method": d.method,
                     "estimated": d.estimated,
+                    "uncertainty_j": None if d.uncertainty is None else d.uncertainty["u_j"],
+                    "uncertainty": d.uncertainty,
+                    "below_resolution": d.below_resolution,
                 }
                 for name, d in self.domains.items()
             },
+            "dropped": dict(self.dropped),
+            "cross_checks": self.cross_checks,
             "notes": list(self.notes),
             "output": str(self.output) if self.output else None,
         }
@@ -79,26 +93,35 @@ def summarise(
     """Energy per domain over the command's window [start_s, end_s]. A domain whose samples
     do not cover that window falls back to its whole recording, and says so."""
     window = Phase("command", start_s, end_s)
-    inside = energy_per_phase(recordings, [window])["command"]
+    own = [r for r in recordings if r.checks is None]
+    inside = energy_per_phase(own, [window])["command"]
     domains: dict[str, DomainResult] = {}
     notes: list[str] = []
     for rec in recordings:
+        if rec.checks is not None:
+            continue  # compared in the cross-checks, never a value of its own
         for name, s in rec.series.items():
             if name in inside:
                 energy, duration = inside[name], window.duration_s
+                span = (start_s, end_s)
             else:
                 energy, duration = float(s.energy_j[-1]), rec.duration_s
+                span = (float(s.time_s[0]), float(s.time_s[-1]))
                 notes.append(
                     f"{name}: samples do not cover the whole command; energy is over the "
                     f"meter's {duration:.3f} s window"
                 )
+            b = budget(rec.meter, s, span, energy)
             domains[name] = DomainResult(
                 rec.meter,
                 energy,
                 energy / duration if duration > 0 else None,
                 s.method,
                 s.estimated,
+                None if b is None else b.to_json(),
             )
+            if b is not None and b.below_resolution:
+                notes.append(f"{name}: BELOW RESOLUTION: {b.below_resolution}")
     return domains, notes
 
 
@@ -135,6 +158,8 @@ def measure(
             f"the command ran {end_s - start_s:.3f} s, under 5 sample intervals of "
             f"{interval_ms} ms: its energy rests on few samples; use a smaller --interval-ms"
         )
+    checks = cross_checks(recordings, (start_s, end_s))
+    notes += disagreements(checks)
     all_notes = list(dict.fromkeys([n for r in recordings for n in r.notes] + notes))
     return Measurement(
         tuple(command),
@@ -145,18 +170,20 @@ def measure(
         domains,
         tuple(all_notes),
         output,
+        {d: why for r in recordings for d, why in r.dropped.items()},
+        checks,
     )
 
 
 def _run(command: list[str]) -> tuple[int, float, float]:
-    start_s = time.time()
+    start_s = clock.now()
     proc = subprocess.Popen(command)
     try:
         code = proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
         code = proc.wait()
-    end_s = time.time()
+    end_s = clock.now()
     return exit_status(code), start_s, end_s
 
 
@@ -171,13 +198,17 @@ def render(m: Measurement, console: Console) -> None:
         markup=True,
     )
     if m.domains:
-        table = Table("domain", "energy (J)", "mean power (W)", "method", "meter")
+        table = Table("domain", "energy (J)", "u (J)", "mean power (W)", "method", "meter")
         for name, d in m.domains.items():
             power = "" if d.mean_power_w is None else f"{d.mean_power_w:.2f}"
             method = Text(d.method)
             if d.estimated:
                 method.append(" (estimated)", style="yellow")
-            table.add_row(Text(name), f"{d.energy_j:.3f}", power, method, Text(d.meter))
+            u = "" if d.uncertainty is None else f"{d.uncertainty['u_j']:.3f}"
+            energy = Text(f"{d.energy_j:.3f}")
+            if d.below_resolution:
+                energy = Text("below resolution", style="yellow")
+            table.add_row(Text(name), energy, u, power, method, Text(d.meter))
         console.print(table)
     else:
         console.print("[bold red]NO ENERGY WAS MEASURED[/] (time only)", markup=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
+from orchestrator.meters import clock
 from orchestrator.meters.base import Meter, Recording
 from orchestrator.meters.sampler import RecordingBuilder
 
@@ -25,10 +25,10 @@ class NoneMeter(Meter):
         return []
 
     def start(self, out_dir: Path) -> None:
-        self._start_s, self._out_dir = time.time(), out_dir
+        self._start_s, self._out_dir = clock.now(), out_dir
 
     def stop(self) -> Recording:
         if self._start_s is None or self._out_dir is None:
             raise RuntimeError("stop() before start()")
         out = RecordingBuilder(self.name, (NO_ENERGY_NOTE, *self.notes))
-        return out.finish(self._out_dir, np.array([self._start_s, time.time()]), None)
+        return out.finish(self._out_dir, np.array([self._start_s, clock.now()]), None)

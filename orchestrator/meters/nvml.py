@@ -164,23 +164,25 @@ class NvmlMeter(PollingMeter):
                 if g.has_counter
                 else None
             )
-            if counter is not None and (counter.lost is None or polled is None):
+            uncovered = _uncovered(counter, polled)
+            if counter is not None and (uncovered is None or polled is None):
                 series = out.add_counter(g.domain, counter, "energy counter")
                 if series is not None:
                     out.notes += _compare(g.domain, series, polled)
+                    if polled is not None and polled.lost is None and len(polled.time_s) > 1:
+                        out.alternates[g.domain] = DomainSeries(
+                            polled.time_s, polled.energy_j, "power-integration",
+                            bridged=polled.bridged,
+                        )  # fmt: skip
                 continue
             assert polled is not None  # a GPU with neither is not metered
-            if counter is None:
-                out.notes.append(
-                    f"nvml: {g.domain} has no energy counter here: power polled every "
-                    f"{self.interval_ms} ms and integrated (estimated)"
-                )
-            else:
-                out.notes.append(
-                    f"nvml: {g.domain} energy counter could not be read for most of the window "
-                    f"({counter.lost}): power polled every {self.interval_ms} ms and "
-                    "integrated instead (estimated)"
-                )
+            # Whenever the counter does not cover the window (none, reset, unreadable, or
+            # not yet updated), polled power stands in, labelled: one rule, wherever in the
+            # window the trouble came.
+            out.notes.append(
+                f"nvml: {g.domain} {uncovered}: power polled every {self.interval_ms} ms "
+                "and integrated instead (estimated)"
+            )
             out.add_counter(g.domain, polled, "polled power", "power-integration")
         return out.finish(out_dir, time_s, out_dir / f"samples-{self.name}.csv")
 
@@ -189,17 +191,27 @@ def _column(rows: list[list[Value]], i: int) -> np.ndarray:
     return np.asarray([np.nan if r[i] is None else float(r[i]) for r in rows])  # type: ignore[arg-type]
 
 
+def _uncovered(counter: Counter | None, polled: Counter | None) -> str | None:
+    """Why the energy counter does not cover the window, None when it does."""
+    if counter is None:
+        return "has no energy counter here"
+    if counter.lost is not None:
+        return f"energy counter does not cover the window ({counter.lost})"
+    read = polled is not None and polled.lost is None and len(polled.energy_j) > 0
+    if read and counter.energy_j[-1] == 0.0 and polled.energy_j[-1] > 0.0:  # type: ignore[union-attr]
+        span = counter.time_s[-1] - counter.time_s[0] if len(counter.time_s) else 0.0
+        return (
+            f"energy counter did not advance in this {span:.3f} s window (it updates "
+            "every 100 ms or more)"
+        )
+    return None
+
+
 def _compare(domain: str, counter: DomainSeries, polled: Counter | None) -> list[str]:
     if polled is None or polled.lost is not None or len(polled.energy_j) == 0:
         return []
     counter_j = float(counter.energy_j[-1])
     polled_j = float(polled.energy_j[-1])
-    if counter_j == 0.0 and polled_j > 0.0:
-        return [
-            f"nvml: {domain} energy counter did not advance in this "
-            f"{counter.time_s[-1] - counter.time_s[0]:.3f} s window (it updates "
-            f"periodically); polled power gives {polled_j:.3f} J"
-        ]
     if counter_j > 0:
         diff = (polled_j - counter_j) / counter_j * 100.0
         return [

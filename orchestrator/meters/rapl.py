@@ -38,8 +38,9 @@ _PSYS = re.compile(r"^psys(?:-(\d+))?$")
 _SUBZONE_DOMAIN = {"core": domains.core, "uncore": domains.uncore, "dram": domains.dram}
 # The core-energy MSR these vendors expose as `core` belongs to one CPU, not the package.
 ONE_CORE_VENDORS = ("AuthenticAMD", "HygonGenuine")
-# A wrap is accepted only below this many times the zone's largest power constraint: short
-# bursts (PL2) exceed the long-term limit, but not by this much.
+# A wrap is accepted, and a sampling gap trusted, only below this many times the zone's
+# largest power limit: the limits are averages over their time windows, which the power
+# inside a window may exceed for a moment.
 CONSTRAINT_MARGIN = 1.5
 
 PERMISSION_FIX = (
@@ -57,7 +58,14 @@ class Zone:
     name: str  # the zone's own `name` file, e.g. package-0, core, dram, psys
     domain: str  # docs/formats.md domain, e.g. cpu-core-0
     max_energy_range_uj: int
-    max_power_w: float = PHYSICAL_MAX_POWER_W  # above this a "wrap" is a misread
+    # What the zone can draw (its largest power limit with a margin, else physical): bounds
+    # a wrap, and the longest sampling gap in which at most one wrap can hide.
+    max_power_w: float = PHYSICAL_MAX_POWER_W
+
+    @property
+    def wrap_s(self) -> float:
+        """The shortest time the counter can take to wrap: its range at max_power_w."""
+        return self.max_energy_range_uj / 1e6 / self.max_power_w
 
     @property
     def energy_path(self) -> Path:
@@ -129,17 +137,23 @@ def cpu_vendor(cpuinfo: Path = CPUINFO) -> str | None:
     return m.group(1) if m else None
 
 
-def _max_power_w(zone_dir: Path) -> float:
-    """The bound a wrap must respect: the zone's largest `constraint_*_max_power_uw` with a
-    margin, where the kernel gives one, else PHYSICAL_MAX_POWER_W."""
+def _max_power_w(zone_dir: Path) -> float | None:
+    """What the zone can draw, with a margin: its largest power limit, PL2 included, None
+    where it states none.
+
+    The kernel's intel_rapl_common reports the TDP (THERMAL_SPEC_POWER) as the long-term
+    constraint's `max_power_uw` and the short-term one's from MSR_PKG_POWER_INFO, often 0;
+    desktop parts run at PL2 (`constraint_1_power_limit_uw`, often twice the TDP) for
+    minutes. So every `constraint_*_power_limit_uw` and `constraint_*_max_power_uw` counts."""
     limits = []
-    for f in zone_dir.glob("constraint_*_max_power_uw"):
-        try:
-            limits.append(int(_read_bytes(f)) / 1e6)
-        except (MeterError, ValueError):
-            continue
+    for pattern in ("constraint_*_max_power_uw", "constraint_*_power_limit_uw"):
+        for f in zone_dir.glob(pattern):
+            try:
+                limits.append(int(_read_bytes(f)) / 1e6)
+            except (MeterError, ValueError):
+                continue  # the kernel answers some of these with an error (ENODATA)
     best = max(limits, default=0.0)
-    return min(best * CONSTRAINT_MARGIN, PHYSICAL_MAX_POWER_W) if best > 0 else PHYSICAL_MAX_POWER_W
+    return min(best * CONSTRAINT_MARGIN, PHYSICAL_MAX_POWER_W) if best > 0 else None
 
 
 def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], list[str]]:
@@ -158,6 +172,8 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
     zones: list[Zone] = []
     notes: list[str] = []
     seen: dict[str, str] = {}
+    bounds: dict[int, float] = {}  # top-level zone -> its stated max power
+    top_level_socket = _top_level_sockets(dirs, names)
     for d in dirs:
         name = names[d.name]
         top, sub = _zone_key(d.name)
@@ -168,7 +184,7 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
                 "core-energy MSR (the package's lead CPU), not the package's cores"
             )
             continue
-        domain = _domain(name, top, sub, parent)
+        domain = _domain(name, sub, parent, top_level_socket.get(d.name, top))
         if domain is None and sub < 0:
             raise MeterError(
                 f"RAPL zone {d.name} under {root} is named {name!r}, which this meter cannot "
@@ -190,7 +206,17 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
             continue
         seen[domain] = d.name
         max_range = read_energy_uj(d / "max_energy_range_uj")
-        zones.append(Zone(d, d.name, name, domain, max_range, _max_power_w(d)))
+        if max_range <= 0:
+            raise MeterError(
+                f"RAPL zone {d.name} under {root} gives max_energy_range_uj {max_range}: its "
+                "wraps cannot be corrected; check the kernel's intel_rapl driver (or the "
+                "--powercap-root tree), or use another meter"
+            )
+        # A sub-zone without limits of its own draws at most what its package can.
+        limit = _max_power_w(d) or (bounds.get(top) if sub >= 0 else None)
+        if sub < 0 and limit is not None:
+            bounds[top] = limit
+        zones.append(Zone(d, d.name, name, domain, max_range, limit or PHYSICAL_MAX_POWER_W))
     if not zones:
         raise MeterError(
             f"no RAPL zones (intel-rapl:*) under {root}: this CPU or kernel exposes none "
@@ -200,7 +226,25 @@ def discover_zones(root: Path, vendor: str | None = None) -> tuple[list[Zone], l
     return zones, notes
 
 
-def _domain(name: str, top: int, sub: int, parent_name: str) -> str | None:
+def _top_level_sockets(dirs: list[Path], names: dict[str, str]) -> dict[str, int]:
+    """The socket of each top-level core, uncore or dram zone (some servers list DRAM
+    beside the packages rather than inside them): the k-th such zone of a kind belongs to
+    the k-th package socket, not to socket <its zone index>, which on a one-socket machine
+    with `intel-rapl:1` = dram would invent a second socket."""
+    packages = sorted(
+        {int(m.group(1)) for d in dirs if (m := _PACKAGE.match(names[d.name])) is not None}
+    )
+    seen: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for d in dirs:
+        name = names[d.name]
+        if name in _SUBZONE_DOMAIN and _zone_key(d.name)[1] < 0:
+            k = seen[name] = seen.get(name, -1) + 1
+            out[d.name] = packages[k] if k < len(packages) else k
+    return out
+
+
+def _domain(name: str, sub: int, parent_name: str, top_socket: int) -> str | None:
     psys = _PSYS.match(name)
     if psys:
         return domains.psys(int(psys.group(1)) if psys.group(1) else None)
@@ -210,10 +254,10 @@ def _domain(name: str, top: int, sub: int, parent_name: str) -> str | None:
         return domains.package(int(package.group(1)), die)
     if name in _SUBZONE_DOMAIN:
         # A sub-zone belongs to the socket (and die) its package zone names; a top-level
-        # dram zone (some servers) is numbered by its own index.
+        # one to its socket (_top_level_sockets).
         parent = _PACKAGE.match(parent_name) if sub >= 0 else None
         if parent is None:
-            return _SUBZONE_DOMAIN[name](top)
+            return _SUBZONE_DOMAIN[name](top_socket)
         die = int(parent.group(2)) if parent.group(2) else None
         return _SUBZONE_DOMAIN[name](int(parent.group(1)), die)
     return None
@@ -253,20 +297,21 @@ class RaplMeter(PollingMeter):
         out.notes += self._notes
         gap_s = float(np.max(np.diff(time_s))) if len(time_s) > 1 else 0.0
         for i, z in enumerate(self.zones):
+            if gap_s >= z.wrap_s:
+                # The process stalled (SIGSTOP, a paused VM, suspend, a starved thread):
+                # the counter may have wrapped more than once, unseen.
+                out.drop(
+                    z.domain,
+                    f"zone {z.zone_id}: {gap_s:.3f} s between two samples, as long as the "
+                    f"{z.wrap_s:.3f} s its counter ({z.max_energy_range_uj} uJ) may take to "
+                    f"wrap at {z.max_power_w:.0f} W: how many times it wrapped cannot be known",
+                )
+                continue
             counter = unwrap_counter(
                 time_s,
                 table[:, i + 1] / 1e6,
                 z.max_energy_range_uj / 1e6,
                 max_power_w=z.max_power_w,
             )
-            series = out.add_counter(z.domain, counter, z.zone_id)
-            if series is None or len(series.time_s) < 2:
-                continue
-            # A wrap is only detectable if at most one happens per sample gap.
-            power_w = series.energy_j[-1] / max(series.time_s[-1] - series.time_s[0], 1e-9)
-            if power_w > 0 and gap_s * power_w * 1e6 > z.max_energy_range_uj / 2:
-                out.notes.append(
-                    f"rapl: {z.domain} counter range {z.max_energy_range_uj} uJ is close to "
-                    f"one sample gap ({gap_s:.3f} s): wraps may be missed; sample faster"
-                )
+            out.add_counter(z.domain, counter, z.zone_id)
         return out.finish(out_dir, time_s, out_dir / f"samples-{self.name}.csv")

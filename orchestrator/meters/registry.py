@@ -2,7 +2,8 @@
 
 `auto` takes the meters that can really read here: RAPL (powercap) for the CPU and NVML
 for NVIDIA GPUs; EnergiBridge only when RAPL cannot be read and the binary is on PATH or
-given, since both read the same CPU counters and would report the same domains twice.
+given, since both read the same CPU counters and would report the same domains twice;
+`--meter rapl,energibridge` runs both, EnergiBridge as a cross-check of RAPL only.
 
 `auto` also takes the device: a CPU campaign needs a CPU meter (a GPU may be recorded but
 stays out of the total, which the campaign says in run.json), and falls back to `none`,
@@ -20,6 +21,7 @@ from types import ModuleType
 
 from orchestrator.errors import MeterError
 from orchestrator.meters.base import Meter
+from orchestrator.meters.bmc import IpmiMeter, RedfishMeter
 from orchestrator.meters.energibridge import EnergiBridgeMeter
 from orchestrator.meters.none import NoneMeter
 from orchestrator.meters.nvml import NvmlMeter
@@ -52,8 +54,15 @@ METERS: dict[str, Callable[[MeterSources], Meter]] = {
     ),
     # With nvml also chosen, the GPU is NVML's: EnergiBridge's -g would repeat it; a CPU
     # campaign has no GPU to measure.
+    # Beside rapl it reads the same CPU counters: a cross-check of rapl's, not a value.
+    # The whole machine through its BMC: never chosen by auto (a slow poll; docs/meters.md).
+    "redfish": lambda s: RedfishMeter(s.interval_ms),
+    "ipmi": lambda s: IpmiMeter(s.interval_ms),
     "energibridge": lambda s: EnergiBridgeMeter(
-        s.interval_ms, binary=s.energibridge, gpu="nvml" not in s.names and s.device != "cpu"
+        s.interval_ms,
+        binary=s.energibridge,
+        gpu="nvml" not in s.names and s.device != "cpu",
+        checks="rapl" if "rapl" in s.names else None,
     ),
 }
 METER_NAMES = ("auto", *METERS)
@@ -88,8 +97,6 @@ def open_meters(
         raise MeterError(f"meter spec {spec!r} names a meter twice")
     if len(names) > 1 and ("auto" in names or "none" in names):
         raise MeterError("'auto' and 'none' cannot be combined with other meters")
-    if "rapl" in names and "energibridge" in names:
-        raise MeterError("rapl and energibridge read the same CPU counters; choose one of them")
     auto = names == ["auto"]
     if auto:
         names = ["rapl", "energibridge", "nvml"]

@@ -14,6 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from orchestrator.errors import MeterError
+from orchestrator.meters import clock
 from orchestrator.meters.base import DomainSeries, Meter, Method, Recording
 from orchestrator.meters.counters import Counter, check_increasing, power_from_cumulative
 
@@ -48,9 +49,9 @@ class Sampler:
 
     def _sample(self) -> None:
         # The midpoint of the read is the best estimate of when the values were true.
-        t0 = time.time()
+        t0 = clock.now()
         values = list(self._read())
-        t1 = time.time()
+        t1 = clock.now()
         row: Row = [round((t0 + t1) / 2.0, 6), *values]
         self._rows.append(row)
         if self._plain is not None:
@@ -147,6 +148,8 @@ class RecordingBuilder:
         self.notes: list[str] = list(notes)
         self.series: dict[str, DomainSeries] = {}
         self.dropped: dict[str, str] = {}
+        self.alternates: dict[str, DomainSeries] = {}
+        self.checks: str | None = None
 
     def add_counter(
         self,
@@ -159,7 +162,7 @@ class RecordingBuilder:
         """Keep `counter` as `domain` (`what` names its source in the notes), or drop the
         domain when the counter was lost."""
         if counter.lost is not None:
-            self.drop(domain, f"{what}: {counter.lost} (more than half the window)")
+            self.drop(domain, f"{what}: {counter.lost}")
             return None
         if counter.wraps:
             self.notes.append(
@@ -171,7 +174,9 @@ class RecordingBuilder:
                 f"interpolation ({counter.missing} missing, {counter.misread} misread: "
                 "backwards without a plausible wrap, or an impossible jump)"
             )
-        series = DomainSeries(counter.time_s, counter.energy_j, method, out_of_total)
+        series = DomainSeries(
+            counter.time_s, counter.energy_j, method, out_of_total, counter.bridged
+        )
         self.series[domain] = series
         return series
 
@@ -191,6 +196,8 @@ class RecordingBuilder:
             power,
             tuple(self.notes),
             self.dropped,
+            self.alternates,
+            self.checks,
         )
 
 

@@ -9,8 +9,10 @@ stopped), so each meter's window contains the windows of the meters started afte
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
+from orchestrator.meters import clock
 from orchestrator.meters.base import Meter, Recording
 
 
@@ -29,6 +31,7 @@ class MeterWindow:
 
     def start(self) -> None:
         """Start every meter; when one fails to start, the others are stopped again."""
+        clock.anchor()  # the window's stamps: monotonic, labelled with wall time from here
         try:
             for meter in self.meters:
                 meter.start(self.out_dir)
@@ -41,18 +44,38 @@ class MeterWindow:
         """Stop every started meter (last started first) and return their recordings in the
         order the meters were given. Every meter is stopped even when one fails; the first
         failure is raised afterwards."""
-        stopped: dict[int, Recording] = {}
-        first_error: BaseException | None = None
+        stopped, failed = self.stop_each()
+        if failed:
+            raise failed[0][1]
+        return [rec for _, rec in stopped]
+
+    def stop_each(
+        self,
+    ) -> tuple[list[tuple[Meter, Recording]], list[tuple[Meter, Exception]]]:
+        """Stop every started meter (last started first): the meters that stopped with
+        their recordings, in the order given, and those whose stop() failed with the error.
+        Anything that is not an Exception (an interrupt) is raised once all are stopped."""
+        recorded: dict[int, Recording] = {}
+        failed: list[tuple[Meter, Exception]] = []
+        other: BaseException | None = None
         while self._started:
             meter = self._started.pop()
             try:
-                stopped[id(meter)] = meter.stop()
+                recorded[id(meter)] = meter.stop()
+            except Exception as exc:
+                failed.append((meter, exc))
             except BaseException as exc:
-                first_error = first_error or exc
-        if first_error is not None:
-            raise first_error
-        self.recordings = [stopped[id(m)] for m in self.meters if id(m) in stopped]
-        return self.recordings
+                other = other or exc
+        if other is not None:
+            raise other
+        stepped = clock.drift_note("this measurement")
+        stopped = [
+            (m, replace(rec, notes=(*rec.notes, stepped)) if stepped else rec)
+            for m in self.meters
+            if (rec := recorded.get(id(m))) is not None
+        ]
+        self.recordings = [rec for _, rec in stopped]
+        return stopped, failed[::-1]
 
     def abort(self) -> None:
         """Stop whatever runs and discard it: used when something else already failed, so

@@ -84,3 +84,13 @@ def state_lines(folder: Path) -> list[dict[str, Any]]:
 
 def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
+
+
+def phase_energy(phase: dict[str, Any], domain: str) -> float:
+    """A phase's energy of `domain`: measured, or kept apart as below its meter's resolution
+    (docs/meters.md, "Window guard"); never in both."""
+    below = phase.get("below_resolution") or {}
+    assert (domain in phase["energy_j"]) != (domain in below), phase
+    return float(
+        phase["energy_j"][domain] if domain in phase["energy_j"] else below[domain]["energy_j"]
+    )

@@ -4,7 +4,10 @@ simulator process at a known power per zone, wrap-arounds included.
 The tree mirrors the kernel's: zone directories nest under the `intel-rapl` control type
 (`intel-rapl/intel-rapl:0/intel-rapl:0:0`) and the root holds one link per zone and
 sub-zone, as /sys/class/powercap does. Each zone has `name`, `energy_uj` and
-`max_energy_range_uj` (and `constraint_0_max_power_uw` where given); the simulator sets
+`max_energy_range_uj`, and the power-limit constraints where given: `constraint_N_name`,
+`constraint_N_power_limit_uw` (the limit set, PL1 or PL2), `constraint_N_max_power_uw` (what
+intel_rapl_common reports: the TDP for long_term, often 0 for short_term) and
+`constraint_N_time_window_us`. The simulator sets
 `energy_uj` to `(offset_uj + power_w x 1e6 x (t - t0)) mod max_energy_range_uj` every tick,
 replacing the file atomically so a reader never sees it half written (sysfs reads are atomic
 too). Zone ids are hexadecimal, as the kernel writes them (`intel-rapl:a` is the eleventh).
@@ -38,24 +41,48 @@ class FakeZone:
     power_w: float
     max_energy_range_uj: int = 262_143_328_850
     offset_uj: int = 0
-    max_power_uw: int | None = None  # constraint_0_max_power_uw, where the zone has one
+    max_power_uw: int | None = None  # constraint_0_max_power_uw alone, where given
     misread_s: tuple[float, float] | None = None
+    # (name, power_limit_uw, max_power_uw) per constraint, in the kernel's order.
+    constraints: tuple[tuple[str, int, int], ...] = ()
+
+
+def _limits(long_term_w: float, tdp_w: float | None = None) -> tuple[tuple[str, int, int], ...]:
+    """PL1 = PL2 = `long_term_w`, TDP `tdp_w` (default PL1) as intel_rapl_common states
+    them: the long-term constraint's max_power_uw is the TDP, the short-term one's 0."""
+    pl = int(long_term_w * 1e6)
+    return (("long_term", pl, int((tdp_w or long_term_w) * 1e6)), ("short_term", pl, 0))
 
 
 def two_socket_intel(max_range_uj: int = 262_143_328_850) -> list[FakeZone]:
     """Two sockets with core, uncore and dram sub-zones, and psys: what a server-class
-    Intel machine exposes (psys is usually on laptops; both kinds of zone are covered)."""
+    Intel machine exposes (psys is usually on laptops; both kinds of zone are covered).
+    The packages and psys state power limits a little above their draw; the sub-zones
+    none, as on most machines."""
     r = max_range_uj
     return [
-        FakeZone("intel-rapl:0", "package-0", 30.0, r, r - 3_000_000),
+        FakeZone("intel-rapl:0", "package-0", 30.0, r, r - 3_000_000, constraints=_limits(36)),
         FakeZone("intel-rapl:0:0", "core", 20.0, r, 1_000_000),
         FakeZone("intel-rapl:0:1", "uncore", 2.5, r, 5),
         FakeZone("intel-rapl:0:2", "dram", 6.0, r, r // 2),
-        FakeZone("intel-rapl:1", "package-1", 25.0, r, 123_456),
+        FakeZone("intel-rapl:1", "package-1", 25.0, r, 123_456, constraints=_limits(36)),
         FakeZone("intel-rapl:1:0", "core", 15.0, r, 0),
         FakeZone("intel-rapl:1:1", "dram", 5.0, r, 7_000_000),
-        FakeZone("intel-rapl:2", "psys", 80.0, r, 42),
+        FakeZone("intel-rapl:2", "psys", 80.0, r, 42, constraints=_limits(96)),
     ]
+
+
+def desktop_package(max_range_uj: int = 200_000_000) -> list[FakeZone]:
+    """A desktop part (a 125 W TDP Core i9) whose board sets PL1 = PL2 = 200 W and which
+    draws 200 W: the kernel states 125 W (the TDP) as the long-term max_power_uw and 0 as
+    the short-term one; only the power limits say what it may draw. The small range makes
+    it wrap every second (a real one: every 22 min at this power)."""
+    r = max_range_uj
+    return [
+        FakeZone("intel-rapl:0", "package-0", 200.0, r, r - 2_000_000,
+                 constraints=_limits(200, tdp_w=125)),
+        FakeZone("intel-rapl:0:0", "core", 170.0, r, r // 2),
+    ]  # fmt: skip
 
 
 def amd_single_socket() -> list[FakeZone]:
@@ -103,8 +130,14 @@ def build_tree(
         if z.max_power_uw is not None:
             (d / "constraint_0_name").write_text("long_term\n")
             (d / "constraint_0_max_power_uw").write_text(f"{z.max_power_uw}\n")
+        for k, (cname, limit_uw, max_uw) in enumerate(z.constraints):
+            (d / f"constraint_{k}_name").write_text(f"{cname}\n")
+            (d / f"constraint_{k}_power_limit_uw").write_text(f"{limit_uw}\n")
+            (d / f"constraint_{k}_max_power_uw").write_text(f"{max_uw}\n")
+            window_us = 28_000_000 if cname == "long_term" else 2_440
+            (d / f"constraint_{k}_time_window_us").write_text(f"{window_us}\n")
         energy = d / "energy_uj"
-        energy.write_text(f"{z.offset_uj % z.max_energy_range_uj}\n")
+        energy.write_text(f"{z.offset_uj % (z.max_energy_range_uj or 1)}\n")
         energy.chmod(energy_mode)
         link = root / z.zone_id
         if not link.exists():
@@ -137,7 +170,7 @@ def _prioritise() -> None:
 def simulate(root: Path, tick_ms: float) -> None:
     spec = json.loads((root / SPEC).read_text())
     t0 = spec["t0"]
-    zones = [FakeZone(**z) for z in spec["zones"]]
+    zones = [FakeZone(**{**z, "constraints": ()}) for z in spec["zones"]]
     paths = [_zone_dir(root, z.zone_id) for z in zones]
     running = True
 

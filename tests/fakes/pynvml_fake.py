@@ -4,7 +4,9 @@ total-energy counter (mJ) advances in steps every `counter_period_s`, as the rea
 updates periodically; GPUs without the counter raise NVMLError_NotSupported like pre-Volta
 parts do. A GPU may fail transiently: during `fail_s` = (start, length) seconds after the
 module was made, its energy and power reads raise NVMLError(NVML_ERROR_UNKNOWN), as a real
-driver does on a hiccup."""
+driver does on a hiccup. A GPU's driver may reload: from `reset_at_s` seconds after the
+module was made, its counter starts again from 0, as the counter counts "since the driver
+was last reloaded"."""
 
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ class FakeGpu:
     counter_offset_mj: int = 123_456_789
     name: str = "NVIDIA H100 80GB HBM3"
     fail_s: tuple[float, float] | None = None
+    reset_at_s: float | None = None
     # What doctor and the provenance read (nvidia-ml-py's units: mW, MHz, degrees C).
     persistence: bool = True
     power_limit_mw: int = 700_000
@@ -128,8 +131,11 @@ def make_fake_pynvml(gpus: list[FakeGpu], init_error: int | None = None) -> type
         if not g.has_counter:
             raise NVMLError_NotSupported()
         _hiccup(g)
-        steps = math.floor((time.time() - t0) / g.counter_period_s)
-        return g.counter_offset_mj + int(steps * g.counter_period_s * g.power_w * 1000)
+        since, offset = time.time() - t0, g.counter_offset_mj
+        if g.reset_at_s is not None and since >= g.reset_at_s:
+            since, offset = since - g.reset_at_s, 0
+        steps = math.floor(since / g.counter_period_s)
+        return offset + int(steps * g.counter_period_s * g.power_w * 1000)
 
     def nvmlDeviceGetPowerUsage(h: int) -> int:
         _check()

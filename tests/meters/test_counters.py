@@ -148,3 +148,39 @@ def test_integrate_a_ramp_is_exact_for_the_trapezoid_rule() -> None:
 def test_power_from_cumulative_is_per_gap_and_nan_for_empty_gaps() -> None:
     p = power_from_cumulative(np.array([0.0, 1.0, 1.0, 3.0]), np.array([0.0, 5.0, 5.0, 9.0]))
     assert p[0] == 5.0 and np.isnan(p[1]) and p[2] == 2.0
+
+
+def test_a_wrap_above_the_bound_never_makes_later_samples_stale() -> None:
+    # 200 W through a 100 J range sampled every 50 ms, bounded (wrongly) at 187.5 W: the
+    # old rule rejected the wrap and then every later sample, each compared with the value
+    # before the wrap, publishing a fraction of the energy. The samples after the drop go
+    # on from it, so the counter did move there: the energy across it cannot be known.
+    t = np.arange(40) * 0.05
+    raw = (50.0 + 10.0 * np.arange(40)) % 100.0
+    c = unwrap_counter(t, raw, 100.0, max_power_w=187.5)
+    assert c.lost is not None and "went on from there" in c.lost and c.energy_j.size == 0
+    # Bounded by what the part can draw (PL2 with its margin), every wrap is taken.
+    c = unwrap_counter(t, raw, 100.0, max_power_w=300.0)
+    assert c.lost is None and c.wraps == 4 and c.misread == 0
+    assert c.energy_j[-1] == pytest.approx(390.0)
+
+
+def test_a_counter_reset_loses_the_series_wherever_it_happens() -> None:
+    # NVML's counter restarts at 0 when the driver reloads; it never wraps. Late or early
+    # in the window, the energy across the reset is unknown: never bridged as misreads.
+    t = np.arange(10) * 0.1
+    for at in (2, 8):
+        raw = np.where(np.arange(10) < at, 1000.0 + 25.0 * np.arange(10), 25.0 * np.arange(10))
+        c = unwrap_counter(t, raw, None)
+        assert c.lost is not None and "restart" in c.lost, at
+
+
+def test_a_glitch_of_several_samples_is_bridged_when_the_course_resumes() -> None:
+    # Three samples read back 0.3 s in time (the fake powercap's misread), then it resumes.
+    t = np.arange(12) * 0.05
+    truth = 1000.0 + 1.5 * np.arange(12)
+    raw = truth.copy()
+    raw[5:8] = truth[5:8] - 9.0
+    c = unwrap_counter(t, raw, 262_143.328850, max_power_w=150.0)
+    assert c.lost is None and c.misread == 3 and c.wraps == 0
+    assert c.energy_j[-1] == pytest.approx(16.5)

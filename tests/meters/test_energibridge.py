@@ -102,6 +102,18 @@ def test_missing_msr_access_gives_the_fix(
     assert "\n" not in str(err.value)
 
 
+def test_a_register_the_cpu_lacks_is_not_blamed_on_permissions(
+    fake_energibridge: Path, tmp_path: Path, eb_env: pytest.MonkeyPatch
+) -> None:
+    # A server without PP1: EnergiBridge panics reading it with EIO. Before, the message
+    # told the user to fix MSR permissions, which were fine.
+    eb_env.setenv("FAKE_EB_MODE", "no-pp1")
+    with pytest.raises(MeterError, match=r"PP1 energy MSR, which this CPU does not") as err:
+        EnergiBridgeMeter(50, binary=fake_energibridge).start(tmp_path)
+    assert "modprobe" not in str(err.value) and "--meter rapl" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_exit_without_samples_is_an_error(
     fake_energibridge: Path, tmp_path: Path, eb_env: pytest.MonkeyPatch
 ) -> None:

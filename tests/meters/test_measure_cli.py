@@ -23,7 +23,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_measure_json_with_rapl_on_a_fake_tree(sysfs_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=30_000_000)):
+    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=120_000_000)):
         proc = _cli(
             "--meter", "rapl", "--interval-ms", "50", "--powercap-root", str(sysfs_dir),
             "--output", str(out), "--json", "--",
@@ -38,6 +38,10 @@ def test_measure_json_with_rapl_on_a_fake_tree(sysfs_dir: Path, tmp_path: Path) 
     assert pkg["energy_j"] == pytest.approx(30.0 * duration_s, rel=0.01)
     assert pkg["mean_power_w"] == pytest.approx(30.0, rel=0.01)
     assert pkg["method"] == "counter" and pkg["estimated"] is False
+    # Its budget: steady power; the edges' share is the sampling jitter of the apparent power.
+    assert 0 < pkg["uncertainty_j"] < 0.01 * pkg["energy_j"]
+    assert set(pkg["uncertainty"]["components"]) == {"resolution", "update", "edges"}
+    assert pkg["below_resolution"] is None and result["dropped"] == {}
     assert result["domains"]["psys"]["mean_power_w"] == pytest.approx(80.0, rel=0.01)
     assert (out / "samples-rapl.csv").exists() and (out / "power-rapl.csv").exists()
     assert "cpu-package-0" in proc.stderr  # the human summary went to stderr
@@ -51,7 +55,11 @@ def test_a_command_shorter_than_a_few_samples_is_flagged(tmp_path: Path) -> None
             "--json", "--", "sleep", "0.1",
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert any("few samples" in n for n in json.loads(proc.stdout)["notes"])
+    result = json.loads(proc.stdout)
+    assert any("few samples" in n for n in result["notes"])
+    # 0.1 s is under the 0.2 s RAPL needs for a 1% edge error: labelled, not passed off.
+    assert "0.200 s" in result["domains"]["cpu-package-0"]["below_resolution"]
+    assert "below resolution" in proc.stderr
 
 
 def test_measure_with_energibridge_binary(tmp_path: Path, fake_energibridge: Path) -> None:

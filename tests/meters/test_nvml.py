@@ -45,13 +45,32 @@ def test_gpu_without_counter_falls_back_to_power_integration(tmp_path: Path) -> 
     assert all(r["gpu0_power_mw"] == "120000" for r in rows)
 
 
-def test_window_shorter_than_the_counter_period_is_noted(tmp_path: Path) -> None:
+def test_a_window_shorter_than_the_counter_period_takes_polled_power(tmp_path: Path) -> None:
+    # Before: 0.0 J `counter`, the run ok.
     nv = make_fake_pynvml([FakeGpu(power_w=300.0, counter_period_s=5.0)])
     meter = NvmlMeter(20, nvml_module=nv)
     time.sleep(0.05)  # away from the counter's first step
     rec = _record(meter, tmp_path, 0.1)
-    assert rec.energy_j["gpu-0"] == 0.0
-    assert any("did not advance" in n for n in rec.notes)
+    gpu = rec.series["gpu-0"]
+    assert gpu.method == "power-integration" and gpu.estimated
+    assert rec.energy_j["gpu-0"] == pytest.approx(300.0 * rec.duration_s, rel=1e-6)
+    assert any("did not advance" in n and "polled" in n for n in rec.notes)
+
+
+@pytest.mark.parametrize("reset_at_s", [0.15, 0.75])
+def test_a_counter_reset_early_or_late_takes_polled_power(
+    tmp_path: Path, reset_at_s: float
+) -> None:
+    # The driver reloads during the window: the counter starts again from 0. Before, a late
+    # reset bridged the rest of the window as misreads (too little energy, `counter`) and
+    # an early one fell back to polled power: two answers for one event.
+    nv = make_fake_pynvml([FakeGpu(power_w=250.0, counter_period_s=0.02, reset_at_s=reset_at_s)])
+    rec = _record(NvmlMeter(50, nvml_module=nv), tmp_path, 1.0)
+    gpu = rec.series["gpu-0"]
+    assert gpu.method == "power-integration" and gpu.estimated
+    assert rec.energy_j["gpu-0"] == pytest.approx(250.0 * rec.duration_s, rel=1e-6)
+    assert any("does not cover the window" in n and "restart" in n for n in rec.notes)
+    assert rec.dropped == {}
 
 
 def test_two_gpus_and_the_raw_time_series(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from tests.fakes.powercap import (
     FakeZone,
     amd_single_socket,
     build_tree,
+    desktop_package,
     die_named_server,
     two_socket_intel,
 )
@@ -40,10 +43,9 @@ ZONE_OF = {
 def test_two_sockets_all_domains_within_half_a_percent_across_wraps(
     sysfs_dir: Path, tmp_path: Path
 ) -> None:
-    # A 30 J range wraps psys every 0.375 s and the packages every 1-1.2 s.
-    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=30_000_000)) as fake:
-        # The fake is an Intel server's tree, whatever CPU runs the test (AMD's `core` is
-        # left out).
+    # A 120 J range wraps psys every 1.5 s, package 0 (set near the top) at once.
+    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=120_000_000)) as fake:
+        # An Intel tree: not this host's vendor, whose core zones may be left out (AMD).
         meter = RaplMeter(50, powercap_root=sysfs_dir, vendor="GenuineIntel")
         assert sorted(meter.domains()) == sorted(ZONE_OF)
         meter.start(tmp_path)
@@ -61,7 +63,7 @@ def test_two_sockets_all_domains_within_half_a_percent_across_wraps(
 
 
 def test_raw_and_power_csvs(sysfs_dir: Path, tmp_path: Path) -> None:
-    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=30_000_000)):
+    with FakePowercap(sysfs_dir, two_socket_intel(max_range_uj=120_000_000)):
         meter = RaplMeter(100, powercap_root=sysfs_dir)
         meter.start(tmp_path)
         time.sleep(0.6)
@@ -71,7 +73,7 @@ def test_raw_and_power_csvs(sysfs_dir: Path, tmp_path: Path) -> None:
     assert rows[0][0] == "time_s"
     assert rows[0][1:] == [f"{d}_energy_uj" for d in meter.domains()]
     raw = [[int(v) for v in r[1:]] for r in rows[1:]]
-    assert all(0 <= v < 30_000_000 for r in raw for v in r)  # raw counters, as read
+    assert all(0 <= v < 120_000_000 for r in raw for v in r)  # raw counters, as read
     assert len(raw) == len(rec.series["psys"].time_s) >= 5
     with (tmp_path / "power-rapl.csv").open() as f:
         power = list(csv.DictReader(f))
@@ -278,3 +280,90 @@ def test_a_1_mj_misread_is_bridged_not_a_262_kj_wrap(sysfs_dir: Path, tmp_path: 
         rec = meter.stop()
     assert rec.energy_j["cpu-package-0"] == pytest.approx(30.0 * rec.duration_s, rel=0.01)
     assert any("misread" in n and "bridged" in n for n in rec.notes)
+
+
+def test_a_desktop_package_at_pl2_above_its_tdp_keeps_every_wrap(
+    sysfs_dir: Path, tmp_path: Path
+) -> None:
+    # 200 W on a 125 W TDP part: the TDP is the only max_power_uw the kernel states, the
+    # board's PL1 and PL2 of 200 W are power limits. Bounded by 1.5 x the TDP, each wrap
+    # was rejected and so was every sample after it: 20% and more too little, exit 0.
+    with FakePowercap(sysfs_dir, desktop_package()) as fake:
+        meter = RaplMeter(50, powercap_root=sysfs_dir, vendor="GenuineIntel")
+        assert {z.domain: z.max_power_w for z in meter.zones} == {
+            "cpu-package-0": 300.0, "cpu-core-0": 300.0,  # the core: its package's bound
+        }  # fmt: skip
+        meter.start(tmp_path)
+        time.sleep(1.5)
+        rec = meter.stop()
+    assert rec.dropped == {}
+    for domain, zone in (("cpu-package-0", "intel-rapl:0"), ("cpu-core-0", "intel-rapl:0:0")):
+        truth_j = fake.power_w(zone) * rec.duration_s
+        assert rec.energy_j[domain] == pytest.approx(truth_j, rel=0.01), domain
+    assert any("cpu-package-0" in n and "wrapped" in n for n in rec.notes)
+    assert not any("misread" in n for n in rec.notes)
+
+
+def test_a_zero_energy_range_is_refused_at_open(tmp_path: Path) -> None:
+    build_tree(tmp_path, [FakeZone("intel-rapl:0", "package-0", 1.0, max_energy_range_uj=0)])
+    with pytest.raises(MeterError, match=r"intel-rapl:0 .*max_energy_range_uj 0"):
+        RaplMeter(100, powercap_root=tmp_path)
+
+
+# The meter in a process of its own, as `orchestrator measure` runs it: started, then
+# stopped when a line arrives on stdin; its recording as JSON on stdout.
+_METER_PROCESS = """
+import json, sys
+from pathlib import Path
+from orchestrator.meters.rapl import RaplMeter
+meter = RaplMeter(50, powercap_root=Path(sys.argv[1]), vendor="GenuineIntel")
+meter.start(Path(sys.argv[2]))
+print("started", flush=True)
+sys.stdin.readline()
+rec = meter.stop()
+print(json.dumps({"energy_j": rec.energy_j, "dropped": rec.dropped, "notes": rec.notes}))
+"""
+
+
+def test_a_stopped_sampler_loses_a_domain_that_may_have_wrapped_unseen(
+    sysfs_dir: Path, tmp_path: Path
+) -> None:
+    # A 20 J counter at 40 W wraps every 0.5 s (0.33 s at its 60 W bound); the sampler's
+    # process is stopped for 1.2 s, as Ctrl-Z, a paused VM or suspend do: two wraps, or
+    # three, in one gap. Before, the step across the gap was taken at face value.
+    zones = [FakeZone("intel-rapl:0", "package-0", 40.0, 20_000_000, 0,
+                      constraints=(("long_term", 40_000_000, 40_000_000),))]  # fmt: skip
+    with FakePowercap(sysfs_dir, zones):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _METER_PROCESS, str(sysfs_dir), str(tmp_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(1.2)
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.2)
+        out, _ = proc.communicate("stop\n", timeout=30)
+    assert proc.returncode == 0
+    result = json.loads(out)
+    assert result["energy_j"] == {}
+    why = result["dropped"]["cpu-package-0"]
+    assert "between two samples" in why and "cannot be known" in why
+
+
+def test_a_top_level_dram_zone_is_numbered_by_its_socket(tmp_path: Path) -> None:
+    # One socket whose DRAM is listed beside the package: `dram-1` would claim a second
+    # socket that this machine does not have.
+    build_tree(tmp_path / "one", [FakeZone("intel-rapl:0", "package-0", 1.0),
+                                  FakeZone("intel-rapl:1", "dram", 1.0)])  # fmt: skip
+    zones, _ = discover_zones(tmp_path / "one")
+    assert [z.domain for z in zones] == ["cpu-package-0", "dram-0"]
+    # Two sockets, the DRAM zones after both packages: the first is socket 0's.
+    build_tree(tmp_path / "two", [FakeZone("intel-rapl:0", "package-0", 1.0),
+                                  FakeZone("intel-rapl:1", "package-1", 1.0),
+                                  FakeZone("intel-rapl:2", "dram", 1.0),
+                                  FakeZone("intel-rapl:3", "dram", 1.0)])  # fmt: skip
+    zones, _ = discover_zones(tmp_path / "two")
+    assert [z.domain for z in zones] == ["cpu-package-0", "cpu-package-1", "dram-0", "dram-1"]

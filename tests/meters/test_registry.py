@@ -88,7 +88,6 @@ def test_comma_list_gives_each_and_keeps_the_gpu_with_nvml(
     [
         ("watts", "unknown meter watts"),
         ("", "unknown meter"),
-        ("rapl,energibridge", "same CPU counters"),
         ("auto,nvml", "cannot be combined"),
         ("none,rapl", "cannot be combined"),
         ("rapl,rapl", "twice"),
