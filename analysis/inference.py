@@ -29,7 +29,9 @@ RANK_ARE = 3 / math.pi
 
 Array = Sequence[float] | np.ndarray
 
-VERDICTS = ("higher", "lower", "equivalent", "inconclusive", "not testable")
+# "too few to claim": the unadjusted 95% interval lies beyond the band, but the family's
+# simultaneous interval is unbounded: too few iterations for any claim after the correction.
+VERDICTS = ("higher", "lower", "equivalent", "inconclusive", "too few to claim", "not testable")
 
 
 @dataclass(frozen=True)
@@ -230,12 +232,14 @@ def min_p_rank_sum(m: int, n: int) -> float:
 # --- comparisons --------------------------------------------------------------------------
 
 
-def _detectable(log_sd: float, se_factor: float, df: float) -> float:
+def _detectable(log_sd: float, se_factor: float, df: float, confidence: float) -> float:
     """exp((t_{1-alpha/2} + t_{power}) sd se_factor / sqrt(ARE)): the smallest ratio a
-    two-sided test at ALPHA detects with POWER, from the observed spread (Cohen 1988)."""
+    two-sided test at alpha = 1 - confidence detects with POWER, from the observed spread
+    (Cohen 1988). With confidence 1 - ALPHA/m this is the power under the family's
+    correction."""
     if not (math.isfinite(log_sd) and df >= 1):
         return math.nan
-    t = sps.t.ppf(1 - ALPHA / 2, df) + sps.t.ppf(POWER, df)
+    t = sps.t.ppf(1 - (1 - confidence) / 2, df) + sps.t.ppf(POWER, df)
     return math.exp(float(t) * log_sd * se_factor / math.sqrt(RANK_ARE))
 
 
@@ -288,7 +292,7 @@ def compare_paired(
         (est, lo, hi),
         confidence,
         min_p_signed_rank(n),
-        (sd, _detectable(sd, 1 / math.sqrt(n) if n else math.nan, n - 1)),
+        (sd, _detectable(sd, 1 / math.sqrt(n) if n else math.nan, n - 1, confidence)),
     )
 
 
@@ -311,7 +315,7 @@ def compare_unpaired(a: Array, b: Array, confidence: float = CONFIDENCE) -> Rati
         (est, lo, hi),
         confidence,
         min_p_rank_sum(len(la), len(lb)),
-        (sd, _detectable(sd, factor, df)),
+        (sd, _detectable(sd, factor, df, confidence)),
     )
 
 
@@ -320,18 +324,55 @@ def band(min_effect: float) -> tuple[float, float]:
     return (1 / (1 + min_effect), 1 + min_effect)
 
 
-def verdict(ci_low: float, ci_high: float, p_adjusted: float, min_effect: float) -> str:
-    """Three-way decision from the interval of the ratio and the band of irrelevance:
-    higher/lower when the whole interval lies beyond the band AND the family-wise corrected
-    test rejects; equivalent when the whole interval lies inside the band; inconclusive
-    otherwise; not testable when the interval is unbounded (n too small for any test)."""
-    if not (math.isfinite(ci_low) and math.isfinite(ci_high)) or ci_low <= 0:
-        return "not testable"
+def family_confidence(m: int) -> float:
+    """The confidence of each interval in a family of m comparisons whose verdicts are
+    read off the intervals: 1 - ALPHA/m (Bonferroni), so that all m intervals cover their
+    ratios together with probability at least 1 - ALPHA, and with it every verdict."""
+    return 1 - ALPHA / max(1, m)
+
+
+def min_n_for_claim(m: int, paired: bool) -> int:
+    """The fewest paired iterations (or runs per framework, unpaired, equal sizes) whose
+    interval at family_confidence(m) is bounded: below it no verdict but "not testable" or
+    "too few to claim" is possible. Paired: 2^-n <= ALPHA / (2m), i.e. 6 for one
+    comparison, 7 for two, 8 for six (three frameworks), 9 for twelve, 10 for twenty."""
+    confidence = family_confidence(m)
+    n = 1
+    if paired:
+        while signed_rank_cut(n, confidence) == 0:
+            n += 1
+    else:
+        while rank_sum_cut(n, n, confidence) == 0:
+            n += 1
+    return n
+
+
+def _bounded(low: float, high: float) -> bool:
+    return math.isfinite(low) and math.isfinite(high) and low > 0
+
+
+def verdict(
+    ci_low: float,
+    ci_high: float,
+    min_effect: float,
+    unadjusted: tuple[float, float] = (math.nan, math.nan),
+) -> str:
+    """Three-way decision read off the family's simultaneous interval of the ratio
+    (confidence family_confidence(m)) against the band of irrelevance: higher/lower when the
+    whole interval lies beyond the band, equivalent when it lies inside, inconclusive
+    otherwise. A false verdict needs the interval to miss the true ratio, so the chance of
+    any false verdict in the family is at most ALPHA. When the simultaneous interval is
+    unbounded (too few iterations for the family): "too few to claim" if the `unadjusted`
+    95% interval lies beyond the band, else "not testable"."""
     low, high = band(min_effect)
-    significant = math.isfinite(p_adjusted) and p_adjusted < ALPHA
-    if ci_low >= high and significant:
+    if not _bounded(ci_low, ci_high):
+        u_low, u_high = unadjusted
+        if _bounded(u_low, u_high) and (u_low > high or u_high < low):
+            return "too few to claim"
+        return "not testable"
+    if ci_low > high:
         return "higher"
-    if ci_high <= low and significant:
+    if ci_high < low:
         return "lower"
     if low < ci_low and ci_high < high:
         return "equivalent"

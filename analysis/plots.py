@@ -228,12 +228,14 @@ VERDICT_COLOURS = {
     "lower": "#1565c0",
     "equivalent": "#2e7d32",
     "inconclusive": "#616161",
+    "too few to claim": "#bdbdbd",
     "not testable": "#9e9e9e",
 }
 
 
 def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) -> Path:
-    """Each comparison's ratio B/A with its 95% interval on a log axis, the band of
+    """Each comparison's ratio B/A with the interval its verdict is read from (the family's
+    simultaneous one) on a log axis, the band of
     irrelevant differences shaded: the whole answer in one picture."""
     fig, ax = plt.subplots(figsize=(7.2, 0.25 * len(rows) + 0.8))
     ax.set_xscale("log")
@@ -262,7 +264,7 @@ def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) 
     ax.set_xlim(lo_lim, hi_lim)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r.label for r in reversed(rows)], fontsize=9)
-    ax.set_xlabel("ratio B / A (log scale), 95% interval")
+    ax.set_xlabel("ratio B / A (log scale), simultaneous interval")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ticks = [

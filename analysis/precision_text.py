@@ -17,10 +17,12 @@ OTHER_PRECISIONS = (0.05, 0.02, 0.01)
 METRIC_NAMES = {"energy_gross_j": "energy", "duration_s": "time"}
 
 
-def campaign_ratios(meta: dict[str, Any], runs: pd.DataFrame) -> list[RatioPrecision]:
+def campaign_ratios(
+    meta: dict[str, Any], runs: pd.DataFrame, confidence: float = 0.95
+) -> list[RatioPrecision]:
     frameworks = [str(f) for f in meta.get("frameworks") or []]
     rows = runs.to_dict("records")
-    return primary_ratios(values_from_rows(rows), frameworks)  # type: ignore[arg-type]
+    return primary_ratios(values_from_rows(rows), frameworks, confidence)  # type: ignore[arg-type]
 
 
 def rule_lines(meta: dict[str, Any]) -> list[str]:

@@ -114,7 +114,11 @@ def test_runs_summing_other_domains_are_left_out_of_energy_and_named() -> None:
 def test_two_iterations_say_no_inference_is_possible() -> None:
     study = build_study(_runs({"a": [100.0, 101.0], "b": [150.0, 152.0]}), ["a", "b"], [])
     assert _row(study, "energy_gross_j").verdict == "not testable"
-    assert any("Only 2 paired iterations: no test can reach p < 0.05" in w for w in study.warnings)
+    assert any(
+        "Only 2 paired iterations: too few for any claim over 2 primary comparison(s)" in w
+        and "at least 7" in w
+        for w in study.warnings
+    )
 
 
 def test_cv_warning_only_on_primary_metrics() -> None:
