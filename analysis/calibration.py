@@ -52,7 +52,7 @@ def _ratio_interval(
     if paired:
         _, lo, hi = inference.hodges_lehmann_one_sample(lb - la, confidence)
     else:
-        _, lo, hi = inference.hodges_lehmann_shift(la, lb, confidence)
+        lo, hi = inference.brunner_munzel_shift_interval(la, lb, confidence)
     return float(np.exp(lo)), float(np.exp(hi))
 
 

@@ -894,7 +894,8 @@ def _method(doc: Document, study: Study) -> None:
     estimate = (
         "Hodges-Lehmann estimate of the per-iteration log-ratio with its Walsh-average interval"
         if study.paired
-        else "Hodges-Lehmann shift of the log values with Moses' interval"
+        else "Hodges-Lehmann shift of the log values with the interval that inverts the "
+        "Brunner-Munzel test (robust to unequal spreads)"
     )
     doc.add(
         Bullets(
