@@ -33,7 +33,13 @@ def rule_lines(meta: dict[str, Any]) -> list[str]:
         f"Adaptive repetitions: stop once every energy and time ratio is within "
         f"+-{block['precision']:.1%} ({block['confidence']:.0%} interval of the paired "
         f"per-iteration ratios), after at least {block['min_iterations']} and at most "
-        f"{block['max_iterations']} iterations; never on a p-value."
+        f"{block['max_iterations']} iterations; never on a p-value"
+        + (
+            f", and never below {block['claim_floor']} iterations, the fewest at which the "
+            "corrected intervals allow any claim."
+            if block.get("claim_floor")
+            else "."
+        )
     )
     after = block.get("stopped_after_iteration")
     if after is None:

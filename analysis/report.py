@@ -238,7 +238,9 @@ def _answer_rows(study: Study, ev: Evidence | None) -> list[list[str]]:
                     f"{fmt(r.median_a)} {units[col]}",
                     f"{fmt(r.median_b)} {units[col]}",
                     change_text(r),
-                    f"{r.verdict}; {other}" if other else r.verdict,
+                    # an exploratory verdict never reads as a finding of its own
+                    ("" if r.role == "primary" else "exploratory: ")
+                    + (f"{r.verdict}; {other}" if other else r.verdict),
                 ]
             )
     return rows
@@ -267,6 +269,8 @@ def _answer(doc: Document, study: Study, ev: Evidence, figures: Mapping[str, Pat
             )
         )
     doc.add(Bullets(verdict_lines(study, ev)))
+    for w in study.answer_warnings:
+        doc.add(Callout(w, loud=True))
 
 
 def family_text(study: Study) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from itertools import combinations
 from typing import Any
 
@@ -137,6 +137,9 @@ class Study:
     warnings: list[str]
     excluded: list[str]  # what was left out of which statistic, and why
     seed: int
+    # the warnings that change how a primary verdict reads (too few iterations, outliers that
+    # flip one, two populations of runs): the Answer repeats them on the first screen
+    answer_warnings: list[str] = field(default_factory=list)
 
     def rows(self, kind: str, variant: str = "all") -> pd.DataFrame:
         t = self.table
@@ -437,6 +440,15 @@ def build_study(
             f"every energy statistic (totals over different domains are not comparable): "
             + ", ".join(sorted(odd))
         )
+    if "energy_gross_j" in ok and ok["energy_gross_j"].notna().any():
+        # a run whose counter was lost (null gross_j, an imported CSV without it) is named
+        # like any other left-out run, never dropped silently
+        lost = ok[ok["energy_gross_j"].isna() & ~ok["run_id"].isin(odd)]
+        if len(lost):
+            excluded.append(
+                f"{len(lost)} run(s) have no summable energy (no total recorded) and are left "
+                "out of every energy statistic: " + ", ".join(lost["run_id"].astype(str))
+            )
     negative = ok[ok["net_negative"].eq(True)] if "net_negative" in ok else ok.iloc[:0]
     if len(negative):
         ok.loc[negative.index, "energy_net_j"] = math.nan
@@ -517,6 +529,7 @@ def _warnings(
         )
     out += study.excluded
     out += small_n_warnings(study)
+    study.answer_warnings.extend(small_n_warnings(study))
     desc = study.rows("describe")
     for r in tuples(desc[(desc["role"] == "primary") & (desc["cv"] > stats.NOISY_CV)]):
         out.append(
@@ -529,6 +542,7 @@ def _warnings(
         out.append(
             "Outliers (Tukey fences, 1.5 x IQR) change a primary verdict: " + "; ".join(changed)
         )
+        study.answer_warnings.append(out[-1])
     trends = study.rows("trend")
     for r in tuples(trends[trends["p_holm"] < stats.ALPHA]):
         if r.against == "iteration":
@@ -549,7 +563,9 @@ def _warnings(
                 f"Idle power drifts over the campaign (Spearman rho = {r.statistic:+.2f} "
                 f"against time, Holm p = {r.p_holm:.2g}): the machine's baseline moved."
             )
-    out += bimodal_warnings(study.ok, study.frameworks)
+    bimodal = bimodal_warnings(study.ok, study.frameworks)
+    out += bimodal
+    study.answer_warnings.extend(bimodal)
     est = study.ok.get("energy_estimated")
     if est is not None and est.eq(True).any():
         out.append(

@@ -14,6 +14,7 @@ from scipy import stats as sps
 
 from analysis import inference
 from analysis.calibration import calibrate, false_claim
+from analysis.report import verdict_lines
 from analysis.study import build_study
 
 
@@ -166,3 +167,10 @@ def test_the_unpaired_interval_holds_under_a_five_fold_spread_ratio() -> None:
     # 30 runs against 10 with five times the spread: Moses' interval covered 0.859 (issue 22)
     c = calibrate(campaigns=150, m=1, n=30, n_b=10, paired=False, spread_ratio=5.0, seed=4)
     assert c.coverage >= 0.92 and c.false_claim_rate <= 0.05
+
+
+def test_lower_names_the_band_edge_that_is_tested() -> None:
+    # the band's lower edge is 1/1.05, -4.76%, not -5%
+    study = build_study(_three(12, 0.6), ["keras", "torch", "jax"], [])
+    line = next(x for x in verdict_lines(study) if x.startswith("Energy: torch vs keras"))
+    assert "lower: the whole interval lies below -4.76% (1/1.05)" in line

@@ -172,6 +172,10 @@ def test_a_pair_that_did_other_work_says_so_in_the_answer_and_on_the_console(
     row = next(line for line in answer.splitlines() if line.startswith("| torch vs keras | Energy"))
     assert "too few to claim; not the same work: identical_work.batch_order_sha256 " in row
     assert "config.batch_size 64 vs 128" in row
+    power = next(line for line in answer.splitlines() if "| Power (exploratory) |" in line)
+    assert "| exploratory: " in power  # an exploratory verdict is never read as a finding
+    # the too-few warning, which changes how every primary verdict reads, is on screen one
+    assert "Only 7 paired iterations: too few for any claim over 6 primary" in answer
     jax_keras = next(line for line in answer.splitlines() if line.startswith("| jax vs keras |"))
     assert "not the same work" not in jax_keras
     line = next(x for x in console.splitlines() if "Energy: torch vs keras" in x)
