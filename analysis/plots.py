@@ -304,5 +304,22 @@ def idle_power(idle: pd.DataFrame, out_dir: Path) -> Path:
     ax.set_xlabel("minutes since the first idle gap")
     ax.set_ylabel("idle power (W)")
     ax.set_title("Idle power (settled second half of each gap)")
+    ax.set_ylim(*idle_limits(idle["power_w"].to_numpy(dtype=float)))
     ax.grid(alpha=0.3)
     return _save(fig, out_dir, "idle-power")
+
+
+IDLE_SPAN = 0.05  # the axis spans at least +-5% of the median idle power
+
+
+def idle_limits(power: np.ndarray) -> tuple[float, float]:
+    """The idle-power axis: the data, but never narrower than +-IDLE_SPAN of its median, so
+    that 10 µW of noise on a steady baseline draws as the flat line it is, not as swings."""
+    finite = power[np.isfinite(power)]
+    if not len(finite):
+        return (0.0, 1.0)
+    mid = float(np.median(finite))
+    span = max(abs(mid) * IDLE_SPAN, 1e-3)
+    low, high = min(float(finite.min()), mid - span), max(float(finite.max()), mid + span)
+    pad = (high - low) * 0.05
+    return (low - pad, high + pad)
