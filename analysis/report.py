@@ -280,8 +280,8 @@ def family_text(study: Study) -> str:
         return "95% interval"
     return (
         f"each of the {m} primary intervals at {level(inference.family_confidence(m))}, so "
-        "all hold together with at least 95% and every primary verdict is wrong with at most "
-        "5% chance in all"
+        f"that all {m} hold together with at least 95% (no primary verdict is wrong with "
+        "more than 5% chance)"
     )
 
 
