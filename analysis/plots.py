@@ -235,8 +235,13 @@ VERDICT_COLOURS = {
 
 def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) -> Path:
     """Each comparison's ratio B/A with the interval its verdict is read from (the family's
-    simultaneous one) on a log axis, the band of
-    irrelevant differences shaded: the whole answer in one picture."""
+    simultaneous one) on a log axis, the band of irrelevant differences shaded: the whole
+    answer in one picture."""
+    return _save(forest_figure(rows, band), out_dir, "forest")
+
+
+def forest_figure(rows: Sequence[ForestRow], band: tuple[float, float]) -> Figure:
+    """The forest plot, not yet saved (tests look at where its parts land)."""
     fig, ax = plt.subplots(figsize=(7.2, 0.25 * len(rows) + 0.8))
     ax.set_xscale("log")
     ax.axvspan(band[0], band[1], color="#e0e0e0", lw=0, label="irrelevant difference")
@@ -274,9 +279,10 @@ def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) 
     ]
     ax.set_xticks(ticks)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # above the axes, never over a row's interval or estimate
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
     fig.tight_layout()
-    return _save(fig, out_dir, "forest")
+    return fig
 
 
 def drift(
