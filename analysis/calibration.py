@@ -5,10 +5,9 @@ benchmarks/verdict_calibration.py (the figures in docs/analysis.md) and, seeded 
 by tests/analysis/test_calibration.py.
 
 A run's value is log-normal: log value = log truth + N(0, cv). Paired, each comparison has
-its own iterations (B and A drawn independently per iteration); unpaired, B's spread can be
-`spread_ratio` times A's, the case a shift interval that assumes one shape gets wrong.
-Paired, B and A are drawn independently in each iteration (no shared drift), the hardest
-case for the paired interval."""
+its own iterations, B and A drawn independently in each (no shared drift to cancel: the
+widest paired case); unpaired, B's spread can be `spread_ratio` times A's, the case a shift
+interval that assumes one shape gets wrong."""
 
 from __future__ import annotations
 
