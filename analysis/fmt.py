@@ -27,6 +27,14 @@ def number(v: Any, digits: int = 5) -> str:
     return f"{v:.{digits}g}"
 
 
+def quantity(v: Any, unit: str) -> str:
+    """A value with its unit as tables print it: bytes in MiB (1468.5 MiB, never
+    1.5399e+09 bytes), anything else as number() with its unit."""
+    if unit == "bytes" and isinstance(v, int | float) and math.isfinite(v):
+        return f"{number(float(v) / 2**20)} MiB"
+    return f"{number(v)} {unit}".strip()
+
+
 def p_value(p: float) -> str:
     if not math.isfinite(p):
         return "–"

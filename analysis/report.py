@@ -14,7 +14,7 @@ from typing import Any
 from analysis import inference, stats, variants
 from analysis.document import Block, Bullets, Callout, Document, Figure, Heading, Para, Table
 from analysis.evidence import Evidence, short
-from analysis.fmt import decimals_for, level, p_relation, pct, pct_interval
+from analysis.fmt import decimals_for, level, p_relation, pct, pct_interval, quantity
 from analysis.fmt import number as fmt
 from analysis.fmt import p_floor as fmt_p
 from analysis.load import MEASURED, Campaign, tuples
@@ -813,6 +813,7 @@ def _details(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
 def _outliers(doc: Document, study: Study) -> None:
     doc.add(Heading("Outliers", 3))
     o = study.outliers
+    units = {m.column: m.unit for m in study.metrics}
     if o.empty:
         doc.add(Para("No value was flagged (Tukey's fences, 1.5 x IQR per framework and metric)."))
         return
@@ -827,7 +828,10 @@ def _outliers(doc: Document, study: Study) -> None:
     doc.add(
         Table(
             ["run", "framework", "metric", "value"],
-            [[r.run_id, r.framework, r.metric, fmt(float(r.value))] for r in tuples(o)],
+            [
+                [r.run_id, r.framework, r.metric, quantity(float(r.value), units.get(r.metric, ""))]
+                for r in tuples(o)
+            ],
             caption="Flagged values",
         )
     )
