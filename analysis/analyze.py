@@ -285,7 +285,7 @@ def analyze(
                     Bullets(precision_lines(campaign.meta, campaign.runs)))  # fmt: skip
             (tmp / "report.md").write_text(to_markdown(doc, tmp))
             (tmp / "report.html").write_text(to_html(doc))
-    _summarise(console, study)
+    _summarise(console, study, ev)
     return out
 
 
@@ -296,9 +296,9 @@ def is_paired(campaign: Campaign) -> bool:
     return not campaign.imported and bool(runs["position"].notna().any())
 
 
-def _summarise(console: Console, study: Study) -> None:
+def _summarise(console: Console, study: Study, ev: evidence.Evidence) -> None:
     """The human summary on stderr, hyperfine-style: the answer, then what to distrust."""
-    for line in verdict_lines(study):
+    for line in verdict_lines(study, ev):
         console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     for w in study.warnings:
         console.print(

@@ -125,6 +125,26 @@ class Evidence:
     def has_results(self) -> bool:
         return bool(self.versions)
 
+    def differences(self, a: str, b: str) -> list[str]:
+        """What A and B did differently, from the flagged checks: "config.batch_size 64 vs
+        128" (hashes shortened). Empty when the pair did the same work, or when either has
+        no result.json (nothing to compare: the report says that in Identical work)."""
+        out = []
+        for c in self.checks:
+            va, vb = c.values.get(a) or [], c.values.get(b) or []
+            if c.flagged and va and vb and (va != vb or len(va) > 1):
+                out.append(f"{c.name} {_short_values(va)} vs {_short_values(vb)}")
+        return out
+
+
+def short(v: str) -> str:
+    """A value as the report prints it: a hash shortened to its first 12 characters."""
+    return v[:12] + "…" if len(v) > 16 else v
+
+
+def _short_values(values: list[str]) -> str:
+    return "/".join(short(v) for v in values)
+
 
 def _get(d: Mapping[str, Any], path: Sequence[str]) -> Any:
     for key in path:

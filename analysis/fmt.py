@@ -27,6 +27,14 @@ def number(v: Any, digits: int = 5) -> str:
     return f"{v:.{digits}g}"
 
 
+def quantity(v: Any, unit: str) -> str:
+    """A value with its unit as tables print it: bytes in MiB (1468.5 MiB, never
+    1.5399e+09 bytes), anything else as number() with its unit."""
+    if unit == "bytes" and isinstance(v, int | float) and math.isfinite(v):
+        return f"{number(float(v) / 2**20)} MiB"
+    return f"{number(v)} {unit}".strip()
+
+
 def p_value(p: float) -> str:
     if not math.isfinite(p):
         return "–"
@@ -66,10 +74,16 @@ def pct(v: float, decimals: int) -> str:
 
 
 def pct_interval(v: float, low: float, high: float, confidence: float = 0.95) -> str:
-    """ "+41% (95% CI +37% to +45%)", rounded to what the interval supports."""
+    """ "+41% (95% CI +37% to +45%)", rounded to what the interval supports; a family's
+    simultaneous interval names its own level ("99.17% CI")."""
     if not math.isfinite(v):
         return "–"
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{pct(v, 1)} (no interval: too few runs)"
     d = decimals_for(low, high)
-    return f"{pct(v, d)} ({confidence:.0%} CI {pct(low, d)} to {pct(high, d)})"
+    return f"{pct(v, d)} ({level(confidence)} CI {pct(low, d)} to {pct(high, d)})"
+
+
+def level(confidence: float) -> str:
+    """95%, 99.17%: a confidence level with the digits it has (at most two decimals)."""
+    return f"{round(confidence * 100, 2):g}%"

@@ -228,13 +228,20 @@ VERDICT_COLOURS = {
     "lower": "#1565c0",
     "equivalent": "#2e7d32",
     "inconclusive": "#616161",
+    "too few to claim": "#bdbdbd",
     "not testable": "#9e9e9e",
 }
 
 
 def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) -> Path:
-    """Each comparison's ratio B/A with its 95% interval on a log axis, the band of
-    irrelevant differences shaded: the whole answer in one picture."""
+    """Each comparison's ratio B/A with the interval its verdict is read from (the family's
+    simultaneous one) on a log axis, the band of irrelevant differences shaded: the whole
+    answer in one picture."""
+    return _save(forest_figure(rows, band), out_dir, "forest")
+
+
+def forest_figure(rows: Sequence[ForestRow], band: tuple[float, float]) -> Figure:
+    """The forest plot, not yet saved (tests look at where its parts land)."""
     fig, ax = plt.subplots(figsize=(7.2, 0.25 * len(rows) + 0.8))
     ax.set_xscale("log")
     ax.axvspan(band[0], band[1], color="#e0e0e0", lw=0, label="irrelevant difference")
@@ -262,7 +269,7 @@ def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) 
     ax.set_xlim(lo_lim, hi_lim)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r.label for r in reversed(rows)], fontsize=9)
-    ax.set_xlabel("ratio B / A (log scale), 95% interval")
+    ax.set_xlabel("ratio B / A (log scale), simultaneous interval")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ticks = [
@@ -272,9 +279,10 @@ def forest(rows: Sequence[ForestRow], band: tuple[float, float], out_dir: Path) 
     ]
     ax.set_xticks(ticks)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # above the axes, never over a row's interval or estimate
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
     fig.tight_layout()
-    return _save(fig, out_dir, "forest")
+    return fig
 
 
 def drift(
@@ -302,5 +310,22 @@ def idle_power(idle: pd.DataFrame, out_dir: Path) -> Path:
     ax.set_xlabel("minutes since the first idle gap")
     ax.set_ylabel("idle power (W)")
     ax.set_title("Idle power (settled second half of each gap)")
+    ax.set_ylim(*idle_limits(idle["power_w"].to_numpy(dtype=float)))
     ax.grid(alpha=0.3)
     return _save(fig, out_dir, "idle-power")
+
+
+IDLE_SPAN = 0.05  # the axis spans at least +-5% of the median idle power
+
+
+def idle_limits(power: np.ndarray) -> tuple[float, float]:
+    """The idle-power axis: the data, but never narrower than +-IDLE_SPAN of its median, so
+    that 10 µW of noise on a steady baseline draws as the flat line it is, not as swings."""
+    finite = power[np.isfinite(power)]
+    if not len(finite):
+        return (0.0, 1.0)
+    mid = float(np.median(finite))
+    span = max(abs(mid) * IDLE_SPAN, 1e-3)
+    low, high = min(float(finite.min()), mid - span), max(float(finite.max()), mid + span)
+    pad = (high - low) * 0.05
+    return (low - pad, high + pad)

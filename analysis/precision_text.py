@@ -17,10 +17,12 @@ OTHER_PRECISIONS = (0.05, 0.02, 0.01)
 METRIC_NAMES = {"energy_gross_j": "energy", "duration_s": "time"}
 
 
-def campaign_ratios(meta: dict[str, Any], runs: pd.DataFrame) -> list[RatioPrecision]:
+def campaign_ratios(
+    meta: dict[str, Any], runs: pd.DataFrame, confidence: float = 0.95
+) -> list[RatioPrecision]:
     frameworks = [str(f) for f in meta.get("frameworks") or []]
     rows = runs.to_dict("records")
-    return primary_ratios(values_from_rows(rows), frameworks)  # type: ignore[arg-type]
+    return primary_ratios(values_from_rows(rows), frameworks, confidence)  # type: ignore[arg-type]
 
 
 def rule_lines(meta: dict[str, Any]) -> list[str]:
@@ -31,7 +33,13 @@ def rule_lines(meta: dict[str, Any]) -> list[str]:
         f"Adaptive repetitions: stop once every energy and time ratio is within "
         f"+-{block['precision']:.1%} ({block['confidence']:.0%} interval of the paired "
         f"per-iteration ratios), after at least {block['min_iterations']} and at most "
-        f"{block['max_iterations']} iterations; never on a p-value."
+        f"{block['max_iterations']} iterations; never on a p-value"
+        + (
+            f", and never below {block['claim_floor']} iterations, the fewest at which the "
+            "corrected intervals allow any claim."
+            if block.get("claim_floor")
+            else "."
+        )
     )
     after = block.get("stopped_after_iteration")
     if after is None:

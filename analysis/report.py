@@ -13,8 +13,8 @@ from typing import Any
 
 from analysis import inference, stats, variants
 from analysis.document import Block, Bullets, Callout, Document, Figure, Heading, Para, Table
-from analysis.evidence import Evidence
-from analysis.fmt import decimals_for, p_relation, pct, pct_interval
+from analysis.evidence import Evidence, short
+from analysis.fmt import decimals_for, level, p_relation, pct, pct_interval, quantity
 from analysis.fmt import number as fmt
 from analysis.fmt import p_floor as fmt_p
 from analysis.load import MEASURED, Campaign, tuples
@@ -75,7 +75,7 @@ def build_document(
         f"Framework energy report ({kind})" if not campaign.imported else "Framework energy report"
     )
     doc = Document(f"{title}: {meta.get('campaign_id', campaign.path.name)}")
-    doc.add(Para(_scope(campaign, study)))
+    doc.add(Para(_scope(campaign, study, evidence)))
     if no_energy(study):
         doc.add(
             Callout(
@@ -85,7 +85,7 @@ def build_document(
                 loud=True,
             )
         )
-    _answer(doc, study, figures)
+    _answer(doc, study, evidence, figures)
     _inference(doc, campaign, study)
     _variants(doc, study)
     _limitations(doc, campaign, study)
@@ -105,7 +105,7 @@ def build_document(
     return doc
 
 
-def _scope(campaign: Campaign, study: Study) -> str:
+def _scope(campaign: Campaign, study: Study, ev: Evidence | None = None) -> str:
     meta = campaign.meta
     prov = meta.get("provenance") or {}
     cpu = (prov.get("cpu") or {}).get("model") or "an unrecorded CPU"
@@ -132,6 +132,18 @@ def _scope(campaign: Campaign, study: Study) -> str:
         f"Scope: {work}; this machine only ({cpu}, host {host}), device {device}; {energy}. "
         f"{len(study.ok)} of {len(runs)} runs ok; {_design(study)}; compared with the "
         f"reference, {study.reference}; relevant beyond {_band_text(study)}.{imported}"
+        + _work_scope(study, ev)
+    )
+
+
+def _work_scope(study: Study, ev: Evidence | None) -> str:
+    """The scope's count of pairs that did not do the same work (Identical work)."""
+    other = [f"{b} vs {a}" for a, b in study.pairs if not_same_work(ev, a, b)]
+    if not other:
+        return ""
+    return (
+        f" {len(other)} of {len(study.pairs)} pair(s) did NOT do the same work "
+        f"({', '.join(other)}): their verdicts compare different work."
     )
 
 
@@ -195,7 +207,22 @@ def _inference(doc: Document, campaign: Campaign, study: Study) -> None:
     )
 
 
-def _answer_rows(study: Study) -> list[list[str]]:
+def change_text(r: Any) -> str:
+    """A comparison's change with the interval its verdict was read from (the family's
+    simultaneous one); the unadjusted 95% interval only beside "too few to claim", named so."""
+    if r.verdict == "too few to claim":
+        return pct_interval(r.pct_change, r.pct_ci95_low, r.pct_ci95_high) + ", unadjusted"
+    return pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high, r.confidence)
+
+
+def not_same_work(ev: Evidence | None, a: str, b: str) -> str:
+    """ "not the same work: config.batch_size 64 vs 128; ..." for a pair whose result.json
+    files differ in a flagged check (Identical work), else ""."""
+    diffs = ev.differences(a, b) if ev is not None else []
+    return "not the same work: " + "; ".join(diffs) if diffs else ""
+
+
+def _answer_rows(study: Study, ev: Evidence | None) -> list[list[str]]:
     units = {m.column: m.unit for m in (*PRIMARY, *SECONDARY)}
     names = {m.column: m.label for m in (*PRIMARY, *SECONDARY)}
     rows = []
@@ -205,38 +232,59 @@ def _answer_rows(study: Study) -> list[list[str]]:
             if r is None:
                 continue
             secondary = "" if r.role == "primary" else " (exploratory)"
+            other = not_same_work(ev, a, b)
             rows.append(
                 [
                     f"{b} vs {a}",
                     names[col] + secondary,
                     f"{fmt(r.median_a)} {units[col]}",
                     f"{fmt(r.median_b)} {units[col]}",
-                    pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high),
-                    r.verdict,
+                    change_text(r),
+                    # an exploratory verdict never reads as a finding of its own
+                    ("" if r.role == "primary" else "exploratory: ")
+                    + (f"{r.verdict}; {other}" if other else r.verdict),
                 ]
             )
     return rows
 
 
-def _answer(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
+def _answer(doc: Document, study: Study, ev: Evidence, figures: Mapping[str, Path]) -> None:
     doc.add(Heading("Answer"))
-    rows = _answer_rows(study)
+    rows = _answer_rows(study, ev)
     if rows:
         doc.add(
             Table(
-                ["B vs A", "metric", "median A", "median B", "change B vs A", "verdict"],
+                ["B vs A", "metric", "median A", "median B", "HL change B vs A", "verdict"],
                 rows,
-                caption="Medians per pair; change = ratio B/A - 1 with its 95% interval",
+                caption="Medians per pair; HL change = the Hodges-Lehmann ratio B/A - 1 (of "
+                + ("the per-iteration ratios" if study.paired else "all pairs of runs")
+                + ", not the ratio of the medians) with the interval its verdict is read "
+                "from: " + family_text(study),
             )
         )
     if "forest" in figures:
         doc.add(
             Figure(
                 figures["forest"],
-                f"Energy and time ratios B/A with 95% intervals; grey band: {_band_text(study)}",
+                f"Energy and time ratios B/A with their simultaneous intervals "
+                f"({family_text(study)}); grey band: {_band_text(study)}",
             )
         )
-    doc.add(Bullets(verdict_lines(study)))
+    doc.add(Bullets(verdict_lines(study, ev)))
+    for w in study.answer_warnings:
+        doc.add(Callout(w, loud=True))
+
+
+def family_text(study: Study) -> str:
+    """What the shown intervals control, in one phrase."""
+    m = study.primary_comparisons
+    if m <= 1:
+        return "95% interval"
+    return (
+        f"each of the {m} primary intervals at {level(inference.family_confidence(m))}, so "
+        f"that all {m} hold together with at least 95% (no primary verdict is wrong with "
+        "more than 5% chance)"
+    )
 
 
 def _variants(doc: Document, study: Study) -> None:
@@ -280,20 +328,31 @@ def _variants(doc: Document, study: Study) -> None:
         )
 
 
+def _unit(study: Study) -> str:
+    return "paired iterations" if study.paired else "runs per framework"
+
+
 def _claim(study: Study, r: Any, name: str) -> str:
     head = f"{name}: {r.framework_b} vs {r.framework}"
     n_text = f"n = {r.n_pairs} paired iterations" if study.paired else f"n = {r.n_a} and {r.n_b}"
+    floor = (
+        f"at least {r.min_n_claim} {_unit(study)} are needed for any claim over "
+        f"{r.comparisons} primary comparison(s)"
+    )
     if r.verdict == "not testable":
+        return f"{head}: not testable at {n_text}: {floor}."
+    if r.verdict == "too few to claim":
         return (
-            f"{head}: not testable at {n_text} (the smallest p-value possible is "
-            f"{r.min_p_possible:.2g}); no inference is possible."
+            f"{head} {change_text(r)}: beyond the ±{study.min_effect:.0%} band, but "
+            f"too few iterations for a claim after the correction ({n_text}; {floor})."
         )
-    change = pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high)
+    change = change_text(r)
     test = f"{r.test}, Holm p {p_relation(r.p_holm)}"
     band = _band_text(study)
+    low = (1 / (1 + study.min_effect) - 1) * 100
     text = {
         "higher": f"higher: the whole interval lies above +{study.min_effect:.0%}",
-        "lower": f"lower: the whole interval lies below -{study.min_effect:.0%}",
+        "lower": f"lower: the whole interval lies below {low:.2f}% (1/{1 + study.min_effect:g})",
         "equivalent": f"equivalent: no difference larger than {band} (the whole interval "
         "lies inside the band)",
         "inconclusive": f"inconclusive: the interval reaches into or across the {band} band, "
@@ -302,14 +361,17 @@ def _claim(study: Study, r: Any, name: str) -> str:
     return f"{head} {change}: {text} ({test})."
 
 
-def verdict_lines(study: Study) -> list[str]:
-    """One sentence per primary comparison, then accuracy: what the report lets one claim."""
+def verdict_lines(study: Study, ev: Evidence | None = None) -> list[str]:
+    """One sentence per primary comparison, then accuracy: what the report lets one claim.
+    A pair that did not do the same work says so in its sentence (`ev`, Identical work)."""
     lines = []
     for m in PRIMARY:
         for a, b in study.pairs:
             r = study.comparison(m.column, a, b)
             if r is not None:
-                lines.append(_claim(study, r, m.label))
+                claim, other = _claim(study, r, m.label), not_same_work(ev, a, b)
+                # the sentence ends in "."; the warning goes inside it, loud
+                lines.append(f"{claim[:-1]}; NOT {other[4:]}." if other else claim)
     eq = study.rows("equivalence")
     margin_pp = study.accuracy_margin * 100
     for r in tuples(eq):
@@ -401,14 +463,15 @@ def _sample_size(doc: Document, study: Study) -> None:
     if c.empty:
         return
     doc.add(Heading("Sample size"))
-    unit = "paired iterations" if study.paired else "runs per framework"
-    n = study.min_pairs
-    p_min = inference.min_p_signed_rank(n) if study.paired else inference.min_p_rank_sum(n, n)
-    if p_min >= stats.ALPHA:
+    unit = _unit(study)
+    n, floor, m_family = study.min_pairs, study.claim_floor, study.primary_comparisons
+    if n < floor:
         doc.add(
             Para(
-                f"With {n} {unit} no test can reach p < {stats.ALPHA}: no inference is "
-                "possible. Run at least 6 iterations (the reference protocol runs 35)."
+                f"With {n} {unit} no primary claim is possible: each of the {m_family} primary "
+                f"intervals is at {level(inference.family_confidence(m_family))} (95% "
+                f"together), which needs at least {floor} {unit}; the power for any claim is "
+                f"0. Run at least {floor} iterations (the reference protocol runs 35)."
             )
         )
         return
@@ -418,11 +481,13 @@ def _sample_size(doc: Document, study: Study) -> None:
         if sub.empty or not sub["detectable_ratio"].notna().any():
             continue
         worst = float(sub["detectable_ratio"].max())
+        needs = worst * (1 + study.min_effect)
         items.append(
             f"{m.label}: from the observed spread, this campaign ({n} {unit}) detects a "
-            f"ratio of about {worst:.4g} (a change of ±{(worst - 1) * 100:.2g}%) with 80% "
-            f"power; a higher/lower verdict needs the true change to exceed about "
-            f"{study.min_effect * 100:.0f}% + {(worst - 1) * 100:.2g}%."
+            f"ratio of about {worst:.4g} (±{(worst - 1) * 100:.2g}%) from 1 with 80% power at "
+            f"the corrected level (two-sided {1 - inference.family_confidence(m_family):.2g}, "
+            f"{m_family} comparisons); a higher/lower verdict needs the true ratio beyond "
+            f"about {needs:.4g} or {1 / needs:.4g} (the band edge times that amount)."
         )
     doc.add(Bullets(items))
 
@@ -542,9 +607,9 @@ def _baseline(doc: Document, campaign: Campaign, study: Study, figures: Mapping[
             rows.append(
                 [
                     f"{b} vs {a}",
-                    pct_interval(g.pct_change, g.pct_ci_low, g.pct_ci_high),
+                    change_text(g),
                     g.verdict,
-                    pct_interval(n.pct_change, n.pct_ci_low, n.pct_ci_high),
+                    change_text(n),
                     n.verdict,
                 ]
             )
@@ -590,10 +655,6 @@ def _drift(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
             doc.add(Figure(figures[key], f"{key.split('-', 1)[1]} {what}"))
 
 
-def _short(v: str) -> str:
-    return v[:12] + "…" if len(v) > 16 else v
-
-
 def _identical_work(doc: Document, ev: Evidence, imported: bool) -> None:
     doc.add(Heading("Identical work"))
     if not ev.has_results:
@@ -608,7 +669,7 @@ def _identical_work(doc: Document, ev: Evidence, imported: bool) -> None:
     rows = [
         [
             c.name,
-            *(", ".join(_short(v) for v in c.values[f]) or "–" for f in ev.frameworks),
+            *(", ".join(short(v) for v in c.values[f]) or "–" for f in ev.frameworks),
             c.verdict,
         ]
         for c in ev.checks
@@ -697,7 +758,7 @@ def _compare_table(study: Study, metrics: list[Metric], caption: str) -> Table:
                 [
                     m.label,
                     f"{r.framework_b} vs {r.framework}",
-                    pct_interval(r.pct_change, r.pct_ci_low, r.pct_ci_high),
+                    change_text(r),
                     r.test,
                     fmt_p(r.p_value),
                     fmt_p(r.p_holm),
@@ -754,6 +815,7 @@ def _details(doc: Document, study: Study, figures: Mapping[str, Path]) -> None:
 def _outliers(doc: Document, study: Study) -> None:
     doc.add(Heading("Outliers", 3))
     o = study.outliers
+    units = {m.column: m.unit for m in study.metrics}
     if o.empty:
         doc.add(Para("No value was flagged (Tukey's fences, 1.5 x IQR per framework and metric)."))
         return
@@ -768,7 +830,10 @@ def _outliers(doc: Document, study: Study) -> None:
     doc.add(
         Table(
             ["run", "framework", "metric", "value"],
-            [[r.run_id, r.framework, r.metric, fmt(float(r.value))] for r in tuples(o)],
+            [
+                [r.run_id, r.framework, r.metric, quantity(float(r.value), units.get(r.metric, ""))]
+                for r in tuples(o)
+            ],
             caption="Flagged values",
         )
     )
@@ -839,7 +904,8 @@ def _method(doc: Document, study: Study) -> None:
     estimate = (
         "Hodges-Lehmann estimate of the per-iteration log-ratio with its Walsh-average interval"
         if study.paired
-        else "Hodges-Lehmann shift of the log values with Moses' interval"
+        else "Hodges-Lehmann shift of the log values with the interval that inverts the "
+        "Brunner-Munzel test (robust to unequal spreads)"
     )
     doc.add(
         Bullets(
@@ -847,14 +913,23 @@ def _method(doc: Document, study: Study) -> None:
                 "Estimands, declared before the data: energy per run and time per run are "
                 "primary; power, EDP, net energy, per-domain and steady-state energy are "
                 "exploratory; accuracy is tested for equivalence; memory is descriptive.",
-                f"Effect: the ratio B/A, {estimate} (95%).",
+                f"Effect: the ratio B/A, {estimate}.",
                 f"Test: the {test} for every comparison, declared in advance (no normality "
-                "pretest). Holm's correction within the primary family (energy and time x "
-                "pairs) and, separately, within the exploratory family.",
-                f"Relevance: --min-effect {study.min_effect:.0%}, because {MIN_EFFECT_REASON}. "
-                "Verdicts: higher/lower when the whole interval lies beyond the band and Holm "
-                "p < 0.05; equivalent when it lies inside; inconclusive otherwise; not testable "
-                "when n is too small for any test to reach p < 0.05.",
+                "pretest), against ratio = 1; Holm's correction within the primary family "
+                "(energy and time x pairs) and, separately, within the exploratory family "
+                "(the Holm p column).",
+                f"Relevance: --min-effect {study.min_effect:.0%}, because {MIN_EFFECT_REASON}; "
+                f"the band is [1/{1 + study.min_effect:g}, {1 + study.min_effect:g}] "
+                f"({(1 / (1 + study.min_effect) - 1) * 100:.2f}% to +{study.min_effect:.0%}), "
+                "symmetric in log.",
+                "Verdicts, read off each comparison's interval: higher/lower when the whole "
+                "interval lies beyond the band; equivalent when it lies inside; inconclusive "
+                "otherwise. Controlled: within a family of m comparisons every interval is at "
+                "1 - 0.05/m (Bonferroni), so the probability that any verdict of the family "
+                "(higher, lower or equivalent) is false is at most 5%, whatever the true "
+                f"ratios ({family_text(study)}). Below the n at which that interval is bounded: "
+                "too few to claim (the unadjusted 95% interval lies beyond the band) or not "
+                "testable.",
                 f"Accuracy: two one-sided tests (TOST) against ±{study.accuracy_margin * 100:g} "
                 "percentage points (--accuracy-margin), with the 90% interval.",
                 "Energy (gross) adds only the domains run.json marks summable (packages, DRAM, "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from itertools import combinations
 from typing import Any
 
@@ -85,7 +85,7 @@ class Decision:
     family: str  # the Holm family: "primary", "secondary", "accuracy", "drift" or "none"
     p_holm: float
     verdict: str  # inference.VERDICTS, "equivalent"/"not shown equivalent", "descriptive"
-    pct_change: float  # (ratio - 1) x 100, and its interval
+    pct_change: float  # (ratio - 1) x 100, and its interval (the family's simultaneous one)
     pct_ci_low: float
     pct_ci_high: float
     median_a: float
@@ -93,6 +93,13 @@ class Decision:
     cliffs_delta: float  # overlap, not size
     cliffs_magnitude: str
     cles: float
+    # comparison rows only: m, the family's comparisons (each interval at 1 - 0.05/m); the
+    # fewest iterations (runs per framework, unpaired) with a bounded interval at that m; the
+    # unadjusted 95% interval, behind "too few to claim"
+    comparisons: int = 0
+    min_n_claim: int = 0
+    pct_ci95_low: float = math.nan
+    pct_ci95_high: float = math.nan
 
 
 ROW_TYPES = (
@@ -130,6 +137,9 @@ class Study:
     warnings: list[str]
     excluded: list[str]  # what was left out of which statistic, and why
     seed: int
+    # the warnings that change how a primary verdict reads (too few iterations, outliers that
+    # flip one, two populations of runs): the Answer repeats them on the first screen
+    answer_warnings: list[str] = field(default_factory=list)
 
     def rows(self, kind: str, variant: str = "all") -> pd.DataFrame:
         t = self.table
@@ -150,6 +160,19 @@ class Study:
             return 0
         n = c["n_pairs"] if self.paired else c[["n_a", "n_b"]].min(axis=1)
         return int(n.min())
+
+    @property
+    def primary_comparisons(self) -> int:
+        """m of the primary family: each primary interval is at confidence 1 - 0.05/m."""
+        c = self.rows("compare")
+        c = c[c["role"] == "primary"]
+        return int(c["comparisons"].max()) if len(c) else 0
+
+    @property
+    def claim_floor(self) -> int:
+        """The fewest paired iterations (runs per framework, unpaired) at which a primary
+        verdict other than "not testable"/"too few to claim" is possible."""
+        return inference.min_n_for_claim(self.primary_comparisons, self.paired)
 
 
 def frameworks_in_order(
@@ -230,13 +253,15 @@ def _pct(r: float) -> float:
 
 
 def _compare(
-    frame: pd.DataFrame, m: Metric, a: str, b: str, paired: bool
+    frame: pd.DataFrame, m: Metric, a: str, b: str, paired: bool, confidence: float
 ) -> inference.RatioEstimate:
     fa, fb = frame[frame["framework"] == a], frame[frame["framework"] == b]
     if paired:
-        return inference.compare_paired(_by_block(fa, m.column), _by_block(fb, m.column))
+        return inference.compare_paired(
+            _by_block(fa, m.column), _by_block(fb, m.column), confidence
+        )
     return inference.compare_unpaired(
-        fa[m.column].to_numpy(dtype=float), fb[m.column].to_numpy(dtype=float)
+        fa[m.column].to_numpy(dtype=float), fb[m.column].to_numpy(dtype=float), confidence
     )
 
 
@@ -248,34 +273,46 @@ def _compare_rows(
     paired: bool,
     min_effect: float,
 ) -> list[dict[str, Any]]:
-    pending: list[tuple[RowKey, inference.RatioEstimate, Metric, str, str]] = []
-    for m in metrics:
-        if m.role == "check":
-            continue
-        for a, b in pairs:
-            key = RowKey(variant, m.column, m.unit, m.role, "compare", a, b)
-            pending.append((key, _compare(frame, m, a, b, paired), m, a, b))
+    """Every pair of every compared metric, family by family. A family's m comparisons (those
+    with a test) each get an interval at 1 - 0.05/m, and the verdicts are read off those
+    intervals: all m cover together with probability >= 95%, so the chance of any false
+    higher/lower/equivalent in the family is at most 5% (docs/analysis.md, Method)."""
     out = []
     for family in ("primary", "secondary", "descriptive"):
-        members = [p for p in pending if p[2].role == family]
+        members = [(m, a, b) for m in metrics if m.role == family for a, b in pairs]
+        unadjusted = [_compare(frame, m, a, b, paired, inference.CONFIDENCE) for m, a, b in members]
+        tested = sum(math.isfinite(e.p_value) for e in unadjusted)
+        m_family = tested if family != "descriptive" else 1
+        confidence = inference.family_confidence(m_family)
         adjusted = (
-            stats.holm([e.p_value for _, e, *_ in members])
+            stats.holm([e.p_value for e in unadjusted])
             if family != "descriptive"
             else [math.nan] * len(members)
         )
-        for (key, est, m, a, b), p_holm in zip(members, adjusted, strict=True):
+        for (m, a, b), e95, p_holm in zip(members, unadjusted, adjusted, strict=True):
+            est = _compare(frame, m, a, b, paired, confidence) if m_family > 1 else e95
+            key = RowKey(variant, m.column, m.unit, m.role, "compare", a, b)
             xa = frame[frame["framework"] == a][m.column].to_numpy(dtype=float)
             xb = frame[frame["framework"] == b][m.column].to_numpy(dtype=float)
             delta = stats.cliffs_delta(xa, xb)
             decision = Decision(
                 family=family if family != "descriptive" else "none",
                 p_holm=p_holm,
-                verdict=inference.verdict(est.ratio_ci_low, est.ratio_ci_high, p_holm, min_effect)
+                verdict=inference.verdict(
+                    est.ratio_ci_low,
+                    est.ratio_ci_high,
+                    min_effect,
+                    (e95.ratio_ci_low, e95.ratio_ci_high),
+                )
                 if family != "descriptive"
                 else "descriptive",
                 pct_change=_pct(est.ratio),
                 pct_ci_low=_pct(est.ratio_ci_low),
                 pct_ci_high=_pct(est.ratio_ci_high),
+                comparisons=m_family,
+                min_n_claim=inference.min_n_for_claim(m_family, paired),
+                pct_ci95_low=_pct(e95.ratio_ci_low),
+                pct_ci95_high=_pct(e95.ratio_ci_high),
                 median_a=float(np.nanmedian(xa)) if np.isfinite(xa).any() else math.nan,
                 median_b=float(np.nanmedian(xb)) if np.isfinite(xb).any() else math.nan,
                 cliffs_delta=delta,
@@ -403,6 +440,15 @@ def build_study(
             f"every energy statistic (totals over different domains are not comparable): "
             + ", ".join(sorted(odd))
         )
+    if "energy_gross_j" in ok and ok["energy_gross_j"].notna().any():
+        # a run whose counter was lost (null gross_j, an imported CSV without it) is named
+        # like any other left-out run, never dropped silently
+        lost = ok[ok["energy_gross_j"].isna() & ~ok["run_id"].isin(odd)]
+        if len(lost):
+            excluded.append(
+                f"{len(lost)} run(s) have no summable energy (no total recorded) and are left "
+                "out of every energy statistic: " + ", ".join(lost["run_id"].astype(str))
+            )
     negative = ok[ok["net_negative"].eq(True)] if "net_negative" in ok else ok.iloc[:0]
     if len(negative):
         ok.loc[negative.index, "energy_net_j"] = math.nan
@@ -432,7 +478,7 @@ def build_study(
     rows += _equivalence_rows(ok, pairs, paired, accuracy_margin)
     rows += _trend_rows(ok, idle if idle is not None else pd.DataFrame(), frameworks, paired)
     table = pd.DataFrame(rows, columns=STATS_COLUMNS)
-    for col in ("n", "outliers", "n_a", "n_b", "n_pairs"):
+    for col in ("n", "outliers", "n_a", "n_b", "n_pairs", "comparisons", "min_n_claim"):
         table[col] = table[col].astype("Float64").round().astype("Int64")
     study = Study(
         frameworks=frameworks,
@@ -482,14 +528,8 @@ def _warnings(
             "from every statistic: " + ", ".join(bad["run_id"].astype(str))
         )
     out += study.excluded
-    n = study.min_pairs
-    unit = "paired iterations" if study.paired else "runs per framework"
-    p_min = inference.min_p_signed_rank(n) if study.paired else inference.min_p_rank_sum(n, n)
-    if n and p_min >= stats.ALPHA:
-        out.append(
-            f"Only {n} {unit}: no test can reach p < {stats.ALPHA} (the smallest possible p is "
-            f"{p_min:.3g}), so no inference is possible; every comparison is 'not testable'."
-        )
+    out += small_n_warnings(study)
+    study.answer_warnings.extend(small_n_warnings(study))
     desc = study.rows("describe")
     for r in tuples(desc[(desc["role"] == "primary") & (desc["cv"] > stats.NOISY_CV)]):
         out.append(
@@ -502,6 +542,7 @@ def _warnings(
         out.append(
             "Outliers (Tukey fences, 1.5 x IQR) change a primary verdict: " + "; ".join(changed)
         )
+        study.answer_warnings.append(out[-1])
     trends = study.rows("trend")
     for r in tuples(trends[trends["p_holm"] < stats.ALPHA]):
         if r.against == "iteration":
@@ -522,7 +563,9 @@ def _warnings(
                 f"Idle power drifts over the campaign (Spearman rho = {r.statistic:+.2f} "
                 f"against time, Holm p = {r.p_holm:.2g}): the machine's baseline moved."
             )
-    out += bimodal_warnings(study.ok, study.frameworks)
+    bimodal = bimodal_warnings(study.ok, study.frameworks)
+    out += bimodal
+    study.answer_warnings.extend(bimodal)
     est = study.ok.get("energy_estimated")
     if est is not None and est.eq(True).any():
         out.append(
@@ -530,6 +573,20 @@ def _warnings(
             "(method power-integration), not read from an energy counter."
         )
     return out
+
+
+def small_n_warnings(study: Study) -> list[str]:
+    """Too few iterations for any primary claim after the correction over the family."""
+    n, floor, m = study.min_pairs, study.claim_floor, study.primary_comparisons
+    if not n or n >= floor:
+        return []
+    unit = "paired iterations" if study.paired else "runs per framework"
+    return [
+        f"Only {n} {unit}: too few for any claim over {m} primary comparison(s) (each "
+        f"interval at {inference.family_confidence(m):.2%} needs at least {floor}); every "
+        "primary verdict is 'not testable' or 'too few to claim'. Run at least "
+        f"{floor} iterations."
+    ]
 
 
 def _steady_power_w(ok: pd.DataFrame) -> pd.Series:

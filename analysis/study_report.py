@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,17 @@ from analysis.document import (
     to_markdown,
 )
 from analysis.errors import AnalysisInputError
+from analysis.inference import family_confidence, verdict
 from analysis.load import read_json
 from analysis.precision import RatioPrecision
 from analysis.precision_text import METRIC_NAMES, campaign_ratios, rule_lines
+from analysis.study import MIN_EFFECT
 
 STUDY_SCHEMA = "fwenergy.study"
 # report/study.csv, documented in docs/studies.md
 COLUMNS = ["cell_id", "metric", "framework_a", "framework_b", "n_pairs", "ratio",
-           "ratio_ci_low", "ratio_ci_high", "precision", "direction"]  # fmt: skip
+           "ratio_ci_low", "ratio_ci_high", "precision", "claim_ci_low", "claim_ci_high",
+           "claim_confidence", "direction"]  # fmt: skip
 STUDY_REPORT_FILES = frozenset({"study.csv", "report.md", "report.html", "figures"})
 
 
@@ -55,27 +58,41 @@ class CellResult:
     cell_id: str
     factors: dict[str, str]  # factor -> its value as text
     meta: dict[str, Any]  # campaign.json
-    ratios: list[RatioPrecision]
+    ratios: list[RatioPrecision]  # 95%: the cell's own precision, as its report shows it
     report: Path
+    # the same ratios with the study's simultaneous intervals (study_confidence), the ones
+    # a direction and a flip are read from
+    claims: list[RatioPrecision] = field(default_factory=list)
 
 
-def direction(r: RatioPrecision) -> str:
-    """Which framework is lower, where the interval says so; "unclear" where it holds 1."""
-    if r.ratio_ci_high < 1:
+def study_confidence(results: Sequence[CellResult]) -> float:
+    """Every ratio of every cell (cells x pairs x metrics) is one comparison of the study's
+    family: each claim interval is at 1 - 0.05/m, so that no direction in the whole study
+    is wrong with more than 5% chance."""
+    return family_confidence(sum(len(c.ratios) for c in results))
+
+
+def direction(r: RatioPrecision, min_effect: float = MIN_EFFECT) -> str:
+    """Which framework is lower, where the (study-wide simultaneous) interval lies wholly
+    beyond the relevance band; "equivalent" where it lies inside; "unclear" otherwise."""
+    decided = verdict(r.ratio_ci_low, r.ratio_ci_high, min_effect)
+    if decided == "lower":
         return f"{r.framework_b} lower"
-    if r.ratio_ci_low > 1:
+    if decided == "higher":
         return f"{r.framework_a} lower"
-    return "unclear"
+    return "equivalent" if decided == "equivalent" else "unclear"
 
 
 def _text(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def cell_ratios(cell_dir: Path, meta: dict[str, Any]) -> list[RatioPrecision]:
+def cell_ratios(
+    cell_dir: Path, meta: dict[str, Any], confidence: float = 0.95
+) -> list[RatioPrecision]:
     """A cell's primary ratios, from its report's tidy table."""
     summary = pd.read_csv(cell_dir / "report" / "summary.csv")
-    return campaign_ratios(meta, summary)
+    return campaign_ratios(meta, summary, confidence)
 
 
 def cell_nodes(root: Path, meta_by_cell: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -147,8 +164,16 @@ def analyze_study(
         results.append(CellResult(c["cell_id"], factors, meta, cell_ratios(cell_dir, meta), report))
     if not results:
         raise AnalysisInputError(f"{root}: no cell has runs yet; run the study first")
+    confidence = study_confidence(results)
+    results = [
+        replace(c, claims=cell_ratios(root / "cells" / c.cell_id, c.meta, confidence))
+        for c in results
+    ]
     out = Path(out_dir) if out_dir is not None else root / "report"
-    table = study_table(results, list(doc["factors"]))
+    min_effect = options.get("min_effect")
+    table = study_table(
+        results, list(doc["factors"]), MIN_EFFECT if min_effect is None else min_effect
+    )
     flips = ranking_flips(table, list(doc["factors"]))
     with _staging(out, STUDY_REPORT_FILES) as tmp:
         table.to_csv(tmp / "study.csv", index=False)
@@ -161,25 +186,34 @@ def analyze_study(
     return out
 
 
-def study_table(results: Sequence[CellResult], factors: list[str]) -> pd.DataFrame:
+def study_table(
+    results: Sequence[CellResult], factors: list[str], min_effect: float = MIN_EFFECT
+) -> pd.DataFrame:
     rows = []
     for cell in results:
+        claims = {(c.metric, c.framework_a, c.framework_b): c for c in cell.claims}
         for r in cell.ratios:
+            c = claims.get((r.metric, r.framework_a, r.framework_b))
             rows.append({
                 "cell_id": cell.cell_id, **{f: cell.factors.get(f, "") for f in factors},
                 "metric": METRIC_NAMES.get(r.metric, r.metric), "framework_a": r.framework_a,
                 "framework_b": r.framework_b, "n_pairs": r.n_pairs, "ratio": r.ratio,
                 "ratio_ci_low": r.ratio_ci_low, "ratio_ci_high": r.ratio_ci_high,
-                "precision": r.precision, "direction": direction(r),
+                "precision": r.precision,
+                "claim_ci_low": c.ratio_ci_low if c else math.nan,
+                "claim_ci_high": c.ratio_ci_high if c else math.nan,
+                "claim_confidence": c.confidence if c else math.nan,
+                "direction": direction(c, min_effect) if c else "unclear",
             })  # fmt: skip
     columns = ["cell_id", *factors, *COLUMNS[1:]]
     return pd.DataFrame(rows, columns=columns)
 
 
 def ranking_flips(table: pd.DataFrame, factors: list[str]) -> list[str]:
-    """Per metric and pair: cells where the interval puts A lower and cells where it puts B
-    lower (a supported flip), named along the factor that differs; point estimates that
-    cross 1 with intervals that hold 1 are said too, as not supported."""
+    """Per metric and pair: cells where A is decided lower and cells where B is (a supported
+    flip: each a claim interval wholly beyond the band, simultaneous over every ratio of the
+    study), named along the factor that differs; point estimates that cross 1 without two
+    such decided cells are said too, as not supported."""
     out = []
     for (metric, a, b), sub in table.groupby(["metric", "framework_a", "framework_b"], sort=False):
         lower_a = sub[sub["direction"] == f"{a} lower"]
@@ -191,8 +225,9 @@ def ranking_flips(table: pd.DataFrame, factors: list[str]) -> list[str]:
             )
         elif (sub["ratio"] > 1).any() and (sub["ratio"] < 1).any():
             out.append(
-                f"{metric}: the estimate of {b}/{a} crosses 1 between cells, but the "
-                "intervals hold 1 where it does: not a supported flip"
+                f"{metric}: the estimate of {b}/{a} crosses 1 between cells, but no two "
+                "cells decide opposite directions beyond the band (study-wide simultaneous "
+                "intervals): not a supported flip"
             )
     return out
 

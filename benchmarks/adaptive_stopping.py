@@ -11,10 +11,12 @@ The campaign is the reference one (docs/campaign.md): three frameworks whose run
 and the campaign is stopped by the same rule and the same intervals as the orchestrator's
 (analysis.precision: every pair, energy and time, the paired Hodges-Lehmann interval of the
 per-iteration log-ratios within +-P). For each scenario it prints the iteration the rule
-stopped at, the hours saved against the fixed 35 iterations, and how often the final 95%
+stopped at, the hours saved against the fixed 35 iterations, how often the final 95%
 interval holds the true ratio, per interval (nominal 95%; a sequential rule that stops when
-the spread looks small by chance undercovers, and the minimum iterations are the guard, so
-coverage is shown for two minimums).
+the spread looks small by chance undercovers, and the minimum iterations are the guard), and
+the share of the report's primary verdicts that are decided at the stop, for the rule before
+issue 22 (from 6 iterations) and today's (never below the claim floor, 8 for three
+frameworks).
 
 Run: python benchmarks/adaptive_stopping.py [--campaigns 150] [--precision 0.02]
 (about a second per campaign and row on one core)
@@ -33,6 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from analysis.inference import family_confidence, min_n_for_claim, verdict  # noqa: E402
 from analysis.precision import primary_ratios  # noqa: E402
 
 FRAMEWORKS = ("keras", "torch", "jax")
@@ -84,12 +87,25 @@ def truncate(
 
 
 def stop_iteration(values: dict[str, dict[str, dict[int, float]]], precision: float,
-                   min_iterations: int) -> int:  # fmt: skip
-    for n in range(min_iterations, MAX_ITERATIONS + 1):
+                   min_iterations: int, floor: bool = True) -> int:  # fmt: skip
+    """The orchestrator's rule: from max(min_iterations, the claim floor) on (the floor: the
+    fewest iterations at which the report's corrected intervals are bounded, 8 for six
+    ratios; `floor=False` is the rule before issue 22), stop once every ratio is within
+    +-precision."""
+    first = max(min_iterations, min_n_for_claim(2 * 3, paired=True) if floor else 0)
+    for n in range(first, MAX_ITERATIONS + 1):
         ratios = primary_ratios(truncate(values, n), FRAMEWORKS)
         if ratios and all(r.precision <= precision for r in ratios):
             return n
     return MAX_ITERATIONS
+
+
+def decided(values: dict[str, dict[str, dict[int, float]]], n: int) -> float:
+    """The share of the report's primary verdicts at n that are a claim (higher, lower or
+    equivalent), read off the family's intervals at 1 - 0.05/6 as the report does."""
+    ratios = primary_ratios(truncate(values, n), FRAMEWORKS, family_confidence(6))
+    verdicts = [verdict(r.ratio_ci_low, r.ratio_ci_high, 0.05) for r in ratios]
+    return float(np.mean([v in ("higher", "lower", "equivalent") for v in verdicts]))
 
 
 def covered(values: dict[str, dict[str, dict[int, float]]], n: int) -> float:
@@ -118,23 +134,25 @@ def main() -> None:
     print(f"fixed protocol: {MAX_ITERATIONS} iterations = {fixed_h:.2f} h per cell; "
           f"rule: every energy and time ratio within +-{args.precision:.0%}; "
           f"{args.campaigns} simulated campaigns per row")  # fmt: skip
-    header = ("scenario", "min", "stop (median, p90)", "hours (median)", "saved",
-              "coverage", "coverage fixed")  # fmt: skip
+    header = ("scenario", "rule", "stop (median, p90)", "hours (median)", "saved",
+              "coverage", "coverage fixed", "verdicts decided")  # fmt: skip
     print(" | ".join(header))
     print("|".join("---" for _ in header))
     for s in SCENARIOS:
         campaigns = [simulate(rng, s) for _ in range(args.campaigns)]
         fixed_cover = np.mean([covered(v, MAX_ITERATIONS) for v in campaigns])
-        for min_iterations in (6, 10):
-            stops = np.array([stop_iteration(v, args.precision, min_iterations)
+        for rule, floor in (("min 6, no floor (before)", False), ("claim floor 8", True)):
+            stops = np.array([stop_iteration(v, args.precision, 6, floor)
                               for v in campaigns])  # fmt: skip
-            cover = np.mean([covered(v, int(n)) for v, n in zip(campaigns, stops, strict=True)])
+            pairs = list(zip(campaigns, stops, strict=True))
+            cover = np.mean([covered(v, int(n)) for v, n in pairs])
+            claims = np.mean([decided(v, int(n)) for v, n in pairs])
             median_h = hours(int(np.median(stops)))
             print(" | ".join([
-                s.name, str(min_iterations),
+                s.name, rule,
                 f"{np.median(stops):.0f}, {np.percentile(stops, 90):.0f}",
                 f"{median_h:.2f}", f"{1 - median_h / fixed_h:.0%}",
-                f"{cover:.1%}", f"{fixed_cover:.1%}",
+                f"{cover:.1%}", f"{fixed_cover:.1%}", f"{claims:.0%}",
             ]))  # fmt: skip
 
 

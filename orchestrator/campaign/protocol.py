@@ -385,6 +385,13 @@ def _stop_here(ctx: Context, todo: list[PlannedRun], progress: CampaignProgress)
     if completed < ctx.stopping.min_iterations and todo:
         return False
     ratios = stopping.assess(ctx.folder, list(ctx.plan.frameworks), ctx.stopping.confidence)
+    floor = stopping.claim_floor(ratios)
+    if completed < floor and todo:
+        progress.note(
+            f"after iteration {completed}: fewer than the {floor} iterations any claim over "
+            f"{len(ratios)} primary ratio(s) needs; not checking the precision yet"
+        )
+        return False
     if stopping.precise_enough(ctx.stopping, ratios):
         reason = "precision"
     elif not todo:

@@ -71,6 +71,16 @@ def precise_enough(rule: StoppingRule, ratios: list[RatioPrecision]) -> bool:
     return bool(ratios) and all(r.precision <= rule.precision for r in ratios)
 
 
+def claim_floor(ratios: list[RatioPrecision]) -> int:
+    """The fewest iterations at which the report can make any claim over these primary
+    ratios: its verdicts read simultaneous intervals at 1 - 0.05/m (m ratios), unbounded
+    below this n (analysis.inference.min_n_for_claim: 7 for two frameworks with energy and
+    time, 8 for three). A campaign never stops below it, however narrow the 95% intervals."""
+    from analysis.inference import min_n_for_claim
+
+    return min_n_for_claim(len(ratios), paired=True)
+
+
 def record_stop(folder: CampaignFolder, iteration: int, reason: str,
                 ratios: list[RatioPrecision]) -> dict[str, Any]:  # fmt: skip
     """Add where and why the campaign stopped to campaign.json's `stopping` block."""
@@ -80,6 +90,7 @@ def record_stop(folder: CampaignFolder, iteration: int, reason: str,
     block.update(
         stopped_after_iteration=iteration,
         reason=reason,  # "precision" (the rule was met) or "maximum" (--iterations ran out)
+        claim_floor=claim_floor(ratios),
         precision_reached=None if w is None else w.precision,
         least_precise=None if w is None else f"{w.metric} {w.framework_b}/{w.framework_a}",
         stopped_at=time.time(),

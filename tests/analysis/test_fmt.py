@@ -25,3 +25,10 @@ def test_tiny_p_values_print_as_a_floor() -> None:
     assert fmt.p_floor(2.5e-5) == "2.50e-05"
     assert fmt.p_floor(0.0123) == "0.0123"
     assert fmt.p_floor(math.nan) == "–"
+
+
+def test_bytes_print_in_mib_never_in_e_notation() -> None:
+    # a flagged peak memory used to print as 1.5399e+09
+    assert fmt.quantity(1.5399e9, "bytes") == f"{fmt.number(1.5399e9 / 2**20)} MiB"
+    assert "e+" not in fmt.quantity(1.5399e9, "bytes")
+    assert fmt.quantity(2228.2, "J") == "2228.2 J" and fmt.quantity(0.5, "") == "0.5"

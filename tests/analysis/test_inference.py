@@ -133,20 +133,28 @@ def test_detectable_ratio_hand_computation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("low", "high", "p", "expected"),
+    ("low", "high", "unadjusted", "expected"),
     [
-        (1.30, 1.50, 0.001, "higher"),
-        (0.60, 0.90, 0.001, "lower"),
-        (1.30, 1.50, 0.2, "inconclusive"),  # beyond the band but not significant after Holm
-        (0.98, 1.03, 0.5, "equivalent"),
-        (0.99, 1.07, 0.01, "inconclusive"),  # different from 1, not shown relevant
-        (1.02, 1.06, 0.001, "inconclusive"),
-        (-math.inf, math.inf, math.nan, "not testable"),
-        (0.0, math.inf, math.nan, "not testable"),
+        (1.30, 1.50, (1.35, 1.45), "higher"),
+        (0.60, 0.90, (0.7, 0.8), "lower"),
+        (0.98, 1.03, (0.99, 1.02), "equivalent"),
+        (0.99, 1.07, (1.01, 1.06), "inconclusive"),  # different from 1, not shown relevant
+        (1.02, 1.06, (1.03, 1.05), "inconclusive"),
+        (1.04, 1.30, (1.06, 1.2), "inconclusive"),  # beyond the band only uncorrected
+        (1.05, 1.30, (1.06, 1.2), "inconclusive"),  # the edge itself is not beyond it
+        (1 / 1.05, 1.03, (0.96, 1.02), "inconclusive"),  # nor inside it
+        # the family's interval is unbounded (too few iterations for the correction)
+        (0.0, math.inf, (4.4, 4.98), "too few to claim"),
+        (0.0, math.inf, (0.1, 0.9), "too few to claim"),
+        (0.0, math.inf, (0.99, 1.02), "not testable"),  # no claim of equivalence either
+        (-math.inf, math.inf, (math.nan, math.nan), "not testable"),
+        (0.0, math.inf, (0.0, math.inf), "not testable"),
     ],
 )
-def test_verdict_rule(low: float, high: float, p: float, expected: str) -> None:
-    assert inf.verdict(low, high, p, 0.05) == expected
+def test_verdict_rule(
+    low: float, high: float, unadjusted: tuple[float, float], expected: str
+) -> None:
+    assert inf.verdict(low, high, 0.05, unadjusted) == expected
 
 
 def test_band_is_symmetric_on_the_log_scale() -> None:
@@ -180,4 +188,4 @@ def test_tost_unpaired_is_two_one_sided_brunner_munzel_tests() -> None:
 def test_two_iterations_are_not_testable() -> None:
     r = inf.compare_paired({1: 100.0, 2: 101.0}, {1: 140.0, 2: 141.0})
     assert math.isinf(r.ratio_ci_high) and r.min_p_possible == 0.5
-    assert inf.verdict(r.ratio_ci_low, r.ratio_ci_high, r.p_value, 0.05) == "not testable"
+    assert inf.verdict(r.ratio_ci_low, r.ratio_ci_high, 0.05) == "not testable"

@@ -99,3 +99,10 @@ def test_report_warns_of_a_bimodal_framework_and_names_the_runs(bimodal_campaign
 
 def test_one_population_raises_no_bimodality_warning(null_campaign: Path) -> None:
     assert "bimodal" not in (null_campaign / "report" / "report.md").read_text()
+
+
+def test_the_bimodality_warning_is_on_the_first_screen(bimodal_campaign: Path) -> None:
+    # it changes how keras's primary verdicts read: the Answer says it, not only Warnings
+    md = (bimodal_campaign / "report" / "report.md").read_text()
+    answer = md.split("## Answer")[1].split("\n## ")[0]
+    assert "keras: steady-state epoch time is bimodal" in answer

@@ -57,8 +57,8 @@ def test_known_effect_is_found_in_the_right_direction(effect_campaign: Path) -> 
     comp = t[(t["kind"] == "compare") & (t["metric"] == "duration_s")]
     assert not comp["verdict"].isin(["higher", "lower"]).any()
     md = (effect_campaign / "report" / "report.md").read_text()
-    assert "- Energy: torch vs keras -40% (95% CI " in md
-    assert ": lower: the whole interval lies below -5% (wilcoxon-signed-rank" in md
+    assert "- Energy: torch vs keras -40% (99.17% CI " in md
+    assert ": lower: the whole interval lies below -4.76% (1/1.05) (wilcoxon-signed-rank" in md
 
 
 def test_holm_runs_over_the_primary_family(effect_campaign: Path) -> None:

@@ -111,10 +111,25 @@ def test_runs_summing_other_domains_are_left_out_of_energy_and_named() -> None:
     )
 
 
+def test_a_run_without_summable_energy_is_named() -> None:
+    runs = _runs({"a": [100.0 + i for i in range(8)], "b": [130.0 + i for i in range(8)]})
+    runs.loc[(runs["framework"] == "b") & (runs["iteration"] == 3), "energy_gross_j"] = np.nan
+    study = build_study(runs, ["a", "b"], ["cpu-package-0"])
+    assert _row(study, "energy_gross_j").n_pairs == 7
+    assert any(
+        w.startswith("1 run(s) have no summable energy") and w.endswith(": 003-b")
+        for w in study.warnings
+    )
+
+
 def test_two_iterations_say_no_inference_is_possible() -> None:
     study = build_study(_runs({"a": [100.0, 101.0], "b": [150.0, 152.0]}), ["a", "b"], [])
     assert _row(study, "energy_gross_j").verdict == "not testable"
-    assert any("Only 2 paired iterations: no test can reach p < 0.05" in w for w in study.warnings)
+    assert any(
+        "Only 2 paired iterations: too few for any claim over 2 primary comparison(s)" in w
+        and "at least 7" in w
+        for w in study.warnings
+    )
 
 
 def test_cv_warning_only_on_primary_metrics() -> None:

@@ -97,7 +97,8 @@ def test_study_killed_resumed_and_analysed(
         assert (study / "cells" / cell / "report" / "report.md").exists()
     rows = (study / "report" / "study.csv").read_text().splitlines()
     assert rows[0] == ("cell_id,batch_size,metric,framework_a,framework_b,n_pairs,ratio,"
-                       "ratio_ci_low,ratio_ci_high,precision,direction")  # fmt: skip
+                       "ratio_ci_low,ratio_ci_high,precision,claim_ci_low,claim_ci_high,"
+                       "claim_confidence,direction")  # fmt: skip
     assert [r.split(",")[:6] for r in rows[1:]] == [
         ["cell-01", "32", "time", "torch", "jax", "2"],
         ["cell-02", "64", "time", "torch", "jax", "2"],

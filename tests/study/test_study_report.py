@@ -8,14 +8,15 @@ import json
 from pathlib import Path
 
 from analysis.precision import RatioPrecision
-from analysis.study_report import CellResult, ranking_flips, study_table
+from analysis.study_report import CellResult, ranking_flips, study_confidence, study_table
 from tests.conftest import REPO
 
 
 def _cell(cell_id: str, batch: str, ratio: float, low: float, high: float) -> CellResult:
     r = RatioPrecision("energy_gross_j", "keras", "torch", 10, ratio, low, high,
                        high / ratio - 1, 0.05)  # fmt: skip
-    return CellResult(cell_id, {"batch_size": batch}, {}, [r], Path(cell_id))
+    # the claim interval (study-wide simultaneous) is the given one here
+    return CellResult(cell_id, {"batch_size": batch}, {}, [r], Path(cell_id), claims=[r])
 
 
 def test_a_supported_flip_is_named_with_its_cells() -> None:
@@ -40,6 +41,30 @@ def test_estimates_that_cross_1_inside_their_intervals_are_not_a_flip() -> None:
     assert "crosses 1 between cells" in line and "not a supported flip" in line
     same = study_table([_cell("cell-01", "32", 0.8, 0.75, 0.85)], ["batch_size"])
     assert ranking_flips(same, ["batch_size"]) == []
+
+
+def test_cells_that_each_call_the_difference_equivalent_are_no_flip() -> None:
+    # 1.004 [1.003, 1.005] and 0.996 [0.995, 0.997]: both exclude 1, both inside the band
+    table = study_table(
+        [_cell("cell-01", "32", 1.004, 1.003, 1.005), _cell("cell-02", "64", 0.996, 0.995, 0.997)],
+        ["batch_size"],
+    )
+    assert list(table["direction"]) == ["equivalent", "equivalent"]
+    (line,) = ranking_flips(table, ["batch_size"])
+    assert "not a supported flip" in line and "flips:" not in line
+    # beyond a 0.1% band the same cells are decided, and then they do flip
+    strict = study_table(
+        [_cell("cell-01", "32", 1.004, 1.003, 1.005), _cell("cell-02", "64", 0.996, 0.995, 0.997)],
+        ["batch_size"],
+        min_effect=0.001,
+    )
+    assert "the ranking of keras and torch flips" in ranking_flips(strict, ["batch_size"])[0]
+
+
+def test_the_study_corrects_over_every_ratio_of_every_cell() -> None:
+    two = [_cell("cell-01", "32", 0.8, 0.75, 0.85), _cell("cell-02", "64", 0.8, 0.75, 0.85)]
+    assert study_confidence(two) == 1 - 0.05 / 2
+    assert study_confidence(two * 3) == 1 - 0.05 / 6
 
 
 def test_the_analysis_never_imports_the_orchestrator() -> None:
