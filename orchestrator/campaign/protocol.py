@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator.campaign.alone import MeasurementLock, still_alone
 from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.idle import measure_idle, read_gaps
 from orchestrator.campaign.interrupts import Interrupted, Interrupts
@@ -28,7 +29,7 @@ from orchestrator.campaign.plan import (
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.records import RunRecord
-from orchestrator.campaign.state import finished_runs, read_state
+from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.warmup import warm_up
 from orchestrator.meters import domains
 from orchestrator.meters.base import Meter, Recording
@@ -70,6 +71,14 @@ class Context:
     runtime: Runtime
     meters: list[Meter]
     stopping: StoppingRule | None = None  # None: run every planned iteration
+    # The campaign's name on the container engine (CampaignDocument.container_key): its id
+    # alone repeats across hosts' studies and same-second campaigns.
+    key: str | None = None
+    lock: MeasurementLock | None = None  # the host's, held by the caller for the campaign
+
+    @property
+    def container_key(self) -> str:
+        return self.key or self.campaign_id
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -225,7 +234,11 @@ def measure_run(
         cpuset=ctx.protocol.cpuset,
         memory_limit=ctx.protocol.memory_limit,
         device=ctx.workload.device,
-        labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id, OWNER_LABEL: owner_label()},
+        labels={
+            CAMPAIGN_LABEL: ctx.container_key,
+            RUN_LABEL: run.run_id,
+            OWNER_LABEL: owner_label(),
+        },
         gpu=ctx.protocol.gpu,
         task=ctx.workload.task,
     )
@@ -301,12 +314,13 @@ START_GAP = "000-0-start"
 RESUME_GAP = "000-0-resume-{n}"
 
 
-def _gap_before_first_run(ctx: Context, resumed: bool) -> str | None:
+def _gap_before_first_run(ctx: Context) -> str | None:
+    """The start gap once; every later start of the campaign (a resume, even one before any
+    run was recorded) a resume gap of its own, after its own warm-up."""
     if ctx.protocol.idle_s <= 0:
         return None
-    if not resumed:
-        exists = (ctx.folder.idle_dir(START_GAP) / "idle.json").exists()
-        return None if exists else START_GAP
+    if not (ctx.folder.idle_dir(START_GAP) / "idle.json").exists():
+        return START_GAP
     n = 1
     while ctx.folder.idle_dir(RESUME_GAP.format(n=n)).exists():
         n += 1
@@ -318,7 +332,6 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
     CampaignStopped (--max-failures)."""
     done = finished_runs(ctx.folder.state_jsonl)
     failures = sum(1 for r in done.values() if r.status != "ok")
-    resumed = bool(read_state(ctx.folder.state_jsonl))
     todo = [r for r in ctx.plan.runs() if r.run_id not in done]
     if ctx.stopping is not None and _stop_here(ctx, todo, progress):
         return
@@ -329,15 +342,17 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
         if ctx.protocol.warmup_s > 0:
             progress.set("warm-up", f"every core busy for {ctx.protocol.warmup_s:g} s")
             warm_up(ctx.protocol.warmup_s)
-        first_gap = _gap_before_first_run(ctx, resumed)
+        first_gap = _gap_before_first_run(ctx)
         if first_gap is not None:
             # Every run, the first included, follows an idle gap: the same thermal history
             # for all, and a baseline (hence net energy) from the first run on.
             progress.set("idle gap", f"{ctx.protocol.idle_s:g} s before the first run")
+            still_alone(ctx.runtime, ctx.lock)
             measure_idle(ctx.meters, ctx.folder.idle_dir(first_gap), ctx.protocol.idle_s)
         for n, run in enumerate(todo):
             if n and ctx.stopping is not None and _stop_here(ctx, todo[n:], progress):
                 return
+            still_alone(ctx.runtime, ctx.lock)
             record = measure_run(ctx, run, interrupts, progress)
             progress.run_finished(record)
             if record.status != "ok":
@@ -351,6 +366,7 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
                     )
             if ctx.protocol.idle_s > 0:
                 progress.set("idle gap", f"{ctx.protocol.idle_s:g} s after {run.run_id}")
+                still_alone(ctx.runtime, ctx.lock)
                 measure_idle(ctx.meters, ctx.folder.idle_dir(run.run_id), ctx.protocol.idle_s)
                 # Now the gap after the run exists: its baseline brackets it.
                 with interrupts.deferred():
