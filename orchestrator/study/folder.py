@@ -75,16 +75,14 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def check_cell_identity(root: Path, doc: dict[str, Any], cell_id: str,
+def check_cell_identity(root: Path, study_id: Any, cell_id: str, factors: Any,
                         campaign: CampaignDocument) -> None:  # fmt: skip
     """The campaign in cells/<cell> is this study's cell: its recorded study id, cell id and
     factors are study.json's, not those of a campaign copied or moved in."""
     recorded = campaign.study if isinstance(campaign.study, dict) else {}
-    factors = next((c.get("factors") for c in doc["cells"]
-                    if isinstance(c, dict) and c.get("cell_id") == cell_id), None)  # fmt: skip
     found = (campaign.campaign_id, recorded.get("study_id"), recorded.get("cell_id"),
              _plain(recorded.get("factors")))  # fmt: skip
-    if found != (cell_id, doc["study_id"], cell_id, _plain(factors)):
+    if found != (cell_id, study_id, cell_id, _plain(factors)):
         raise _refuse(
             root,
             f"cells/{cell_id} holds campaign {campaign.campaign_id!r} of study "
@@ -175,6 +173,7 @@ class StudyFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.doc: dict[str, Any] | None = None  # study.json, once `open` has checked it
+        self.study: Study | None = None
 
     @property
     def study_json(self) -> Path:
@@ -240,7 +239,7 @@ class StudyFolder:
             c.cell_id for c in study.cells
         ):  # fmt: skip
             raise damaged
-        folder.doc = doc
+        folder.doc, folder.study = doc, study
         return folder, study, doc
 
     @contextmanager
@@ -263,8 +262,9 @@ class StudyFolder:
         if root.is_symlink():
             raise _refuse(self.root, f"cells/{cell_id} is a symbolic link")
         folder, doc = CampaignFolder.open(root)
-        if self.doc is not None:
-            check_cell_identity(self.root, self.doc, cell_id, doc)
+        if self.doc is not None and self.study is not None:
+            factors = self.study.cell(cell_id).factors
+            check_cell_identity(self.root, self.doc["study_id"], cell_id, factors, doc)
         done = finished_runs(folder.state_jsonl)
         planned = sum(len(row) for row in doc.order)
         block = doc.stopping or {}

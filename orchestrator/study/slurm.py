@@ -174,7 +174,8 @@ def job_script(root: Path, cell_id: str, gpu: bool, settings: SlurmSettings,
                meter_paths: MeterPaths) -> str:  # fmt: skip
     """The job's script: sbatch options as #SBATCH lines, then run-cell. Every value in it was
     checked (the cell id by the study folder, the settings above) and is quoted."""
-    log = root / "slurm" / f"{cell_id}-%j.log"
+    # --output is a Slurm filename pattern: a % of the path is written %% (%j: the job id).
+    log = f"{str(root / 'slurm').replace('%', '%%')}/{cell_id}-%j.log"
     options = [f"--job-name=fwenergy-{cell_id}", "--nodes=1", "--ntasks=1",
                # a measurement never shares a node
                "--exclusive", f"--output={log}", "--open-mode=append",

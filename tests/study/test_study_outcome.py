@@ -40,7 +40,7 @@ def test_a_slurm_study_whose_jobs_failed_exits_1_naming_each_job_and_its_log(
     tiny_dataset: PreparedDataset,
     tmp_path: Path,
 ) -> None:
-    results = tmp_path / "results"
+    results = tmp_path / "100%-results"  # --output is a Slurm pattern: the % is escaped
     r = cli(["study", "run", str(_study(tmp_path, tiny_dataset.path)), "--results",
              str(results), "--executor", "slurm", "--partition", cluster, "--wait"],
             tmp_path, venvs=failing_venvs(tmp_path / "venvs"), timeout_s=600)  # fmt: skip
