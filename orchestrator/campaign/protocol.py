@@ -81,26 +81,60 @@ class Context:
         return self.key or self.campaign_id
 
 
+# A run's events are a few per epoch and phase; a workload that writes millions (a 2 GB
+# events.jsonl) gets its first ones read, not all of it held in memory.
+MAX_EVENTS = 100_000
+TAIL_BYTES = 64 * 1024
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """events.jsonl as far as it is complete (a crashed run may leave a torn last line)."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(e, dict) and "event" in e and "t" in e:
-            out.append(e)
+    """events.jsonl as far as it is complete (a crashed run may leave a torn last line),
+    read line by line, the first MAX_EVENTS at most."""
+    out: list[dict[str, Any]] = []
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                event = _event(line)
+                if event is not None:
+                    out.append(event)
+                    if len(out) >= MAX_EVENTS:
+                        break
+    except FileNotFoundError:
+        pass
     return out
 
 
-def _last_line(path: Path) -> str | None:
+def _event(line: str) -> dict[str, Any] | None:
     try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
+        e = json.loads(line)
+    except ValueError:
         return None
+    return e if isinstance(e, dict) and "event" in e and "t" in e else None
+
+
+def _tail_lines(path: Path) -> list[str]:
+    """The complete lines in the last TAIL_BYTES of a file (a log may be gigabytes)."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    return lines[1:] if size > TAIL_BYTES else lines  # the first may be cut
+
+
+def last_event(path: Path) -> dict[str, Any] | None:
+    """The last complete event, for the live display, without reading the whole file."""
+    for line in reversed(_tail_lines(path)):
+        event = _event(line)
+        if event is not None:
+            return event
+    return None
+
+
+def _last_line(path: Path) -> str | None:
+    lines = [ln.strip() for ln in _tail_lines(path) if ln.strip()]
     return lines[-1][:300] if lines else None
 
 
@@ -216,9 +250,9 @@ def _wait(ctx: Context, execution: Execution, started_at: float, progress: Campa
             return False
         if execution.wait(min(left, 1.0) if progress.live_enabled else left):
             return True
-        events = read_events(run_dir / "events.jsonl")
-        if events:
-            progress.set_detail(f"({events[-1]['event']})")
+        event = last_event(run_dir / "events.jsonl")
+        if event is not None:
+            progress.set_detail(f"({event['event']})")
 
 
 def measure_run(
