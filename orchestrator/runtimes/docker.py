@@ -309,21 +309,29 @@ class DockerRuntime(Runtime):
     def visible_gpus(self, framework: str, gpu: int) -> list[str]:
         import docker
 
+        # Created, started and removed here rather than by containers.run(remove=True),
+        # which leaves the created container behind when the start fails (no GPU driver).
+        container = None
         try:
-            out = self.client.containers.run(
-                self.image(framework, "gpu").id, ["devices"], remove=True,
-                network_disabled=True, stdout=True, stderr=False,
+            container = self.client.containers.create(
+                self.image(framework, "gpu").id, ["devices"], network_disabled=True,
                 device_requests=[gpu_request(gpu)],
             )  # fmt: skip
-        except docker.errors.ContainerError as exc:
-            return devices_reply(framework, exc.exit_status, "", str(exc.stderr or b"", "utf-8"))
+            container.start()
+            code = container.wait()["StatusCode"]
+            out = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            err = container.logs(stdout=False, stderr=True).decode(errors="replace")
         except docker.errors.APIError as exc:
             # e.g. 'could not select device driver "" with capabilities: [[gpu]]'
             raise RuntimeUnavailableError(
                 f"the Docker engine cannot give a container a GPU ({exc.explanation or exc}): "
                 "install the NVIDIA Container Toolkit and restart dockerd (docs/gpu.md)"
             ) from None
-        return devices_reply(framework, 0, out.decode(), "")
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+        return devices_reply(framework, code, out if code == 0 else "", err)
 
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         out = {}
