@@ -241,8 +241,10 @@ def bounds_text(opt: Option) -> str:
 
 
 def _number_text(value: float | None) -> str:
-    """2147483647, not 2.14748e+09; 0.5, not 0.500000."""
-    if value is not None and float(value).is_integer():
+    """2147483647, not 2.14748e+09; 0.5 as 0.5."""
+    if value is None:
+        return "none"
+    if float(value).is_integer():
         return str(int(value))
     return f"{value:g}"
 
