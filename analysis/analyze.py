@@ -269,6 +269,7 @@ def analyze(
             for fw in study.frameworks
         }
         ev = evidence.gather(results)
+        study.warnings.extend(evidence.config_warnings(ev))
         progress.update(step, visible=False)
         with _staging(out) as tmp:
             drawn, notes = (

@@ -209,3 +209,19 @@ def gather(results_by_framework: Mapping[str, Sequence[Mapping[str, Any]]]) -> E
         for f in fws
     }
     return Evidence(fws, checks, diffs, losses, versions, task)
+
+
+def config_warnings(ev: Evidence) -> list[str]:
+    """One line per `config.` setting in which one framework's own runs differ: they did not
+    all do the work of the campaign (a damaged or edited campaign.json, a hand-run result)."""
+    out = []
+    for check in ev.checks:
+        if not check.name.startswith("config."):
+            continue
+        for fw, values in check.values.items():
+            if len(values) > 1:
+                out.append(
+                    f"{fw}'s runs differ in {check.name} ({', '.join(values)}): they did not "
+                    "all do the same work; compare only runs of one configuration"
+                )
+    return out

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from analysis.errors import AnalysisInputError
+
 ALPHA = 0.05
 CONFIDENCE = 0.95
 # Exact null distributions up to these sizes (fast: at most a few ms); normal
@@ -131,6 +133,23 @@ def rank_sum_cut(m: int, n: int, confidence: float) -> int:
 
 # --- Hodges-Lehmann estimates -------------------------------------------------------------
 
+# Both estimates sort every pairwise average or difference: n(n+1)/2 of them for n pairs.
+# 10^8 (800 MB, about 14,000 pairs) bounds the memory; a campaign has at most 10,000
+# iterations, so only an imported study larger than any campaign meets it.
+MAX_PAIRWISE = 100_000_000
+
+
+class TooManyPairs(AnalysisInputError):
+    """A sample whose pairwise averages would not fit the bound."""
+
+
+def _check_pair_count(count: int, what: str) -> None:
+    if count > MAX_PAIRWISE:
+        raise TooManyPairs(
+            f"{what}: {count:,} pairwise values would be sorted, more than {MAX_PAIRWISE:,} "
+            "(about 800 MB); analyse fewer runs (a subset of the iterations)"
+        )
+
 
 def _clean(x: Array) -> np.ndarray:
     a = np.asarray(x, dtype=float)
@@ -147,6 +166,7 @@ def hodges_lehmann_one_sample(
     n = len(x)
     if n == 0:
         return (math.nan, math.nan, math.nan)
+    _check_pair_count(n * (n + 1) // 2, f"Hodges-Lehmann of {n:,} paired differences")
     i, j = np.triu_indices(n)
     walsh = np.sort((x[i] + x[j]) / 2)
     c = signed_rank_cut(n, confidence)
@@ -164,6 +184,7 @@ def hodges_lehmann_shift(
     a, b = _clean(x), _clean(y)
     if len(a) == 0 or len(b) == 0:
         return (math.nan, math.nan, math.nan)
+    _check_pair_count(len(a) * len(b), f"Hodges-Lehmann of {len(a):,} x {len(b):,} runs")
     diffs = np.sort((b[:, None] - a[None, :]).ravel())
     c = rank_sum_cut(len(a), len(b), confidence)
     est = float(np.median(diffs))

@@ -135,6 +135,22 @@ def _read_study(root: Path) -> dict[str, Any]:
     return doc
 
 
+def _check_cell(cell_dir: Path, meta: dict[str, Any], doc: dict[str, Any],
+                cell: dict[str, Any]) -> None:  # fmt: skip
+    """The campaign in the cell's folder is the study's own cell, not one copied in: it is
+    reported under the factors study.json gives the cell."""
+    study = meta.get("study")
+    recorded: dict[str, Any] = study if isinstance(study, dict) else {}
+    if (recorded.get("study_id"), recorded.get("cell_id"), recorded.get("factors")) != (
+        doc.get("study_id"), cell["cell_id"], cell["factors"]
+    ):  # fmt: skip
+        raise AnalysisInputError(
+            f"{cell_dir} holds a campaign of study {recorded.get('study_id')!r}, cell "
+            f"{recorded.get('cell_id')!r}, not this study's {cell['cell_id']} with its factors: "
+            "it would be reported under the wrong factors; restore the cell or remove it"
+        )
+
+
 def analyze_study(
     campaign_dir: Path,
     out_dir: Path | None = None,
@@ -154,12 +170,15 @@ def analyze_study(
     missing: list[str] = []
     for c in doc["cells"]:
         cell_dir = root / "cells" / c["cell_id"]
+        if cell_dir.is_symlink() or (root / "cells").is_symlink():
+            raise AnalysisInputError(f"{cell_dir} is a symbolic link, not the study's own cell")
         if not (cell_dir / "runs").is_dir() or not any((cell_dir / "runs").iterdir()):
             missing.append(c["cell_id"])
             continue
+        meta = read_json(cell_dir / "campaign.json", "fwenergy.campaign")
+        _check_cell(cell_dir, meta, doc, c)
         console.print(f"{c['cell_id']}:", highlight=False)
         report = analyze(cell_dir, seed=seed, console=console, figures=figures, **options)
-        meta = read_json(cell_dir / "campaign.json", "fwenergy.campaign")
         factors = {k: _text(v) for k, v in c["factors"].items()}
         results.append(CellResult(c["cell_id"], factors, meta, cell_ratios(cell_dir, meta), report))
     if not results:

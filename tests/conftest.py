@@ -4,10 +4,12 @@ EnergiBridge's MSR access), and follow the real thing's format exactly."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,12 @@ from orchestrator.paths import workload_pythonpath
 from orchestrator.runtimes import variants
 
 REPO = Path(__file__).resolve().parent.parent
+# The host's measurement lock (orchestrator/campaign/alone.py) in a folder of this session's
+# own, inherited by every subprocess and Slurm job: a real measurement on the host, or
+# another checkout's tests, neither refuses these campaigns nor is refused by them.
+LOCK_DIR = tempfile.mkdtemp(prefix="fwenergy-test-lock-")
+os.environ["FWENERGY_LOCK_DIR"] = LOCK_DIR
+atexit.register(shutil.rmtree, LOCK_DIR, ignore_errors=True)
 VENVS = Path(os.environ.get("FWENERGY_VENVS", REPO / ".venvs"))
 FRAMEWORKS = variants.FRAMEWORKS
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

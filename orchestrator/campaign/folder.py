@@ -25,21 +25,25 @@ class CampaignFolderError(UserError):
     """A campaign folder is missing, unreadable or not one of ours."""
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Temporary file, fsync, rename: a reader sees the old file or the whole new one."""
+def write_text_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Temporary file, fsync, rename: a reader sees the old file or the whole new one, and a
+    link planted at `path` is replaced, never followed."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         # mkstemp makes the file private; results are for reading (by analysis, by others).
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=False)
-            f.write("\n")
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 class FolderInUseError(CampaignFolderError):

@@ -4,6 +4,7 @@ been checked, so bad input never leaves a folder that looks like a result."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from orchestrator.campaign.alone import measure_alone, measuring
 from orchestrator.campaign.dataset import resolve_dataset
 from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.idle import read_idle_records
@@ -47,7 +49,7 @@ from orchestrator.machine import gpu, provenance
 from orchestrator.meters.base import Meter
 from orchestrator.meters.registry import open_meters
 from orchestrator.meters.uncertainty import plan_warnings
-from orchestrator.runtimes.base import CAMPAIGN_LABEL, Runtime
+from orchestrator.runtimes.base import Runtime
 from orchestrator.runtimes.select import select_runtime
 
 
@@ -95,33 +97,6 @@ def _protocol_json(
     # What each meter could read when the campaign began: resume insists on the same.
     p["domains"] = {m.name: m.domains() for m in meters}
     return p
-
-
-def _measure_alone(runtime: Runtime, campaign_id: str | None, reap: bool,
-                   console: Console) -> None:  # fmt: skip
-    """No run is measured beside another campaign's workload: refuse; with --reap, remove
-    those whose orchestrator is gone (a live campaign's container is never touched)."""
-    for c in runtime.measured_elsewhere(campaign_id):
-        if c.leftover and reap:
-            runtime.remove(c.container_id)
-            console.print(
-                f"removed container {c.container_id[:12]} of campaign {c.campaign_id}, "
-                "left by a killed orchestrator (--reap)",
-                highlight=False, soft_wrap=True, markup=False,
-            )  # fmt: skip
-        elif c.leftover:
-            raise RuntimeUnavailableError(
-                f"container {c.container_id[:12]} of campaign {c.campaign_id} is still "
-                "running, left by a killed orchestrator; a run measured beside it would count "
-                f"its energy: resume that campaign, `docker rm -f {c.container_id[:12]}`, or "
-                "pass --reap"
-            )
-        else:
-            raise RuntimeUnavailableError(
-                f"campaign {c.campaign_id} is measuring now (container "
-                f"{c.container_id[:12]}, orchestrator {c.owner}); two campaigns at once spoil "
-                "each other's energy: wait for it to end"
-            )
 
 
 def _resume_meters(
@@ -188,7 +163,6 @@ def new_campaign(
     console.print(why, highlight=False, soft_wrap=True, markup=False)
     if gpu_campaign:
         gpu.check_frameworks(runtime, frameworks, settings.protocol.gpu)
-    _measure_alone(runtime, None, reap, console)
     software = runtime.software(frameworks, settings.workload.device)
     campaign_id = campaign_id or CampaignFolder.new_id(results, prepared.name)
     rule = settings.stopping
@@ -212,14 +186,19 @@ def new_campaign(
         provenance=provenance.collect(software, runtime.kind, settings.workload.device),
         stopping=None if rule is None else rule_json(rule, settings.plan.iterations),
         study=study,
+        instance=secrets.token_hex(8),  # the folder's name may repeat, this does not
     )
-    folder = CampaignFolder.create(results, campaign_id, campaign)
-    console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True, markup=False)
-    if on_folder is not None:
-        on_folder(folder.root)
-    ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
-                  Path(prepared.path), runtime, meters, rule)  # fmt: skip
-    _run(ctx, console)
+    with measuring(str(results / campaign_id)) as lock:
+        measure_alone(runtime, None, reap, console)
+        folder = CampaignFolder.create(results, campaign_id, campaign)
+        console.print(f"campaign folder: {folder.root}", highlight=False, soft_wrap=True,
+                      markup=False)  # fmt: skip
+        if on_folder is not None:
+            on_folder(folder.root)
+        ctx = Context(folder, campaign_id, settings.plan, settings.workload, settings.protocol,
+                      Path(prepared.path), runtime, meters, rule,
+                      key=campaign.container_key(), lock=lock)  # fmt: skip
+        _run(ctx, console)
     return folder.root
 
 
@@ -268,21 +247,18 @@ def resume_campaign(
             f"the {', '.join(changed)} image changed since the campaign began; a campaign "
             "must use one image per framework: rebuild the recorded one or start a new campaign"
         )
-    _measure_alone(runtime, campaign.campaign_id, reap, console)
-    for cid in runtime.reap({CAMPAIGN_LABEL: campaign.campaign_id}):
+    with measuring(str(folder.root)) as lock:
+        measure_alone(runtime, campaign.container_key(), reap, console)
         console.print(
-            f"removed container {cid[:12]} left by an interrupted run", highlight=False,
+            f"resuming {folder.root} (runtime: {runtime.kind})",
+            highlight=False,
+            soft_wrap=True,
             markup=False,
-        )  # fmt: skip
-    console.print(
-        f"resuming {folder.root} (runtime: {runtime.kind})",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
-    )
-    ctx = Context(folder, campaign.campaign_id, plan, workload, protocol, Path(prepared.path),
-                  runtime, meters, rule_from_json(campaign.stopping))  # fmt: skip
-    _run(ctx, console)
+        )
+        ctx = Context(folder, campaign.campaign_id, plan, workload, protocol,
+                      Path(prepared.path), runtime, meters, rule_from_json(campaign.stopping),
+                      key=campaign.container_key(), lock=lock)  # fmt: skip
+        _run(ctx, console)
     return folder.root
 
 

@@ -232,11 +232,21 @@ def check_bounds(o: dict[str, Any]) -> None:
 def bounds_text(opt: Option) -> str:
     """The option's bounds in words (the plan's errors, and the study file's)."""
     unit = " seconds" if opt.key.endswith("_s") else ""
+    low, high = _number_text(opt.minimum), _number_text(opt.maximum)
     if opt.strict:
-        return f"between {opt.minimum:g} and {opt.maximum:g}{unit}, both excluded"
+        return f"between {low} and {high}{unit}, both excluded"
     if opt.maximum is None:
-        return f"at least {opt.minimum:g}{unit}"
-    return f"from {opt.minimum:g} to {opt.maximum:g}{unit}"
+        return f"at least {low}{unit}"
+    return f"from {low} to {high}{unit}"
+
+
+def _number_text(value: float | None) -> str:
+    """2147483647, not 2.14748e+09; 0.5 as 0.5."""
+    if value is None:
+        return "none"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:g}"
 
 
 def parse_size_bytes(text: str) -> int | None:
@@ -253,6 +263,11 @@ def check_cpuset(cpuset: str) -> int:
         cpus = parse_cpuset(cpuset)
     except ValueError:
         raise PlanError(f"--cpuset {cpuset!r} is not a CPU list like 1-7 or 0,2,4") from None
+    backwards = [p.strip() for p in cpuset.split(",") if not parse_cpuset(p)]
+    if backwards:
+        raise PlanError(
+            f"--cpuset {cpuset!r}: the range {backwards[0]} is empty; write it low-high"
+        )
     available = os.sched_getaffinity(0)
     if not cpus or not cpus <= available:
         raise PlanError(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator.campaign.alone import MeasurementLock, still_alone
 from orchestrator.campaign.folder import CampaignFolder
 from orchestrator.campaign.idle import measure_idle, read_gaps
 from orchestrator.campaign.interrupts import Interrupted, Interrupts
@@ -28,7 +29,7 @@ from orchestrator.campaign.plan import (
 )
 from orchestrator.campaign.progress import CampaignProgress
 from orchestrator.campaign.records import RunRecord
-from orchestrator.campaign.state import finished_runs, read_state
+from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.warmup import warm_up
 from orchestrator.meters import clock, domains
 from orchestrator.meters.base import Meter, Recording
@@ -71,28 +72,70 @@ class Context:
     runtime: Runtime
     meters: list[Meter]
     stopping: StoppingRule | None = None  # None: run every planned iteration
+    # The campaign's name on the container engine (CampaignDocument.container_key): its id
+    # alone repeats across hosts' studies and same-second campaigns.
+    key: str | None = None
+    lock: MeasurementLock | None = None  # the host's, held by the caller for the campaign
+
+    @property
+    def container_key(self) -> str:
+        return self.key or self.campaign_id
+
+
+# A run's events are a few per epoch and phase; a workload that writes millions (a 2 GB
+# events.jsonl) gets its first ones read, not all of it held in memory.
+MAX_EVENTS = 100_000
+TAIL_BYTES = 64 * 1024
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """events.jsonl as far as it is complete (a crashed run may leave a torn last line)."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(e, dict) and "event" in e and "t" in e:
-            out.append(e)
+    """events.jsonl as far as it is complete (a crashed run may leave a torn last line),
+    read line by line, the first MAX_EVENTS at most."""
+    out: list[dict[str, Any]] = []
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                event = _event(line)
+                if event is not None:
+                    out.append(event)
+                    if len(out) >= MAX_EVENTS:
+                        break
+    except FileNotFoundError:
+        pass
     return out
 
 
-def _last_line(path: Path) -> str | None:
+def _event(line: str) -> dict[str, Any] | None:
     try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
+        e = json.loads(line)
+    except ValueError:
         return None
+    return e if isinstance(e, dict) and "event" in e and "t" in e else None
+
+
+def _tail_lines(path: Path) -> list[str]:
+    """The complete lines in the last TAIL_BYTES of a file (a log may be gigabytes)."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    return lines[1:] if size > TAIL_BYTES else lines  # the first may be cut
+
+
+def last_event(path: Path) -> dict[str, Any] | None:
+    """The last complete event, for the live display, without reading the whole file."""
+    for line in reversed(_tail_lines(path)):
+        event = _event(line)
+        if event is not None:
+            return event
+    return None
+
+
+def _last_line(path: Path) -> str | None:
+    lines = [ln.strip() for ln in _tail_lines(path) if ln.strip()]
     return lines[-1][:300] if lines else None
 
 
@@ -210,9 +253,9 @@ def _wait(ctx: Context, execution: Execution, started_at: float, progress: Campa
             return False
         if execution.wait(min(left, 1.0) if progress.live_enabled else left):
             return True
-        events = read_events(run_dir / "events.jsonl")
-        if events:
-            progress.set_detail(f"({events[-1]['event']})")
+        event = last_event(run_dir / "events.jsonl")
+        if event is not None:
+            progress.set_detail(f"({event['event']})")
 
 
 def measure_run(
@@ -228,7 +271,11 @@ def measure_run(
         cpuset=ctx.protocol.cpuset,
         memory_limit=ctx.protocol.memory_limit,
         device=ctx.workload.device,
-        labels={CAMPAIGN_LABEL: ctx.campaign_id, RUN_LABEL: run.run_id, OWNER_LABEL: owner_label()},
+        labels={
+            CAMPAIGN_LABEL: ctx.container_key,
+            RUN_LABEL: run.run_id,
+            OWNER_LABEL: owner_label(),
+        },
         gpu=ctx.protocol.gpu,
         task=ctx.workload.task,
     )
@@ -310,12 +357,13 @@ START_GAP = "000-0-start"
 RESUME_GAP = "000-0-resume-{n}"
 
 
-def _gap_before_first_run(ctx: Context, resumed: bool) -> str | None:
+def _gap_before_first_run(ctx: Context) -> str | None:
+    """The start gap once; every later start of the campaign (a resume, even one before any
+    run was recorded) a resume gap of its own, after its own warm-up."""
     if ctx.protocol.idle_s <= 0:
         return None
-    if not resumed:
-        exists = (ctx.folder.idle_dir(START_GAP) / "idle.json").exists()
-        return None if exists else START_GAP
+    if not (ctx.folder.idle_dir(START_GAP) / "idle.json").exists():
+        return START_GAP
     n = 1
     while ctx.folder.idle_dir(RESUME_GAP.format(n=n)).exists():
         n += 1
@@ -327,7 +375,6 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
     CampaignStopped (--max-failures)."""
     done = finished_runs(ctx.folder.state_jsonl)
     failures = sum(1 for r in done.values() if r.status != "ok")
-    resumed = bool(read_state(ctx.folder.state_jsonl))
     todo = [r for r in ctx.plan.runs() if r.run_id not in done]
     if ctx.stopping is not None and _stop_here(ctx, todo, progress):
         return
@@ -338,15 +385,17 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
         if ctx.protocol.warmup_s > 0:
             progress.set("warm-up", f"every core busy for {ctx.protocol.warmup_s:g} s")
             warm_up(ctx.protocol.warmup_s)
-        first_gap = _gap_before_first_run(ctx, resumed)
+        first_gap = _gap_before_first_run(ctx)
         if first_gap is not None:
             # Every run, the first included, follows an idle gap: the same thermal history
             # for all, and a baseline (hence net energy) from the first run on.
             progress.set("idle gap", f"{ctx.protocol.idle_s:g} s before the first run")
+            still_alone(ctx.runtime, ctx.lock)
             measure_idle(ctx.meters, ctx.folder.idle_dir(first_gap), ctx.protocol.idle_s)
         for n, run in enumerate(todo):
             if n and ctx.stopping is not None and _stop_here(ctx, todo[n:], progress):
                 return
+            still_alone(ctx.runtime, ctx.lock)
             record = measure_run(ctx, run, interrupts, progress)
             progress.run_finished(record)
             if record.status != "ok":
@@ -360,6 +409,7 @@ def execute(ctx: Context, progress: CampaignProgress) -> None:
                     )
             if ctx.protocol.idle_s > 0:
                 progress.set("idle gap", f"{ctx.protocol.idle_s:g} s after {run.run_id}")
+                still_alone(ctx.runtime, ctx.lock)
                 measure_idle(ctx.meters, ctx.folder.idle_dir(run.run_id), ctx.protocol.idle_s)
                 # Now the gap after the run exists: its baseline brackets it.
                 with interrupts.deferred():

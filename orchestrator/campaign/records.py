@@ -170,7 +170,7 @@ class CampaignDocument(_Record):
     """campaign.json: the plan, written before the first run, and the machine it ran on."""
 
     SCHEMA = CAMPAIGN_SCHEMA
-    OMITTED_WHEN_NONE = ("imported", "stopping", "study")
+    OMITTED_WHEN_NONE = ("imported", "stopping", "study", "instance")
 
     campaign_id: str
     created_at: float
@@ -188,3 +188,17 @@ class CampaignDocument(_Record):
     stopping: dict[str, Any] | None = None
     # A study's cell: the study and the cell's factors (orchestrator/study).
     study: dict[str, Any] | None = None
+    # A random part drawn when the campaign began (campaigns from before it have none):
+    # with it, the campaign's name on the container engine is unique on the host.
+    instance: str | None = None
+
+    def container_key(self) -> str:
+        """The campaign's name on the host's container engine (the campaign label of its
+        containers): its id, within its study for a cell, and its random part. Ids alone
+        repeat: two campaigns started in the same second share one, every study has a
+        `cell-01`. A copied folder keeps the key, so the key alone never licenses removing
+        a container: its owner process must be gone too (campaign/alone.py)."""
+        parts = [self.campaign_id, self.instance]
+        if self.study is not None:
+            parts.insert(0, str(self.study.get("study_id")))
+        return "/".join(p for p in parts if p)

@@ -25,7 +25,8 @@ def append_state(path: Path, line: StateLine) -> None:
 def append_line(path: Path, obj: dict[str, Any]) -> None:
     """One JSON object as one line, in one write on an O_APPEND descriptor, then fsync."""
     data = (json.dumps(obj, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # Never through a link: a planted one would append to the file it names.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         written = os.write(fd, data)
         if written != len(data):

@@ -28,10 +28,25 @@ def _damaged(where: str, what: str) -> RecordError:
     return RecordError(f"{where}: {what}; the file is damaged (restore it or start again)")
 
 
+# Settings added after the first campaigns were recorded: absent, they mean what those
+# campaigns ran (the one model, training, fp32, GPU 0). Any other absent setting is damage:
+# its default would run the redone runs differently from the recorded ones.
+ADDED_LATER = frozenset({"model", "task", "precision", "gpu"})
+
+
+def _check_present(block: dict[str, Any], cls: type, where: str) -> None:
+    missing = [f.name for f in fields(cls) if f.name not in block and f.name not in ADDED_LATER]
+    if missing:
+        raise _damaged(where, f"the recorded setting {', '.join(missing)} is missing")
+
+
 def recorded_settings(
     workload: dict[str, Any], protocol: dict[str, Any], where: str
 ) -> tuple[WorkloadSettings, ProtocolSettings]:
-    """campaign.json's workload and protocol blocks, typed and within every bound."""
+    """campaign.json's workload and protocol blocks, every setting present (ADDED_LATER
+    aside), typed and within every bound."""
+    _check_present(workload, WorkloadSettings, f"{where} workload")
+    _check_present(protocol, ProtocolSettings, f"{where} protocol")
     w = typed(WorkloadSettings, workload, f"{where} workload")
     known = {f.name for f in fields(ProtocolSettings)}
     p = typed(ProtocolSettings, {k: v for k, v in protocol.items() if k in known},

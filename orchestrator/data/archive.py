@@ -26,6 +26,11 @@ def _safe_name(raw: str) -> str | None:
     return "/".join(parts)
 
 
+# The published archives hold a few dozen members; tarfile keeps a record of each one read,
+# so a crafted archive of 10^6 members grew memory without bound.
+MAX_MEMBERS = 1000
+
+
 def read_members(path: Path, wanted: dict[str, int], *, fix: str) -> dict[str, bytes]:
     """The bytes of each member of `wanted` (name -> largest size allowed in bytes) that the
     archive at `path` holds; absent ones are simply missing from the result. `fix` ends
@@ -49,6 +54,11 @@ def read_members(path: Path, wanted: dict[str, int], *, fix: str) -> dict[str, b
                 if name in seen:
                     raise DataError(f"{path}: archive member {name!r} appears twice; {fix}")
                 seen.add(name)
+                if len(seen) > MAX_MEMBERS:  # tarfile keeps every member it has read
+                    raise DataError(
+                        f"{path}: more than {MAX_MEMBERS} archive members; this is not the "
+                        f"published archive, {fix}"
+                    )
                 if name not in wanted or not member.isfile():
                     continue
                 if member.size > wanted[name]:

@@ -154,12 +154,13 @@ class Runtime(ABC):
         return self.kind
 
     def reap(self, labels: dict[str, str]) -> list[str]:
-        """Remove leftovers of an orchestrator that was killed (kill -9) mid-run."""
+        """Remove leftovers (with these labels) of an orchestrator that was killed (kill -9)
+        mid-run: only those whose owner process is gone."""
         return []
 
     def measured_elsewhere(self, campaign_id: str | None) -> list[Foreign]:
-        """Running measured workloads of other campaigns: leftovers of a killed
-        orchestrator, or another campaign measuring now."""
+        """Running measured workloads (but those labelled `campaign_id`; None: all):
+        leftovers of a killed orchestrator, or another campaign measuring now."""
         return []
 
     def remove(self, container_id: str) -> None:

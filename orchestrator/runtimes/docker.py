@@ -12,6 +12,7 @@ import contextlib
 import grp
 import os
 import pwd
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from orchestrator.runtimes.base import (
     Runtime,
     devices_reply,
     entrypoint_args,
+    owner_gone,
 )
 from orchestrator.runtimes.variants import variant
 
@@ -125,6 +127,31 @@ def connect() -> Any:
     return client
 
 
+@contextlib.contextmanager
+def engine_errors(what: str) -> Iterator[None]:
+    """The Docker SDK's errors as what they are. They derive from requests' IOError, so
+    unconverted they read like a full disk ("free space or fix the path")."""
+    import docker
+    import requests
+
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise RuntimeUnavailableError(
+            f"{what}: the Docker engine no longer has the container ({exc.explanation or exc}); "
+            "something else removed it (`docker rm`, another orchestrator): resume the campaign"
+        ) from None
+    except docker.errors.APIError as exc:
+        raise RuntimeUnavailableError(
+            f"{what}: the Docker engine refused ({exc.explanation or exc})"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise RuntimeUnavailableError(
+            f"{what}: the Docker engine stopped answering ({type(exc).__name__}); check that "
+            "dockerd runs, then resume the campaign"
+        ) from None
+
+
 def container_options(spec: RunSpec, user: str) -> dict[str, Any]:
     """The container of one run, hardening aside (benchmarks/hardening.py runs both)."""
     import docker
@@ -194,7 +221,8 @@ class DockerExecution(Execution):
             ) from exc
 
     def start(self) -> None:
-        self.container.start()
+        with engine_errors(f"starting the {self.spec.framework} container"):
+            self.container.start()
 
     def wait(self, timeout_s: float | None) -> bool:
         import requests
@@ -212,9 +240,10 @@ class DockerExecution(Execution):
             self.container.stop(timeout=int(self.stop_grace_s))
 
     def finish(self) -> ExitState:
-        self.container.reload()
-        state = self.container.attrs.get("State", {})
-        logs = self.container.logs(stdout=True, stderr=True)
+        with engine_errors(f"reading the {self.spec.framework} container's end"):
+            self.container.reload()
+            state = self.container.attrs.get("State", {})
+            logs = self.container.logs(stdout=True, stderr=True)
         (self.spec.out_dir / "stdout.log").write_bytes(logs)
         running = state.get("Running", False)
         return ExitState(
@@ -280,21 +309,29 @@ class DockerRuntime(Runtime):
     def visible_gpus(self, framework: str, gpu: int) -> list[str]:
         import docker
 
+        # Created, started and removed here rather than by containers.run(remove=True),
+        # which leaves the created container behind when the start fails (no GPU driver).
+        container = None
         try:
-            out = self.client.containers.run(
-                self.image(framework, "gpu").id, ["devices"], remove=True,
-                network_disabled=True, stdout=True, stderr=False,
+            container = self.client.containers.create(
+                self.image(framework, "gpu").id, ["devices"], network_disabled=True,
                 device_requests=[gpu_request(gpu)],
             )  # fmt: skip
-        except docker.errors.ContainerError as exc:
-            return devices_reply(framework, exc.exit_status, "", str(exc.stderr or b"", "utf-8"))
+            container.start()
+            code = container.wait()["StatusCode"]
+            out = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            err = container.logs(stdout=False, stderr=True).decode(errors="replace")
         except docker.errors.APIError as exc:
             # e.g. 'could not select device driver "" with capabilities: [[gpu]]'
             raise RuntimeUnavailableError(
                 f"the Docker engine cannot give a container a GPU ({exc.explanation or exc}): "
                 "install the NVIDIA Container Toolkit and restart dockerd (docs/gpu.md)"
             ) from None
-        return devices_reply(framework, 0, out.decode(), "")
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+        return devices_reply(framework, code, out if code == 0 else "", err)
 
     def software(self, frameworks: list[str], device: str) -> dict[str, Any]:
         out = {}
@@ -305,10 +342,12 @@ class DockerRuntime(Runtime):
 
     def measured_elsewhere(self, campaign_id: str | None) -> list[Foreign]:
         filters = {"label": CAMPAIGN_LABEL, "status": "running"}
+        with engine_errors("listing the measured containers"):
+            found = self.client.containers.list(filters=filters)
         return [
             Foreign(c.id, c.labels.get(CAMPAIGN_LABEL, "?"), c.labels.get(OWNER_LABEL))
-            for c in self.client.containers.list(filters=filters)
-            if c.labels.get(CAMPAIGN_LABEL) != campaign_id
+            for c in found
+            if campaign_id is None or c.labels.get(CAMPAIGN_LABEL) != campaign_id
         ]
 
     def remove(self, container_id: str) -> None:
@@ -318,9 +357,16 @@ class DockerRuntime(Runtime):
             self.client.containers.get(container_id).remove(force=True)
 
     def reap(self, labels: dict[str, str]) -> list[str]:
+        """Only containers whose orchestrator is gone: the labels alone are not proof of
+        ownership (a copied campaign folder has the same)."""
+        import docker
+
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         removed = []
-        for c in self.client.containers.list(all=True, filters=filters):
-            c.remove(force=True)
-            removed.append(c.id)
+        with engine_errors("removing containers left by an interrupted run"):
+            for c in self.client.containers.list(all=True, filters=filters):
+                if owner_gone(c.labels.get(OWNER_LABEL)):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        c.remove(force=True)
+                    removed.append(c.id)
         return removed

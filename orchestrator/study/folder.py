@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.campaign.folder import CampaignFolder, hold_lock, write_json_atomic
+from orchestrator.campaign.records import CampaignDocument
 from orchestrator.campaign.state import finished_runs
 from orchestrator.campaign.stopping import stopped
 from orchestrator.errors import UserError
@@ -38,6 +39,57 @@ SCHEMA_VERSION = 1
 
 class StudyFolderError(UserError):
     """A study folder that is missing, damaged, or in use by another orchestrator."""
+
+
+# What the orchestrator reads, writes, locks or deletes in a study folder. Study folders
+# live on shared filesystems and travel as tarballs, which keep links: none of these may be
+# one, or a resume would write through it (a planted slurm/cell-01.sbatch -> ~/.bashrc) or
+# adopt another campaign as a cell.
+OWN_ENTRIES = ("study.json", "cells", "locks", "slurm", "report")
+OWN_FOLDERS = ("cells", "locks", "slurm")
+
+
+def _refuse(root: Path, what: str) -> StudyFolderError:
+    return StudyFolderError(
+        f"{root} is not a study folder this orchestrator will act on: {what}; was it edited "
+        "by hand or unpacked from an untrusted archive? Restore the original or start a new "
+        "study"
+    )
+
+
+def check_study_layout(root: Path) -> None:
+    """No link among the study's own entries, nor in its cells/, locks/ and slurm/."""
+    for name in OWN_ENTRIES:
+        if (root / name).is_symlink():
+            raise _refuse(root, f"{name} is a symbolic link")
+    for sub in OWN_FOLDERS:
+        folder = root / sub
+        if folder.exists() and not folder.is_dir():
+            raise _refuse(root, f"{sub} is not a folder")
+        for entry in folder.iterdir() if folder.is_dir() else ():
+            if entry.is_symlink():
+                raise _refuse(root, f"{sub}/{entry.name} is a symbolic link")
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def check_cell_identity(root: Path, study_id: Any, cell_id: str, factors: Any,
+                        campaign: CampaignDocument) -> None:  # fmt: skip
+    """The campaign in cells/<cell> is this study's cell: its recorded study id, cell id and
+    factors are study.json's, not those of a campaign copied or moved in."""
+    recorded = campaign.study if isinstance(campaign.study, dict) else {}
+    found = (campaign.campaign_id, recorded.get("study_id"), recorded.get("cell_id"),
+             _plain(recorded.get("factors")))  # fmt: skip
+    if found != (cell_id, study_id, cell_id, _plain(factors)):
+        raise _refuse(
+            root,
+            f"cells/{cell_id} holds campaign {campaign.campaign_id!r} of study "
+            f"{recorded.get('study_id')!r} (cell {recorded.get('cell_id')!r}), not this "
+            f"study's {cell_id} with its factors; remove cells/{cell_id} to measure the cell "
+            "afresh",
+        )
 
 
 def study_document(
@@ -120,6 +172,8 @@ class CellProgress:
 class StudyFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.doc: dict[str, Any] | None = None  # study.json, once `open` has checked it
+        self.study: Study | None = None
 
     @property
     def study_json(self) -> Path:
@@ -155,6 +209,7 @@ class StudyFolder:
     def open(cls, root: Path) -> tuple[StudyFolder, Study, dict[str, Any]]:
         """The folder, its study (parsed again from the recorded file) and study.json."""
         folder = cls(root)
+        check_study_layout(root)  # before reading: study.json itself may be a link
         try:
             doc = json.loads(folder.study_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -184,6 +239,7 @@ class StudyFolder:
             c.cell_id for c in study.cells
         ):  # fmt: skip
             raise damaged
+        folder.doc, folder.study = doc, study
         return folder, study, doc
 
     @contextmanager
@@ -203,7 +259,12 @@ class StudyFolder:
         if not (root / "campaign.json").exists():
             state = "running" if running else "pending"
             return CellProgress(cell_id, state, 0, 0, 0, None, None)
+        if root.is_symlink():
+            raise _refuse(self.root, f"cells/{cell_id} is a symbolic link")
         folder, doc = CampaignFolder.open(root)
+        if self.doc is not None and self.study is not None:
+            factors = self.study.cell(cell_id).factors
+            check_cell_identity(self.root, self.doc["study_id"], cell_id, factors, doc)
         done = finished_runs(folder.state_jsonl)
         planned = sum(len(row) for row in doc.order)
         block = doc.stopping or {}

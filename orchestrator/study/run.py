@@ -11,6 +11,7 @@ run is never measured twice: that is the campaign's resume.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +31,7 @@ from orchestrator.campaign.launch import (
 )
 from orchestrator.campaign.plan import DEFAULTS, check_against_dataset
 from orchestrator.campaign.plan import settings_from_options as check_campaign
+from orchestrator.campaign.state import finished_runs
 from orchestrator.data import PreparedDataset, read_prepared
 from orchestrator.errors import UserError
 from orchestrator.machine import gpu
@@ -47,20 +49,23 @@ from orchestrator.study.spec import (
 
 
 class Executor(Protocol):
-    """Runs the given cells of a study folder, each as `run_cell` does."""
+    """Runs the given cells of a study folder, each as `run_cell` does. Returns None when it
+    only handed the cells over (Slurm without --wait), else one line per job that did not
+    complete (none for the local executor)."""
 
     def run(self, root: Path, cell_ids: list[str], meter_paths: MeterPaths,
-            console: Console) -> None: ...  # fmt: skip
+            console: Console) -> list[str] | None: ...  # fmt: skip
 
 
 class LocalExecutor:
     """Every cell in this process, one after another, in the study's order."""
 
     def run(self, root: Path, cell_ids: list[str], meter_paths: MeterPaths,
-            console: Console) -> None:  # fmt: skip
+            console: Console) -> list[str] | None:  # fmt: skip
         for n, cell_id in enumerate(cell_ids, start=1):
             console.print(f"cell {n}/{len(cell_ids)}: {cell_id}", highlight=False)
             run_cell(root, cell_id, meter_paths, console)
+        return []
 
 
 def _slurm(settings: SlurmSettings | None) -> Executor:
@@ -119,7 +124,7 @@ def _preflight(study: Study, meter_paths: MeterPaths) -> None:
 
 def start_study(path: Path, results: Path, executor_name: str, meter_paths: MeterPaths,
                 console: Console, on_folder: list[Path],
-                slurm: SlurmSettings | None = None) -> Path:  # fmt: skip
+                slurm: SlurmSettings | None = None) -> list[str] | None:  # fmt: skip
     from orchestrator.study.folder import study_document
 
     run = executor(executor_name, slurm)
@@ -132,27 +137,51 @@ def start_study(path: Path, results: Path, executor_name: str, meter_paths: Mete
     console.print(
         f"study folder: {folder.root} ({len(study.cells)} cells)", highlight=False, soft_wrap=True
     )
-    _run_all(folder, run, meter_paths, console)
-    return folder.root
+    return _run_all(folder, run, meter_paths, console)
 
 
-def resume_study(root: Path, executor_name: str, meter_paths: MeterPaths,
-                 console: Console, slurm: SlurmSettings | None = None) -> Path:  # fmt: skip
+def resume_study(root: Path, executor_name: str, meter_paths: MeterPaths, console: Console,
+                 slurm: SlurmSettings | None = None) -> list[str] | None:  # fmt: skip
     run = executor(executor_name, slurm)
     folder, _, _ = StudyFolder.open(root)
     console.print(f"resuming {folder.root}", highlight=False, soft_wrap=True)
-    _run_all(folder, run, meter_paths, console)
-    return folder.root
+    return _run_all(folder, run, meter_paths, console)
 
 
 def _run_all(folder: StudyFolder, run: Executor, meter_paths: MeterPaths,
-             console: Console) -> None:  # fmt: skip
-    _, _, doc = StudyFolder.open(folder.root)
+             console: Console) -> list[str] | None:  # fmt: skip
+    """The executor's answer (Executor.run)."""
+    folder, _, doc = StudyFolder.open(folder.root)  # checked: its cells are its own
     with folder.study_lock():
         todo = [c for c in doc["order"] if folder.progress(c).state != "done"]
         if len(todo) < len(doc["order"]):
             console.print(f"{len(doc['order']) - len(todo)} cells already done", highlight=False)
-        run.run(folder.root, todo, meter_paths, console)
+        return run.run(folder.root, todo, meter_paths, console)
+
+
+def cells_without_ok_run(root: Path, cell_ids: list[str]) -> list[str]:
+    """The cells none of whose runs ended ok (or that never began): nothing to compare."""
+    folder = StudyFolder(root)
+    return [
+        c for c in cell_ids
+        if not any(s.status == "ok"
+                   for s in finished_runs(folder.cell_dir(c) / "state.jsonl").values())
+    ]  # fmt: skip
+
+
+def _judge(root: Path, cell_ids: list[str], failed_jobs: list[str], console: Console) -> None:
+    """Exit 1 when a cell has no ok run or a job did not complete, naming each."""
+    empty = cells_without_ok_run(root, cell_ids)
+    if not empty and not failed_jobs:
+        return
+    lines = []
+    if empty:
+        lines.append(f"no run ended ok in {', '.join(empty)} (see {root}/cells/<cell>/runs/"
+                     "*/stdout.log); fix the cause, then resume the study")  # fmt: skip
+    lines += failed_jobs
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    sys.exit(1)
 
 
 def run_cell(root: Path, cell_id: str, meter_paths: MeterPaths, console: Console) -> Path:
@@ -201,6 +230,7 @@ def study_command(
     results, resume = results.absolute(), resume and resume.absolute()
     study_file = study_file and study_file.absolute()
     folder: list[Path] = []
+    failed_jobs: list[str] | None = None
 
     def again(target: str) -> str:
         return f"study run-cell {target} {cell}" if cell else f"study run --resume {target}"
@@ -210,15 +240,20 @@ def study_command(
             assert resume is not None
             folder.append(resume)
             run_cell(resume, cell, meter_paths, console)
+            failed_jobs = []
         elif resume is not None:
             if study_file is not None:
                 raise UserError("--resume continues the recorded study; drop the study file")
             folder.append(resume)
-            resume_study(resume, executor_name, meter_paths, console, slurm)
+            failed_jobs = resume_study(resume, executor_name, meter_paths, console, slurm)
         elif study_file is None:
             raise UserError("give a study file (STUDY.toml), or --resume DIR")
         else:
-            start_study(study_file, results, executor_name, meter_paths, console, folder, slurm)
+            failed_jobs = start_study(study_file, results, executor_name, meter_paths, console,
+                                      folder, slurm)  # fmt: skip
+    if folder and failed_jobs is not None:  # every cell has ended: judge them
+        cells = [cell] if cell else [str(c) for c in StudyFolder.open(folder[0])[2]["order"]]
+        _judge(folder[0], cells, failed_jobs, console)
     console.print(f"done: {folder[0] if folder else ''}", highlight=False, soft_wrap=True)
 
 

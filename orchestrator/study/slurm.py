@@ -33,6 +33,7 @@ from typing import Any
 
 from rich.console import Console
 
+from orchestrator.campaign.folder import write_text_atomic
 from orchestrator.campaign.launch import MeterPaths
 from orchestrator.campaign.plan import settings_from_options
 from orchestrator.campaign.state import append_line
@@ -173,7 +174,8 @@ def job_script(root: Path, cell_id: str, gpu: bool, settings: SlurmSettings,
                meter_paths: MeterPaths) -> str:  # fmt: skip
     """The job's script: sbatch options as #SBATCH lines, then run-cell. Every value in it was
     checked (the cell id by the study folder, the settings above) and is quoted."""
-    log = root / "slurm" / f"{cell_id}-%j.log"
+    # --output is a Slurm filename pattern: a % of the path is written %% (%j: the job id).
+    log = f"{str(root / 'slurm').replace('%', '%%')}/{cell_id}-%j.log"
     options = [f"--job-name=fwenergy-{cell_id}", "--nodes=1", "--ntasks=1",
                # a measurement never shares a node
                "--exclusive", f"--output={log}", "--open-mode=append",
@@ -218,7 +220,9 @@ class SlurmExecutor:
                 )
 
     def run(self, root: Path, cell_ids: list[str], meter_paths: MeterPaths,
-            console: Console) -> None:  # fmt: skip
+            console: Console) -> list[str] | None:  # fmt: skip
+        """None without --wait (the jobs were handed over), else a line per job that did
+        not complete, with its log."""
         from orchestrator.study.folder import StudyFolder
 
         self.preflight()
@@ -227,7 +231,7 @@ class SlurmExecutor:
         last = log.last_job()
         states = job_states([last[c]["job_id"] for c in cell_ids if c in last])
         sbatch = _tool("sbatch")
-        submitted: list[str] = []
+        submitted: dict[str, str] = {}  # job id -> cell
         for cell_id in cell_ids:
             previous = last.get(cell_id)
             state = states.get(previous["job_id"]) if previous else None
@@ -238,32 +242,39 @@ class SlurmExecutor:
             settings = settings_from_options(campaign_options(study.cell(cell_id)), None)
             script = log.dir / f"{cell_id}.sbatch"
             log.dir.mkdir(exist_ok=True)
-            script.write_text(job_script(root, cell_id, settings.workload.device == "gpu",
-                                         self.settings, meter_paths))  # fmt: skip
+            write_text_atomic(script, job_script(root, cell_id, settings.workload.device == "gpu",
+                                                 self.settings, meter_paths))  # fmt: skip
             out = _run([sbatch, "--parsable", str(script)], f"sbatch {script}")
             job_id = out.strip().split(";")[0]
             if not job_id.isdigit():
                 raise SlurmError(f"sbatch answered {out.strip()!r}, not a job id")
             log.append({"event": "submitted", "cell": cell_id, "job_id": job_id,
                         "at": time.time(), "script": script.name})  # fmt: skip
-            submitted.append(job_id)
+            submitted[job_id] = cell_id
             console.print(f"{cell_id}: submitted as job {job_id}", highlight=False)
-        if self.settings.wait and submitted:
-            self._wait(submitted, console)
-        elif submitted:
+        if self.settings.wait:
+            return self._wait(root, submitted, console) if submitted else []
+        if submitted:
             console.print(f"follow the jobs with: orchestrator study status {root}",
                           highlight=False, soft_wrap=True)  # fmt: skip
+        return None
 
     @staticmethod
-    def _wait(job_ids: list[str], console: Console) -> None:
+    def _wait(root: Path, jobs: dict[str, str], console: Console) -> list[str]:
         while True:
-            states = job_states(job_ids)
-            live = [j for j in job_ids if states.get(j) in LIVE_STATES]
+            states = job_states(list(jobs))
+            live = [j for j in jobs if states.get(j) in LIVE_STATES]
             if not live:
                 break
             time.sleep(POLL_S)
-        ended = ", ".join(f"{j} {states.get(j, 'UNKNOWN').lower()}" for j in job_ids)
+        ended = ", ".join(f"{j} {states.get(j, 'UNKNOWN').lower()}" for j in jobs)
         console.print(f"jobs ended: {ended}", highlight=False, soft_wrap=True)
+        return [
+            f"job {j} of {cell} ended {states.get(j, 'UNKNOWN').lower()}, not completed: see "
+            f"{root / 'slurm' / f'{cell}-{j}.log'}"
+            for j, cell in jobs.items()
+            if states.get(j) != "COMPLETED"
+        ]
 
 
 def cancel(root: Path, console: Console) -> list[str]:

@@ -16,6 +16,7 @@ import random
 import re
 import tomllib
 from dataclasses import dataclass, fields
+from functools import cached_property
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ class StudyFileError(UserError):
 
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Like --iterations' bound: a matrix of more cells is a typo (a study of 10^6 cells wrote a
+# 675 MB study.json before its first run); a real one is split into studies.
+MAX_CELLS = 10_000
 RUNTIMES = RUNTIME_KINDS
 # The campaign inputs a study may set besides the plan settings (paths relative to the file).
 INPUTS = ("data", "dataset", "source")
@@ -124,6 +128,11 @@ class Study:
     matrix: dict[str, list[Any]]
     cells: tuple[Cell, ...]
 
+    @cached_property
+    def by_id(self) -> dict[str, Cell]:
+        """Cells by id: `status` looks up every cell, which a scan made quadratic."""
+        return {c.cell_id: c for c in self.cells}
+
     def order(self) -> list[str]:
         """The cells in a seeded random order, so no level of a factor always runs first
         (or on a machine that has warmed up all day). Recorded in study.json."""
@@ -132,9 +141,9 @@ class Study:
         return ids
 
     def cell(self, cell_id: str) -> Cell:
-        for c in self.cells:
-            if c.cell_id == cell_id:
-                return c
+        found = self.by_id.get(cell_id)
+        if found is not None:
+            return found
         raise StudyFileError(
             f"the study has no cell {cell_id!r}; its cells are "
             f"{', '.join(c.cell_id for c in self.cells)}"
@@ -157,8 +166,10 @@ class _Checker:
                 raise self.fail(place, f"expected an integer, found {_found(value)}")
             value = float(value) if kind == "float" else value
         elif kind == "float":
-            if not isinstance(value, float) or not math.isfinite(value):
+            if not isinstance(value, float):
                 raise self.fail(place, f"expected a number, found {_found(value)}")
+            if not math.isfinite(value):
+                raise self.fail(place, f"expected a finite number, not {value}")
         elif kind == "bool":
             if not isinstance(value, bool):
                 raise self.fail(place, f"expected true or false, found {_found(value)}")
@@ -289,6 +300,12 @@ def _matrix(check: _Checker, table: Any, defaults: dict[str, Any]) -> dict[str, 
 def _cells(
     check: _Checker, defaults: dict[str, Any], matrix: dict[str, list[Any]]
 ) -> tuple[Cell, ...]:
+    count = math.prod(len(v) for v in matrix.values())
+    if count > MAX_CELLS:
+        raise check.fail(
+            "[matrix]", f"{count:,} cells, more than {MAX_CELLS:,}; split the study or list "
+            "fewer values"
+        )  # fmt: skip
     combos = list(product(*matrix.values()))
     width = max(2, len(str(len(combos))))
     cells = []
@@ -297,12 +314,21 @@ def _cells(
         factors = dict(zip(matrix, combo, strict=True))
         cell = Cell(f"cell-{n:0{width}d}", factors, {**defaults, **factors})
         _check_cell(check, cell)
-        runs_what = repr((sorted(campaign_options(cell).items()), inputs_of(cell)))
+        runs_what = repr((sorted(_condition(cell).items()), inputs_of(cell)))
         same = runs.setdefault(runs_what, cell)
         if same is not cell:
             raise check.fail("[matrix]", _same_campaign(same, cell, matrix))
         cells.append(cell)
     return tuple(cells)
+
+
+def _condition(cell: Cell) -> dict[str, Any]:
+    """What the cell's campaign measures: its options, the frameworks as a set (each
+    campaign shuffles their order anew, so ["torch", "jax"] and ["jax", "torch"] are one)."""
+    options = campaign_options(cell)
+    if "frameworks" in options:
+        options["frameworks"] = sorted(options["frameworks"].split(","))
+    return options
 
 
 def _same_campaign(first: Cell, second: Cell, matrix: dict[str, list[Any]]) -> str:
@@ -370,10 +396,20 @@ def model_and_task(cell: Cell) -> tuple[str, str]:
 
 
 def parse_text(text: str, where: str, base_dir: Path) -> Study:
+    if text.startswith("\ufeff"):
+        raise StudyFileError(
+            f"{where}: starts with a byte-order mark (BOM), which TOML does not allow; save "
+            "it as UTF-8 without BOM"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StudyFileError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise StudyFileError(
+            f"{where}: arrays or tables nested too deeply to read; a study file needs two "
+            "levels at most"
+        ) from None
     return parse_study(data, where, base_dir)
 
 

@@ -57,3 +57,19 @@ def test_a_model_without_batchnorm_adds_no_check():
     plain = {"framework_version": "1", "model_settings": {}}
     found = checks({"keras": plain, "torch": plain})
     assert not [n for n in found if n.startswith("model_settings")]
+
+
+def test_one_frameworks_runs_that_differ_in_config_are_warned_of():
+    """A resume that trained 3 epochs beside runs of 1 (issue 24, major 5): the analysis says
+    so, naming the framework and the setting; runs alike in config give no warning."""
+    from analysis.evidence import config_warnings
+
+    def run(epochs: int) -> dict[str, Any]:
+        return {"config": {"epochs": epochs, "batch_size": 64}, "framework_version": "1"}
+
+    ev = gather({"torch": [run(1), run(3), run(1)], "jax": [run(1), run(1)]})
+    assert config_warnings(ev) == [
+        "torch's runs differ in config.epochs (1, 3): they did not all do the same work; "
+        "compare only runs of one configuration"
+    ]
+    assert config_warnings(gather({"torch": [run(1), run(1)], "jax": [run(3)]})) == []

@@ -189,3 +189,13 @@ def test_two_iterations_are_not_testable() -> None:
     r = inf.compare_paired({1: 100.0, 2: 101.0}, {1: 140.0, 2: 141.0})
     assert math.isinf(r.ratio_ci_high) and r.min_p_possible == 0.5
     assert inf.verdict(r.ratio_ci_low, r.ratio_ci_high, 0.05) == "not testable"
+
+
+def test_hodges_lehmann_refuses_more_pairwise_values_than_its_bound_before_allocating():
+    """50,000 iterations would sort 1.25e9 Walsh averages (about 30 GB): one line instead
+    (issue 24, minor); a campaign's largest (10,000 iterations) stays within the bound."""
+    assert inf.MAX_PAIRWISE >= 10_000 * 10_001 // 2
+    with pytest.raises(inf.TooManyPairs, match="1,250,025,000 pairwise values"):
+        inf.hodges_lehmann_one_sample(np.ones(50_000))
+    with pytest.raises(inf.TooManyPairs, match=r"20,000 x 20,000 runs"):
+        inf.hodges_lehmann_shift(np.ones(20_000), np.ones(20_000))

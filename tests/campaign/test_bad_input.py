@@ -3,13 +3,15 @@ written that looks like a result."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from orchestrator.data import PreparedDataset
-from tests.campaign.helpers import TINY, cli
+from tests.campaign.conftest import failing_venvs
+from tests.campaign.helpers import TINY, cli, load, local_campaign, only_campaign
 from tests.conftest import docker_available, require
 
 
@@ -98,3 +100,28 @@ def test_missing_image(tiny_dataset: PreparedDataset, tmp_path: Path) -> None:
              "--runtime", "docker", "--meter", "none", "--frameworks", "jax@0.5", *TINY],
             tmp_path)  # fmt: skip
     _assert_refused(r, results, "image fwenergy/jax-0.5:0.1.0 is missing", "make build")
+
+
+@pytest.mark.parametrize(("block", "setting"), [("workload", "epochs"), ("protocol", "idle_s")])
+def test_resume_refuses_a_recorded_setting_that_is_missing(
+    block: str, setting: str, tiny_dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    """With `epochs` gone, a resume trained 3 epochs (the default) beside runs of 1 (issue
+    24, major 5): an absent setting is damage, refused in one line before any run."""
+    results = tmp_path / "results"
+    made = cli(local_campaign(tiny_dataset.path, results, "--frameworks", "torch",
+                              "--iterations", "2", "--warmup", "0", "--idle", "0",
+                              "--max-failures", "1", *TINY),
+               tmp_path, venvs=failing_venvs(tmp_path / "venvs"))  # fmt: skip
+    assert made.returncode == 1, made.stderr  # stopped after the first run: resumable
+    folder = only_campaign(results)
+    doc = load(folder / "campaign.json")
+    del doc[block][setting]
+    (folder / "campaign.json").write_text(json.dumps(doc))
+    state = (folder / "state.jsonl").read_text()
+    r = cli(["campaign", "--resume", str(folder)], tmp_path,
+            venvs=failing_venvs(tmp_path / "venvs2"))  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert f"{block}: the recorded setting {setting} is missing" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert (folder / "state.jsonl").read_text() == state

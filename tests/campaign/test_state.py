@@ -55,3 +55,21 @@ def test_a_line_of_the_wrong_shape_is_an_error_not_skipped(tmp_path: Path) -> No
     path.write_text('{"run_id": "001-1-torch", "status": 3}\n')
     with pytest.raises(RecordError, match="line 1"):
         read_state(path)
+
+
+def test_events_are_streamed_and_bounded_and_the_display_reads_only_the_tail(
+    tmp_path: Path,
+) -> None:
+    """A workload writing millions of events (a 2 GB events.jsonl) held them all in memory,
+    re-read every second for the display (issue 24, minor)."""
+    from orchestrator.campaign.protocol import MAX_EVENTS, last_event, read_events
+
+    path = tmp_path / "events.jsonl"
+    with path.open("w") as f:
+        for n in range(MAX_EVENTS + 5):
+            f.write(f'{{"event": "step", "n": {n}, "t": {n}}}\n')
+        f.write('{"event": "epoch_end", "t": 1}\n{"event": "torn')
+    events = read_events(path)
+    assert len(events) == MAX_EVENTS and events[-1]["n"] == MAX_EVENTS - 1
+    assert last_event(path) == {"event": "epoch_end", "t": 1}
+    assert read_events(tmp_path / "none.jsonl") == [] and last_event(tmp_path / "none") is None

@@ -168,8 +168,13 @@ def test_source_archive_folder_and_csv_files_give_the_same_dataset(tmp_path: Pat
         (ag_archive(train=[(5, "t", "d")]), ["train.csv: row 1", "class index 1..4"]),
         (ag_archive(test=[]), ["test.csv: no rows"]),
         (ag_archive()[:-200], ["not a readable .tar.gz archive"]),
+        # issue 24: tarfile keeps a record of every member read (10^6 grew memory unbounded)
+        (
+            ag_archive(extra={f"pad/{i}": b"" for i in range(1001)}),
+            ["more than 1000 archive members"],
+        ),
     ],
-    ids=["dot-dot", "label-5", "empty", "truncated"],
+    ids=["dot-dot", "label-5", "empty", "truncated", "many-members"],
 )
 def test_bad_archives_are_refused_in_one_line(
     tmp_path: Path, archive: bytes, needles: list[str]

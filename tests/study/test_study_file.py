@@ -59,6 +59,21 @@ BAD: list[tuple[str, str]] = [
     (HEAD + "protocol = 3\n" + GOOD_MATRIX, "protocol: expected a table [protocol]"),
     (HEAD + "until_precision = 0.02\n" + GOOD_MATRIX,
      "cell cell-1 (batch_size=32): --min-iterations 6 is more than --iterations 2"),
+    # issue 24, minor items
+    (HEAD + '[matrix]\nframeworks = [["torch", "jax"], ["jax", "torch"]]\n',
+     "[matrix]: cells cell-01 (frameworks=['torch', 'jax']) and cell-02 (frameworks=['jax', "
+     "'torch']) would run the same campaign"),
+    (HEAD + "x = " + "[" * 5000 + "]" * 5000 + "\n" + GOOD_MATRIX,
+     "arrays or tables nested too deeply to read"),
+    ("\ufeff" + HEAD + GOOD_MATRIX, "starts with a byte-order mark (BOM)"),
+    (HEAD + "[protocol]\nidle_s = nan\n" + GOOD_MATRIX,
+     "[protocol] idle_s: expected a finite number, not nan"),
+    (HEAD + "seed = 3000000000\n" + GOOD_MATRIX,
+     "seed: must be from 0 to 2147483647, not 3000000000"),
+    (HEAD + '[protocol]\ncpuset = "1-0"\n' + GOOD_MATRIX,
+     "cell cell-1 (batch_size=32): --cpuset '1-0': the range 1-0 is empty; write it low-high"),
+    (HEAD + f"[matrix]\nbatch_size = {list(range(1, 102))}\nepochs = {list(range(1, 101))}\n",
+     "[matrix]: 10,100 cells, more than 10,000; split the study"),
 ]  # fmt: skip
 
 

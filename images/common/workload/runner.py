@@ -23,7 +23,7 @@ from workload.inference import loss_and_accuracy, summarize
 from workload.models import PROBE_SIZE, ModelSpec, model_spec
 from workload.result import base_versions, peak_rss_bytes, write_result
 from workload.threads import pin_threads
-from workload.weights import Weights, check_shapes, load_weights
+from workload.weights import Weights, load_weights
 
 C = TypeVar("C", bound=RunConfig)
 
@@ -229,9 +229,7 @@ def _inference_weights(run: _Run[InferConfig]) -> tuple[Weights | None, str]:
     path = run.config.weights
     if path is None:
         return run.shared_weights(), run.config.init
-    weights = load_weights(path)
-    check_shapes(weights, run.spec.layout(), f"--weights {path}")
-    return weights, "file"
+    return load_weights(path, run.spec.layout()), "file"
 
 
 def infer(config: InferConfig, process_start: float) -> dict[str, Any]:
