@@ -62,6 +62,7 @@ def _containers_of_stand_in() -> set[str]:
     }  # fmt: skip
 
 
+@pytest.mark.docker
 def test_a_failed_gpu_visibility_check_leaves_no_container() -> None:
     """On an engine without the NVIDIA toolkit the check's container is created but cannot
     start: it was left behind (issue 24, minor)."""
