@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.campaign.records import CampaignDocument
 from orchestrator.data import PreparedDataset
 from tests.campaign.helpers import (
     TINY,
@@ -23,13 +24,11 @@ from tests.campaign.helpers import (
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _containers_of(campaign_id: str) -> list[str]:
+def _containers_of(key: str) -> list[str]:
     import docker
 
     client = docker.from_env()
-    found = client.containers.list(
-        all=True, filters={"label": f"io.fwenergy.campaign={campaign_id}"}
-    )
+    found = client.containers.list(all=True, filters={"label": f"io.fwenergy.campaign={key}"})
     return [c.id for c in found]
 
 
@@ -69,7 +68,8 @@ def test_tiny_campaign_through_docker(
         if os.getuid() != 0:  # as root the host can read anything; elsewhere check ownership
             assert all(p.stat().st_uid == os.getuid() for p in run_dir.iterdir())
 
-    assert _containers_of(campaign["campaign_id"]) == []  # every container removed
+    key = CampaignDocument.from_json(campaign, "campaign.json").container_key()
+    assert _containers_of(key) == []  # every container removed
     shutil.rmtree(folder)  # the host user can remove what the containers wrote
 
 
@@ -110,13 +110,15 @@ def test_resume_after_sigkill_removes_the_orphaned_container(
     finally:
         proc.wait(timeout=60)
     folder = only_campaign(results)
-    campaign_id = load(folder / "campaign.json")["campaign_id"]
+    # Its containers carry the campaign's host-unique key (id and instance), not the id.
+    campaign = CampaignDocument.from_json(load(folder / "campaign.json"), "campaign.json")
+    campaign_id = campaign.container_key()
     assert len(_containers_of(campaign_id)) == 1
     assert state_lines(folder) == []
 
     r = cli(["campaign", "--resume", str(folder)], tmp_path, timeout_s=600)
     assert r.returncode == 0, r.stderr
-    assert "left by an interrupted run" in r.stderr
+    assert "left by a killed orchestrator" in r.stderr
     assert [s["status"] for s in state_lines(folder)] == ["ok"]
     assert _containers_of(campaign_id) == []
 
